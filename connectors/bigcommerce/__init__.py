@@ -1,0 +1,1 @@
+"""BigCommerce: REST client, normalizer, change feed and the sandbox store."""

@@ -1,0 +1,1 @@
+"""The ledger: the built-in OMS on SQLite."""
