@@ -1,0 +1,235 @@
+"""The ledger: the built-in OMS, one SQLite file, one short transaction per public method.
+
+Every mutation is idempotent and returns whether it changed anything; a change appends one
+history entry whose sequence number is the outbound change feed (``changes_since``).
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from connectors.ledger import details, policy, quantities, records, rows
+from connectors.ledger.errors import LedgerError, UnknownOrder
+from connectors.ledger.records import HistoryEntry, LedgerOrder, Shipment
+from connectors.ledger.schema import connect
+
+
+class Ledger:
+    """The order book. ``Ledger(path)`` or ``Ledger.open(path)``; close it, or use ``with``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = connect(self.path)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Ledger:
+        return cls(path)
+
+    def close(self) -> None:
+        """Close the database connection (not an order: see ``close_order``)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, order_id: int | str) -> LedgerOrder | None:
+        with self._transaction("BEGIN") as conn:
+            return rows.load_order(conn, details.order_key(order_id))
+
+    def state_of(self, order_id: int | str) -> dict[str, Any]:
+        """The state rules read (docs/formats.md); the not-imported state for an unknown order."""
+        order = self.get(order_id)
+        return records.not_imported_state() if order is None else order.state()
+
+    def list_orders(self, limit: int = 50, offset: int = 0) -> list[LedgerOrder]:
+        with self._transaction("BEGIN") as conn:
+            return rows.list_orders(conn, limit, offset)
+
+    def history(self, order_id: int | str) -> list[HistoryEntry]:
+        with self._transaction("BEGIN") as conn:
+            return rows.history(conn, "order_id = ? ORDER BY seq", (details.order_key(order_id),))
+
+    def changes_since(self, seq: int, limit: int = 100) -> list[HistoryEntry]:
+        """History entries after ``seq``, oldest first: what the outbound sync has not seen."""
+        with self._transaction("BEGIN") as conn:
+            return rows.history(conn, "seq > ? ORDER BY seq LIMIT ?", (seq, limit))
+
+    def last_seq(self) -> int:
+        with self._transaction("BEGIN") as conn:
+            return rows.last_seq(conn)
+
+    # -- changing ------------------------------------------------------------------------
+
+    def import_order(self, order: Mapping[str, Any], *, origin: str, note: str = "",
+                     at: datetime | None = None) -> bool:
+        """Import a normalized store order as billed; False if it was already imported."""
+        order_id, captured, warnings = details.capture(order)
+        entry = _entry(order_id, "imported", origin, note, at, {
+            "store_status_id": captured["store_status_id"], "warnings": warnings})
+        with self._transaction() as conn:
+            if not rows.insert_order(conn, order_id, captured, warnings, entry.at):
+                return False
+            rows.add_history(conn, entry)
+        return True
+
+    def mark_paid(self, order_id: int | str, *, origin: str, note: str = "",
+                  at: datetime | None = None) -> bool:
+        return self._set_flag(order_id, "paid", "mark paid", "paid", origin, note, at)
+
+    def mark_packed(self, order_id: int | str, *, origin: str, note: str = "",
+                    at: datetime | None = None) -> bool:
+        return self._set_flag(order_id, "packed", "mark packed", "packed", origin, note, at)
+
+    def close_order(self, order_id: int | str, *, origin: str, note: str = "",
+                    at: datetime | None = None) -> bool:
+        return self._set_flag(order_id, "closed", "close", "closed", origin, note, at)
+
+    def void(self, order_id: int | str, *, origin: str, note: str = "",
+             at: datetime | None = None) -> bool:
+        return self._set_flag(order_id, "void", "void", "voided", origin, note, at)
+
+    def refund(self, order_id: int | str, *, origin: str, note: str = "",
+               at: datetime | None = None) -> bool:
+        return self._set_flag(order_id, "refunded", "refund", "refunded", origin, note, at)
+
+    def record_shipment(self, order_id: int | str, shipment: Mapping[str, Any], *, origin: str,
+                        note: str = "", at: datetime | None = None) -> bool:
+        """Record a normalized shipment once per source id (the store's shipment id)."""
+        key = details.order_key(order_id)
+        source_id = str(shipment.get("id") or "")
+        if not source_id:
+            raise LedgerError(f"order {key}: a shipment needs its source \"id\"")
+        entry = _entry(key, "shipment_recorded", origin, note, at, {})
+        with self._transaction() as conn:
+            if rows.find_shipment(conn, key, source_id) is not None:
+                return False
+            order = _require(conn, key)
+            policy.ensure_allowed(order, "record a shipment")
+            items = quantities.resolve_items(order, shipment.get("items"), source_id)
+            self._add_shipment(conn, entry, _shipment(
+                order, source_id, shipment, items, entry,
+                store_id=source_id if origin == "store" else None))
+        return True
+
+    def ship(self, order_id: int | str, tracking_number: str, carrier: str,
+             items: Mapping[str, int] | None = None, *, origin: str = "user", note: str = "",
+             at: datetime | None = None, tracking_link: str = "") -> dict[str, Any]:
+        """Make a shipment in the ledger (``items``: units by sku; None ships all that is left).
+
+        Returns it as a normalized shipment whose id is a new source id "L-<n>".
+        """
+        key = details.order_key(order_id)
+        entry = _entry(key, "shipment_recorded", origin, note, at, {})
+        fields = {"tracking_number": tracking_number, "carrier": carrier,
+                  "tracking_link": tracking_link}
+        with self._transaction() as conn:
+            order = _require(conn, key)
+            policy.ensure_allowed(order, "record a shipment")
+            chosen = quantities.allocate(order, items)
+            made = self._add_shipment(conn, entry, _shipment(order, "", fields, chosen, entry))
+        return made.as_dict()
+
+    def link_store_shipment(self, order_id: int | str, source_id: str, store_id: int | str, *,
+                            origin: str = "rulesync", note: str = "",
+                            at: datetime | None = None) -> bool:
+        """Remember the store shipment made from ledger shipment ``source_id``, so that reading
+        it back from the store is recognised as already recorded (no ping-pong)."""
+        key, store_key = details.order_key(order_id), str(store_id)
+        entry = _entry(key, "shipment_linked", origin, note, at,
+                       {"id": source_id, "store_id": store_key})
+        with self._transaction() as conn:
+            shipment = rows.find_shipment(conn, key, source_id)
+            if shipment is None or shipment.id != source_id:
+                raise LedgerError(f"order {key}: no shipment {source_id!r} in the ledger")
+            if shipment.store_id == store_key:
+                return False
+            taken = rows.find_shipment(conn, key, store_key)
+            if shipment.store_id is not None or taken is not None:
+                raise LedgerError(f"order {key}: cannot link shipment {source_id!r} to store "
+                                  f"shipment {store_key}: one of them is already linked")
+            rows.link_store_id(conn, key, source_id, store_key)
+            rows.add_history(conn, entry)
+        return True
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _set_flag(self, order_id: int | str, flag: str, action: str, kind: str, origin: str,
+                  note: str, at: datetime | None) -> bool:
+        key = details.order_key(order_id)
+        entry = _entry(key, kind, origin, note, at, {})
+        with self._transaction() as conn:
+            order = _require(conn, key)
+            if getattr(order, flag):
+                return False
+            policy.ensure_allowed(order, action)
+            rows.set_flag(conn, key, flag)
+            rows.add_history(conn, entry)
+        return True
+
+    @staticmethod
+    def _add_shipment(conn: sqlite3.Connection, entry: HistoryEntry,
+                      shipment: Shipment) -> Shipment:
+        source_id = rows.insert_shipment(conn, shipment)
+        made = Shipment(**{**shipment.__dict__, "id": source_id})
+        rows.add_history(conn, HistoryEntry(**{**entry.__dict__, "details": made.as_dict()}))
+        return made
+
+    @contextmanager
+    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """One short transaction. Writers take the write lock up front (BEGIN IMMEDIATE) so a
+        second process waits on busy_timeout instead of failing to upgrade a read lock."""
+        if self._conn is None:
+            raise LedgerError(f"the ledger {self.path} is closed")
+        conn = self._conn
+        conn.execute(begin)
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _require(conn: sqlite3.Connection, order_id: int) -> LedgerOrder:
+    order = rows.load_order(conn, order_id)
+    if order is None:
+        raise UnknownOrder(order_id)
+    return order
+
+
+def _entry(order_id: int, kind: str, origin: str, note: str, at: datetime | None,
+           extra: dict[str, Any]) -> HistoryEntry:
+    """A history entry to append (seq is assigned on insert); checks origin and ``at``."""
+    if origin not in records.ORIGINS:
+        raise LedgerError(f"origin must be one of {', '.join(records.ORIGINS)}, got {origin!r}")
+    when = datetime.now(UTC) if at is None else at
+    if when.tzinfo is None:
+        raise LedgerError(f"a change time must carry a timezone, got {when.isoformat()}")
+    stamp = when.astimezone(UTC).isoformat(timespec="seconds")
+    return HistoryEntry(0, order_id, kind, origin, note, stamp, extra)
+
+
+def _shipment(order: LedgerOrder, source_id: str, fields: Mapping[str, Any],
+              items: tuple[Any, ...], entry: HistoryEntry,
+              store_id: str | None = None) -> Shipment:
+    address = order.shipping_address or {}
+    return Shipment(
+        id=source_id, order_id=order.order_id,
+        tracking_number=str(fields.get("tracking_number") or ""),
+        carrier=str(fields.get("carrier") or ""),
+        tracking_link=str(fields.get("tracking_link") or ""),
+        origin=entry.origin, recorded_at=entry.at, items=items,
+        order_address_id=fields.get("order_address_id", address.get("id")), store_id=store_id)
