@@ -1,0 +1,186 @@
+"""Orders changed since a watermark, streamed page by page, each change exactly once.
+
+Semantics (docs/bigcommerce.md "Change feed"):
+- The new watermark is the *server* clock (GET /v2/time) read before listing, never the local one.
+- A run lists the closed window [watermark - overlap, server_time - 1]. The current second is left
+  for the next run: `date_modified` has one-second precision (FACTS §4), so an order changed again
+  later in the same second would otherwise look identical to the version already processed.
+- Inside the window orders are paged by id (sort=id:asc, min_id), not by page number over a
+  date_modified sort: ids never move, so an order modified while we page can neither shift another
+  one off a page boundary nor make the walk loop when hundreds share one second. An order modified
+  during the run leaves the window and comes back in the next run with its new date_modified.
+- The overlap is re-listed; pairs (id, date_modified) already processed there are skipped.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any, Protocol
+
+from connectors.bigcommerce.normalize import (
+    NormalizeError,
+    normalize_order,
+    normalize_shipment,
+    status_labels,
+)
+from connectors.bigcommerce.values import InvalidValue, utc_datetime
+
+DEFAULT_OVERLAP = 5  # seconds re-listed to absorb clock differences between store servers
+PAGE_LIMIT = 250
+Key = tuple[int, str]
+KnownShipped = Callable[[int], "int | None"] | Mapping[int, int]
+
+
+class OrderSource(Protocol):
+    def server_time(self) -> int: ...
+    def list_orders_page(self, **filters: Any) -> list[dict[str, Any]]: ...
+    def list_shipments(self, order_id: int) -> list[dict[str, Any]]: ...
+    def order_statuses(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the feed stands: `watermark` is server epoch seconds; `seen` holds the
+    (order id, ISO date_modified) pairs already processed inside the next run's overlap."""
+
+    watermark: int = 0
+    seen: frozenset[Key] = field(default_factory=frozenset)
+
+    def to_json(self) -> str:
+        seen = sorted([order_id, stamp] for order_id, stamp in self.seen)
+        return json.dumps({"watermark": self.watermark, "seen": seen})
+
+    @classmethod
+    def from_json(cls, text: str) -> Cursor:
+        doc = json.loads(text)
+        return cls(int(doc["watermark"]), frozenset((int(i), str(d)) for i, d in doc["seen"]))
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """One changed order. `shipments` is None when not fetched (items_shipped unchanged)."""
+
+    order_id: int
+    order: dict[str, Any] | None
+    shipments: tuple[dict[str, Any], ...] | None = None
+    error: NormalizeError | None = None
+
+
+def rfc2822(epoch: int) -> str:
+    return format_datetime(datetime.fromtimestamp(epoch, UTC))
+
+
+def _modified(raw: Mapping[str, Any]) -> tuple[str, int | None]:
+    try:
+        parsed = utc_datetime(raw.get("date_modified"), "date_modified")
+    except InvalidValue:
+        parsed = None
+    if parsed is None:
+        return str(raw.get("date_modified")), None
+    return parsed.isoformat(), int(parsed.timestamp())
+
+
+def _epoch(stamp: str) -> int:
+    return _modified({"date_modified": stamp})[1] or 0
+
+
+class ChangeBatch:
+    """Iterate once over the changes; afterwards `cursor` is the one to store for the next run."""
+
+    def __init__(self, feed: ChangeFeed, start: Cursor) -> None:
+        self._feed = feed
+        self._start = start
+        self._cursor: Cursor | None = None
+        self._started = False
+
+    @property
+    def cursor(self) -> Cursor:
+        if self._cursor is None:
+            raise RuntimeError("the new cursor is known only after iterating every change")
+        return self._cursor
+
+    def __iter__(self) -> Iterator[OrderChange]:
+        if self._started:
+            raise RuntimeError("a ChangeBatch can be iterated only once")
+        self._started = True
+        return self._run()
+
+    def _run(self) -> Iterator[OrderChange]:
+        feed, start = self._feed, self._start
+        now = feed.client.server_time()  # before listing: the next run starts from here
+        watermark = max(now, start.watermark)
+        keep_from = watermark - feed.overlap
+        seen = {key for key in start.seen if _epoch(key[1]) >= keep_from}
+        lower, upper = max(0, start.watermark - feed.overlap), now - 1
+        if upper >= lower:
+            for raw in feed.window(lower, upper):
+                stamp, epoch = _modified(raw)
+                key = (int(raw["id"]), stamp)
+                if key in start.seen:
+                    continue
+                if epoch is not None and epoch >= keep_from:
+                    seen.add(key)
+                yield feed.change(raw)
+        self._cursor = Cursor(watermark, frozenset(seen))
+
+
+class ChangeFeed:
+    """`ChangeFeed(client, known_items_shipped).changes(cursor)` -> a `ChangeBatch`.
+
+    `known_items_shipped(order_id)` (or a mapping) gives the items_shipped the caller last saw,
+    or None; shipments are fetched only when it differs, as they are never embedded (FACTS §3).
+    """
+
+    def __init__(self, client: OrderSource, known_items_shipped: KnownShipped | None = None,
+                 overlap: int = DEFAULT_OVERLAP, labels: Mapping[int, str] | None = None) -> None:
+        self.client = client
+        self.overlap = overlap
+        known = known_items_shipped or {}
+        self._known: Callable[[int], int | None] = (
+            known.get if isinstance(known, Mapping) else known)
+        self._labels = dict(labels) if labels is not None else None
+
+    def changes(self, cursor: Cursor | None = None) -> ChangeBatch:
+        return ChangeBatch(self, cursor or Cursor())
+
+    def labels(self) -> dict[int, str]:
+        """Status labels, read once per feed (they are per store, FACTS §1)."""
+        if self._labels is None:
+            self._labels = status_labels(self.client.order_statuses())
+        return self._labels
+
+    def window(self, lower: int, upper: int) -> Iterator[dict[str, Any]]:
+        """Every order with lower <= date_modified <= upper, in id order, one page at a time."""
+        last_id = 0
+        while True:
+            filters: dict[str, Any] = {
+                "min_date_modified": rfc2822(lower), "max_date_modified": rfc2822(upper),
+                "sort": "id:asc", "limit": PAGE_LIMIT}
+            if last_id:
+                filters["min_id"] = last_id  # re-fetches last_id if min_id is inclusive: skipped
+            page = self.client.list_orders_page(**filters)
+            for raw in page:
+                epoch = _modified(raw)[1]
+                if int(raw["id"]) <= last_id or (epoch is not None and not lower <= epoch <= upper):
+                    continue  # outside the closed window: the next run takes it
+                yield raw
+            if len(page) < PAGE_LIMIT:
+                return
+            last_id = max(int(raw["id"]) for raw in page)
+
+    def change(self, raw: Mapping[str, Any]) -> OrderChange:
+        order_id = int(raw["id"])
+        order = normalize_order(raw, labels=self.labels())
+        if isinstance(order, NormalizeError):
+            return OrderChange(order_id, None, None, order)
+        shipped = order["items_shipped"]
+        known = self._known(order_id)
+        if (known is None and shipped == 0) or known == shipped:
+            return OrderChange(order_id, order)
+        line_items = order["line_items"]
+        shipments = tuple(normalize_shipment(s, line_items)
+                          for s in self.client.list_shipments(order_id))
+        return OrderChange(order_id, order, shipments)

@@ -1,0 +1,72 @@
+"""Exact money and UTC dates from BigCommerce's wire formats (FACTS §4)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+_FOUR_PLACES = Decimal("0.0001")
+
+
+class InvalidValue(ValueError):
+    """A field that cannot be read; the message names the field."""
+
+
+def money(value: Any, field: str) -> Decimal:
+    """'336.3200', 336.32 or 336 -> Decimal; the spec allows all three (FACTS §4)."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise InvalidValue(f"{field}: missing or not an amount ({value!r})")
+    try:
+        # str() first: Decimal(0.1) would carry the float's binary error into the amount.
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InvalidValue(f"{field}: not an amount ({value!r})") from None
+    if not amount.is_finite():
+        raise InvalidValue(f"{field}: not an amount ({value!r})")
+    return amount
+
+
+def money_str(amount: Decimal) -> str:
+    """Four places like the API ('5.1' -> '5.1000'); more places are kept, never rounded."""
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -4:
+        amount = amount.quantize(_FOUR_PLACES)
+    return format(amount, "f")
+
+
+def utc_datetime(value: Any, field: str) -> datetime | None:
+    """RFC 2822 (or ISO 8601) -> aware UTC; '' or None -> None (e.g. `date_shipped`)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidValue(f"{field}: not a date ({value!r})")
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidValue(f"{field}: not an RFC 2822 date ({value!r})") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)  # responses are always UTC (FACTS §4)
+    return parsed.astimezone(UTC)
+
+
+def iso(value: Any, field: str) -> str | None:
+    parsed = utc_datetime(value, field)
+    return parsed.isoformat() if parsed else None
+
+
+def integer(value: Any, field: str, default: int | None = None) -> int:
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool):
+        raise InvalidValue(f"{field}: not an integer ({value!r})")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidValue(f"{field}: not an integer ({value!r})") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise InvalidValue(f"{field}: not an integer ({value!r})")
+    return int(number)
