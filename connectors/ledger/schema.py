@@ -7,6 +7,7 @@ rather than ``PRAGMA user_version`` (one per file, which the other tables could 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def connect(
         raise LedgerError(f"cannot open ledger database {path}: {exc}") from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode
         migrate(conn, migrations, path)
@@ -89,6 +90,23 @@ def connect(
         conn.close()
         raise
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL (persistent, so a no-op once done).
+
+    Switching needs an exclusive lock and SQLite does not call the busy handler for it: two
+    processes opening a fresh file at once get "database is locked" at once. So retry here.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]], path: object) -> int:
