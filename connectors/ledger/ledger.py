@@ -8,12 +8,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from connectors.ledger import details, policy, quantities, records, rows
+from connectors.ledger import changes, details, policy, quantities, records, rows
 from connectors.ledger.errors import LedgerError, UnknownOrder
 from connectors.ledger.records import HistoryEntry, LedgerOrder, Shipment
 from connectors.ledger.schema import connect
@@ -77,7 +78,7 @@ class Ledger:
                      at: datetime | None = None) -> bool:
         """Import a normalized store order as billed; False if it was already imported."""
         order_id, captured, warnings = details.capture(order)
-        entry = _entry(order_id, "imported", origin, note, at, {
+        entry = changes.new_entry(order_id, "imported", origin, note, at, {
             "store_status_id": captured["store_status_id"], "warnings": warnings})
         with self._transaction() as conn:
             if not rows.insert_order(conn, order_id, captured, warnings, entry.at):
@@ -112,16 +113,16 @@ class Ledger:
         source_id = str(shipment.get("id") or "")
         if not source_id:
             raise LedgerError(f"order {key}: a shipment needs its source \"id\"")
-        entry = _entry(key, "shipment_recorded", origin, note, at, {})
+        entry = changes.new_entry(key, "shipment_recorded", origin, note, at, {})
         with self._transaction() as conn:
             if rows.find_shipment(conn, key, source_id) is not None:
                 return False
             order = _require(conn, key)
             policy.ensure_allowed(order, "record a shipment")
             items = quantities.resolve_items(order, shipment.get("items"), source_id)
-            self._add_shipment(conn, entry, _shipment(
-                order, source_id, shipment, items, entry,
-                store_id=source_id if origin == "store" else None))
+            store_id = source_id if origin == "store" else None
+            made = changes.new_shipment(order, source_id, shipment, items, entry, store_id)
+            self._add_shipment(conn, entry, made)
         return True
 
     def ship(self, order_id: int | str, tracking_number: str, carrier: str,
@@ -132,14 +133,15 @@ class Ledger:
         Returns it as a normalized shipment whose id is a new source id "L-<n>".
         """
         key = details.order_key(order_id)
-        entry = _entry(key, "shipment_recorded", origin, note, at, {})
+        entry = changes.new_entry(key, "shipment_recorded", origin, note, at, {})
         fields = {"tracking_number": tracking_number, "carrier": carrier,
                   "tracking_link": tracking_link}
         with self._transaction() as conn:
             order = _require(conn, key)
             policy.ensure_allowed(order, "record a shipment")
             chosen = quantities.allocate(order, items)
-            made = self._add_shipment(conn, entry, _shipment(order, "", fields, chosen, entry))
+            made = changes.new_shipment(order, "", fields, chosen, entry)
+            made = self._add_shipment(conn, entry, made)
         return made.as_dict()
 
     def link_store_shipment(self, order_id: int | str, source_id: str, store_id: int | str, *,
@@ -148,7 +150,7 @@ class Ledger:
         """Remember the store shipment made from ledger shipment ``source_id``, so that reading
         it back from the store is recognised as already recorded (no ping-pong)."""
         key, store_key = details.order_key(order_id), str(store_id)
-        entry = _entry(key, "shipment_linked", origin, note, at,
+        entry = changes.new_entry(key, "shipment_linked", origin, note, at,
                        {"id": source_id, "store_id": store_key})
         with self._transaction() as conn:
             shipment = rows.find_shipment(conn, key, source_id)
@@ -169,7 +171,7 @@ class Ledger:
     def _set_flag(self, order_id: int | str, flag: str, action: str, kind: str, origin: str,
                   note: str, at: datetime | None) -> bool:
         key = details.order_key(order_id)
-        entry = _entry(key, kind, origin, note, at, {})
+        entry = changes.new_entry(key, kind, origin, note, at, {})
         with self._transaction() as conn:
             order = _require(conn, key)
             if getattr(order, flag):
@@ -183,8 +185,8 @@ class Ledger:
     def _add_shipment(conn: sqlite3.Connection, entry: HistoryEntry,
                       shipment: Shipment) -> Shipment:
         source_id = rows.insert_shipment(conn, shipment)
-        made = Shipment(**{**shipment.__dict__, "id": source_id})
-        rows.add_history(conn, HistoryEntry(**{**entry.__dict__, "details": made.as_dict()}))
+        made = replace(shipment, id=source_id)
+        rows.add_history(conn, replace(entry, details=made.as_dict()))
         return made
 
     @contextmanager
@@ -208,28 +210,3 @@ def _require(conn: sqlite3.Connection, order_id: int) -> LedgerOrder:
     if order is None:
         raise UnknownOrder(order_id)
     return order
-
-
-def _entry(order_id: int, kind: str, origin: str, note: str, at: datetime | None,
-           extra: dict[str, Any]) -> HistoryEntry:
-    """A history entry to append (seq is assigned on insert); checks origin and ``at``."""
-    if origin not in records.ORIGINS:
-        raise LedgerError(f"origin must be one of {', '.join(records.ORIGINS)}, got {origin!r}")
-    when = datetime.now(UTC) if at is None else at
-    if when.tzinfo is None:
-        raise LedgerError(f"a change time must carry a timezone, got {when.isoformat()}")
-    stamp = when.astimezone(UTC).isoformat(timespec="seconds")
-    return HistoryEntry(0, order_id, kind, origin, note, stamp, extra)
-
-
-def _shipment(order: LedgerOrder, source_id: str, fields: Mapping[str, Any],
-              items: tuple[Any, ...], entry: HistoryEntry,
-              store_id: str | None = None) -> Shipment:
-    address = order.shipping_address or {}
-    return Shipment(
-        id=source_id, order_id=order.order_id,
-        tracking_number=str(fields.get("tracking_number") or ""),
-        carrier=str(fields.get("carrier") or ""),
-        tracking_link=str(fields.get("tracking_link") or ""),
-        origin=entry.origin, recorded_at=entry.at, items=items,
-        order_address_id=fields.get("order_address_id", address.get("id")), store_id=store_id)
