@@ -1,0 +1,186 @@
+"""normalize_order / normalize_shipment produce exactly the shapes of docs/formats.md."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from connectors.bigcommerce import NormalizeError, normalize_order, normalize_shipment, status_labels
+
+BILLING = {"first_name": "Jo", "last_name": "Doe", "company": "", "street_1": "1 Main St",
+           "street_2": "", "city": "Austin", "state": "Texas", "zip": "78701",
+           "country": "United States", "country_iso2": "US", "phone": "555-0100",
+           "email": "jo@example.com", "form_fields": []}
+LINE = {"id": 5, "order_id": 101, "product_id": 77, "variant_id": 0, "order_address_id": 7,
+        "name": "Mug", "sku": "MUG-1", "type": "physical", "quantity": 2, "quantity_shipped": 0,
+        "price_ex_tax": "12.0000", "price_inc_tax": "12.0000", "total_ex_tax": "24.0000",
+        "total_inc_tax": "24.0000", "is_refunded": False}
+ADDRESS = {**BILLING, "id": 7, "order_id": 101, "shipping_method": "Flat Rate",
+           "items_total": 2, "items_shipped": 0}
+
+
+def raw_order(**changes: Any) -> dict[str, Any]:
+    """A store order as GET /v2/orders?include=consignments.line_items&consignment_structure=object."""
+    order = {
+        "id": 101, "customer_id": 12, "status_id": 11, "status": "Awaiting Fulfillment",
+        "custom_status": "Awaiting Fulfillment",
+        "date_created": "Fri, 27 Nov 2026 10:00:00 +0000",
+        "date_modified": "Fri, 27 Nov 2026 10:00:05 +0000", "date_shipped": "",
+        "subtotal_inc_tax": "24.0000", "shipping_cost_inc_tax": "5.0000", "total_tax": "0.0000",
+        "discount_amount": "0.0000", "total_inc_tax": "29.0000", "currency_code": "USD",
+        "default_currency_code": "USD", "items_total": 2, "items_shipped": 0,
+        "payment_status": "captured", "customer_message": "Leave at the door", "staff_notes": "",
+        "shipping_address_count": 1, "billing_address": BILLING,
+        "products": {"url": "https://x/v2/orders/101/products", "resource": "/orders/101/products"},
+        "consignments": {"pickups": [], "downloads": [], "email": {"gift_certificates": []},
+                         "shipping": [{**ADDRESS, "id": 7, "line_items": [LINE]}]},
+    }
+    order.update(changes)
+    return order
+
+
+GOLDEN = {
+    "id": 101, "status_id": 11, "status": "Awaiting Fulfillment",
+    "date_created": "2026-11-27T10:00:00+00:00", "date_modified": "2026-11-27T10:00:05+00:00",
+    "date_shipped": None, "payment_status": "captured",
+    "customer": {"id": 12, "email": "jo@example.com", "first_name": "Jo", "last_name": "Doe",
+                 "phone": "555-0100"},
+    "billing_address": {"first_name": "Jo", "last_name": "Doe", "company": "",
+                        "street_1": "1 Main St", "street_2": "", "city": "Austin",
+                        "state": "Texas", "zip": "78701", "country": "United States",
+                        "country_iso2": "US", "phone": "555-0100", "email": "jo@example.com"},
+    "shipping_address": {"id": 7, "first_name": "Jo", "last_name": "Doe", "company": "",
+                         "street_1": "1 Main St", "street_2": "", "city": "Austin",
+                         "state": "Texas", "zip": "78701", "country": "United States",
+                         "country_iso2": "US", "phone": "555-0100", "email": "jo@example.com"},
+    "shipping_address_count": 1,
+    "line_items": [{"id": 5, "product_id": 77, "sku": "MUG-1", "name": "Mug", "quantity": 2,
+                    "quantity_shipped": 0, "price_inc_tax": "12.0000",
+                    "total_inc_tax": "24.0000", "order_address_id": 7}],
+    "totals": {"currency": "USD", "subtotal_inc_tax": "24.0000",
+               "shipping_cost_inc_tax": "5.0000", "total_tax": "0.0000",
+               "discount_amount": "0.0000", "total_inc_tax": "29.0000"},
+    "items_total": 2, "items_shipped": 0,
+    "customer_message": "Leave at the door", "staff_notes": "", "warnings": [],
+}
+
+
+def test_order_from_a_list_page_with_consignments() -> None:
+    assert normalize_order(raw_order()) == GOLDEN
+
+
+def test_order_from_products_and_addresses() -> None:
+    order = raw_order()
+    del order["consignments"]
+    assert normalize_order(order, products=[LINE], addresses=[ADDRESS]) == GOLDEN
+
+
+def test_first_shipping_address_is_the_lowest_id_with_a_warning() -> None:
+    second = {**ADDRESS, "id": 3, "street_1": "9 Elm St"}
+    third = {**ADDRESS, "id": 12}
+    order = raw_order(shipping_address_count=3)
+    result = normalize_order(order, products=[LINE], addresses=[ADDRESS, third, second])
+    assert isinstance(result, dict)
+    assert result["shipping_address"]["id"] == 3
+    assert result["shipping_address"]["street_1"] == "9 Elm St"
+    assert result["shipping_address_count"] == 3
+    assert result["warnings"] == ["3 shipping addresses; imported the first (id 3)"]
+
+
+def test_no_shipping_address_is_null() -> None:
+    result = normalize_order(raw_order(shipping_address_count=0), products=[], addresses=[])
+    assert isinstance(result, dict)
+    assert result["shipping_address"] is None and result["warnings"] == []
+
+
+@pytest.mark.parametrize("status_id", [15, -1, None, "11", 11.0, True])
+def test_unknown_status_is_an_error_record(status_id: Any) -> None:
+    result = normalize_order(raw_order(status_id=status_id))
+    assert result == NormalizeError(101, f"order 101: unknown status id {status_id!r} "
+                                         "(BigCommerce ids are 0-14)")
+    assert result.as_dict() == {"order_id": 101, "error": result.message}
+
+
+def test_labels_come_from_the_store_statuses() -> None:
+    labels = status_labels([{"id": 11, "name": "Awaiting Fulfillment",
+                             "custom_label": "Ready to pick"}, {"id": 2, "name": "Shipped"}])
+    assert labels == {11: "Ready to pick", 2: "Shipped"}
+    result = normalize_order(raw_order(), labels=labels)
+    assert isinstance(result, dict) and result["status"] == "Ready to pick"
+
+
+def test_money_is_exact_and_dates_are_utc() -> None:
+    order = raw_order(total_inc_tax=0.1 + 0.2 - 0.3 + 29, total_tax=5.1, discount_amount=3,
+                      subtotal_inc_tax="24.12345", date_shipped="Fri, 27 Nov 2026 05:30:00 -0500",
+                      date_created="2026-11-27T11:00:00+01:00")
+    result = normalize_order(order)
+    assert isinstance(result, dict)
+    assert result["totals"]["total_tax"] == "5.1000"
+    assert result["totals"]["discount_amount"] == "3.0000"
+    assert result["totals"]["subtotal_inc_tax"] == "24.12345"  # never rounded away
+    assert result["date_shipped"] == "2026-11-27T10:30:00+00:00"
+    assert result["date_created"] == "2026-11-27T10:00:00+00:00"
+
+
+@pytest.mark.parametrize("field,value", [("total_inc_tax", "abc"), ("total_tax", None),
+                                         ("date_modified", "yesterday"), ("items_total", "2.5")])
+def test_unreadable_fields_are_error_records(field: str, value: Any) -> None:
+    result = normalize_order(raw_order(**{field: value}))
+    assert isinstance(result, NormalizeError) and result.order_id == 101
+    assert field in result.message
+
+
+def test_line_items_as_links_only_are_an_error_not_an_empty_order() -> None:
+    order = raw_order()
+    order["consignments"]["shipping"][0]["line_items"] = [{"url": "u", "resource": "/r"}]
+    result = normalize_order(order)
+    assert isinstance(result, NormalizeError) and "line items" in result.message
+    del order["consignments"]
+    assert isinstance(normalize_order(order), NormalizeError)
+
+
+def test_consignment_address_id_follows_the_line_items() -> None:
+    order = raw_order()
+    order["consignments"]["shipping"][0]["id"] = 99  # consignment id differs (GAP)
+    result = normalize_order(order)
+    assert isinstance(result, dict) and result["shipping_address"]["id"] == 7
+
+
+def test_lines_from_every_consignment_kind_sorted_by_id() -> None:
+    order = raw_order()
+    download = {**LINE, "id": 2, "type": "digital", "order_address_id": 0, "sku": "EBOOK"}
+    order["consignments"]["downloads"] = [{"recipient_email": "x@y", "line_items": [download]}]
+    result = normalize_order(order)
+    assert isinstance(result, dict)
+    assert [li["id"] for li in result["line_items"]] == [2, 5]
+
+
+def test_input_is_not_mutated() -> None:
+    order = raw_order()
+    before = copy.deepcopy(order)
+    normalize_order(order)
+    assert order == before
+
+
+SHIPMENT = {"id": 3, "order_id": 101, "customer_id": 12, "order_address_id": 7,
+            "date_created": "Fri, 27 Nov 2026 11:00:00 +0000", "tracking_number": "1Z999",
+            "shipping_provider": "", "tracking_carrier": "ups", "tracking_link": "",
+            "generated_tracking_link": "", "shipping_method": "Ground",
+            "items": [{"order_product_id": 5, "product_id": 77, "quantity": 1}]}
+
+
+def test_shipment_golden() -> None:
+    assert normalize_shipment(SHIPMENT, [LINE]) == {
+        "id": 3, "order_id": 101, "order_address_id": 7, "tracking_number": "1Z999",
+        "carrier": "ups", "tracking_link": "", "date_created": "2026-11-27T11:00:00+00:00",
+        "items": [{"order_product_id": 5, "product_id": 77, "sku": "MUG-1", "quantity": 1}]}
+
+
+def test_shipment_carrier_falls_back_to_provider_and_sku_may_be_unknown() -> None:
+    shipment = {**SHIPMENT, "tracking_carrier": "", "shipping_provider": "fedex",
+                "generated_tracking_link": "https://track/1Z999"}
+    result = normalize_shipment(shipment)
+    assert result["carrier"] == "fedex"
+    assert result["tracking_link"] == "https://track/1Z999"
+    assert result["items"][0]["sku"] is None
