@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -28,6 +30,7 @@ def test_import_marks_billed_and_captures_the_details(
                 "customer_message", "staff_notes"):
         assert shown[key] == source[key], key
     assert shown["order_id"] == 101
+    assert datetime.fromisoformat(shown["imported_at"]).tzinfo is not None
     assert shown["store_status_id"] == 7
     assert shown["shipments"] == []
     assert shown["warnings"] == []
@@ -102,3 +105,12 @@ def test_a_closed_ledger_says_so(db_path: Any) -> None:
     ledger.close()
     with pytest.raises(LedgerError, match="is closed"):
         ledger.get(101)
+
+
+def test_an_order_is_a_frozen_snapshot(imported: Ledger) -> None:
+    order = imported.get(101)
+    assert order is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        order.paid = True  # type: ignore[misc]
+    imported.mark_paid(101, origin="store")
+    assert order.paid is False
