@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from connectors.bigcommerce import NormalizeError, normalize_order, normalize_shipment, status_labels
+from connectors.bigcommerce import (
+    NormalizeError,
+    normalize_order,
+    normalize_shipment,
+    status_labels,
+)
 
 BILLING = {"first_name": "Jo", "last_name": "Doe", "company": "", "street_1": "1 Main St",
            "street_2": "", "city": "Austin", "state": "Texas", "zip": "78701",
@@ -21,7 +26,7 @@ ADDRESS = {**BILLING, "id": 7, "order_id": 101, "shipping_method": "Flat Rate",
 
 
 def raw_order(**changes: Any) -> dict[str, Any]:
-    """A store order as GET /v2/orders?include=consignments.line_items&consignment_structure=object."""
+    """A store order as listed with include=consignments.line_items (object structure)."""
     order = {
         "id": 101, "customer_id": 12, "status_id": 11, "status": "Awaiting Fulfillment",
         "custom_status": "Awaiting Fulfillment",
