@@ -1,0 +1,78 @@
+"""What rule files may name: BigCommerce statuses, event types, state fields and actions.
+
+Statuses are fixed ids 0-14; merchants may only relabel them (FACTS.md §1), so rules key on ids
+and the names here are only shown beside them for people.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATUSES: dict[int, str] = {
+    0: "Incomplete",
+    1: "Pending",
+    2: "Shipped",
+    3: "Partially Shipped",
+    4: "Refunded",
+    5: "Cancelled",
+    6: "Declined",
+    7: "Awaiting Payment",
+    8: "Awaiting Pickup",
+    9: "Awaiting Shipment",
+    10: "Completed",
+    11: "Awaiting Fulfillment",
+    12: "Manual Verification Required",
+    13: "Disputed",
+    14: "Partially Refunded",
+}
+
+INBOUND, OUTBOUND = "inbound", "outbound"
+STATUS_EVENT = "order.status_changed"
+EVENT_TYPES: dict[str, tuple[str, ...]] = {
+    INBOUND: (STATUS_EVENT, "shipment.created", "shipment.updated", "shipment.deleted"),
+    OUTBOUND: ("order.paid", "order.packed", "order.shipped", "order.closed", "order.voided",
+               "order.refunded"),
+}
+# First-level keys of the public event and state formats (docs/formats.md); deeper keys are free.
+EVENT_FIELDS = frozenset({"id", "type", "order_id", "previous_status_id", "new_status_id",
+                          "order", "shipment"})
+STATE_FLAGS = ("imported", "billed", "paid", "packed", "closed", "void", "refunded")
+SHIPPED_VALUES = ("none", "partial", "complete")
+STATE_FIELDS = frozenset(STATE_FLAGS + ("shipped",))
+NOT_IMPORTED_STATE: dict[str, object] = {**{f: False for f in STATE_FLAGS}, "shipped": "none"}
+STATUS_PATHS = frozenset({"event.new_status_id", "event.previous_status_id"})
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    doc: str
+    params: dict[str, type]  # parameter name -> type of its (rendered) value
+    required: frozenset[str] = frozenset()
+
+
+def _spec(name: str, doc: str, required: tuple[str, ...] = (), **params: type) -> ActionSpec:
+    return ActionSpec(name, doc, {"note": str, **params}, frozenset(required))
+
+
+ACTIONS: dict[str, dict[str, ActionSpec]] = {
+    INBOUND: {s.name: s for s in (
+        _spec("import_order", "import the order into the ledger as billed (never overwrites)"),
+        _spec("mark_paid", "mark the ledger order paid"),
+        _spec("mark_packed", "mark the ledger order packed"),
+        _spec("record_shipment", "record the event's shipment with its tracking"),
+        _spec("close_order", "close the ledger order"),
+        _spec("void_order", "void the ledger order"),
+        _spec("mark_refunded", "mark the ledger order refunded"),
+    )},
+    OUTBOUND: {s.name: s for s in (
+        _spec("set_store_status", "set the store order's status_id", ("status_id",), status_id=int),
+        _spec("create_store_shipment",
+              "create a store shipment with tracking for exactly the event's items",
+              comments=str),
+    )},
+}
+
+
+def status_label(status_id: object) -> str:
+    name = STATUSES.get(status_id) if isinstance(status_id, int) else None  # type: ignore[call-overload]
+    return f"{status_id} {name}" if name else str(status_id)

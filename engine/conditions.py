@@ -1,0 +1,209 @@
+"""Rule conditions: a small tree of matchers, compiled once into closures.
+
+The same tree serves three readers: the interpreter (compiled closures over event, state and
+settings), the trace (`why_not`, in words) and the static checks (`analyze`, three-valued so that
+an `expr` escape hatch counts as "unknown" instead of hiding a shadowed rule).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Union
+
+from engine.catalog import status_label, STATUS_PATHS
+from engine.problems import Path
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+ROOTS = ("event", "state", "settings")
+Test = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class Match:
+    path: str
+    op: str
+    value: Any
+    where: Path
+
+
+@dataclass(frozen=True)
+class AllOf:
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class NotOf:
+    part: Node
+
+
+@dataclass(frozen=True)
+class Expr:
+    source: str
+    where: Path
+    fn: Callable[..., Any]
+
+
+Node = Union[Match, AllOf, AnyOf, NotOf, Expr]
+
+
+def parse(data: Mapping[str, Any], where: Path, compile_expr: Callable[[str, Path], Any]) -> Node:
+    """Build the tree from schema-valid YAML data: several keys in one mapping mean all of them."""
+    parts: list[Node] = []
+    for key, value in data.items():
+        here = where + (key,)
+        if key in ("all", "any"):
+            children = tuple(parse(c, here + (i,), compile_expr) for i, c in enumerate(value))
+            parts.append(AllOf(children) if key == "all" else AnyOf(children))
+        elif key == "not":
+            parts.append(NotOf(parse(value, here, compile_expr)))
+        elif key == "expr":
+            parts.append(Expr(value, here, compile_expr(value, here)))
+        elif isinstance(value, dict):
+            parts.extend(Match(key, op, v, here + (op,)) for op, v in value.items())
+        else:
+            parts.append(Match(key, "equals", value, here))
+    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+
+def _is_bool(v: Any) -> bool:
+    return v is True or v is False
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that keeps booleans apart from the numbers 0 and 1."""
+    return a == b and _is_bool(a) == _is_bool(b)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not _is_bool(v)
+
+
+OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "equals": lambda v, x: _same(v, x),
+    "not_equals": lambda v, x: not _same(v, x),
+    "in": lambda v, xs: any(_same(v, x) for x in xs),
+    "not_in": lambda v, xs: not any(_same(v, x) for x in xs),
+    "exists": lambda v, x: (v is not MISSING and v is not None) == x,
+    "gt": lambda v, x: _number(v) and v > x,
+    "gte": lambda v, x: _number(v) and v >= x,
+    "lt": lambda v, x: _number(v) and v < x,
+    "lte": lambda v, x: _number(v) and v <= x,
+}
+
+
+def getter(path: str, defaults: Mapping[str, Any]) -> Callable[..., Any]:
+    """A fast reader of one dotted path; a setting falls back to the rule file's default."""
+    root, *keys = path.split(".")
+    slot = ROOTS.index(root)
+    if root == "settings" and len(keys) == 1:
+        name, default = keys[0], defaults.get(keys[0], MISSING)
+        return lambda ev, st, se: se.get(name, default)
+    if len(keys) == 1:
+        (k,) = keys
+        return lambda *ctx: ctx[slot].get(k, MISSING)
+
+    def deep(*ctx: Any) -> Any:
+        value = ctx[slot]
+        for k in keys:
+            if not isinstance(value, Mapping) or k not in value:
+                return MISSING
+            value = value[k]
+        return value
+    return deep
+
+
+def compile_test(node: Node | None, defaults: Mapping[str, Any]) -> Test:
+    """Turn a condition tree into one closure over (event, state, settings)."""
+    if node is None:
+        return lambda ev, st, se: True
+    if isinstance(node, Match):
+        return _compile_match(node, getter(node.path, defaults))
+    if isinstance(node, NotOf):
+        inner = compile_test(node.part, defaults)
+        return lambda ev, st, se: not inner(ev, st, se)
+    if isinstance(node, Expr):
+        return _compile_expr(node, defaults)
+    parts = tuple(compile_test(p, defaults) for p in node.parts)
+    if isinstance(node, AllOf):
+        return lambda ev, st, se: all(p(ev, st, se) for p in parts)
+    return lambda ev, st, se: any(p(ev, st, se) for p in parts)
+
+
+def _compile_match(node: Match, get: Callable[..., Any]) -> Test:
+    x = node.value
+    if node.op == "equals" and not _is_bool(x) and isinstance(x, (str, int)):
+        kind = type(x)
+
+        def equals(ev: Any, st: Any, se: Any) -> bool:
+            v = get(ev, st, se)
+            return v == x and type(v) is kind
+        return equals
+    if node.op == "equals" and _is_bool(x):
+        return lambda ev, st, se: get(ev, st, se) is x
+    op = OPS[node.op]
+    return lambda ev, st, se: op(get(ev, st, se), x)
+
+
+def _compile_expr(node: Expr, defaults: Mapping[str, Any]) -> Test:
+    fn = node.fn
+
+    def test(ev: Any, st: Any, se: Any) -> bool:
+        return bool(fn(event=ev, state=st, settings={**defaults, **se}))
+    return test
+
+
+def analyze(node: Node | None, values: Mapping[str, Any]) -> bool | None:
+    """Three-valued truth of `node` for one assignment of paths to values; None = cannot tell."""
+    if node is None:
+        return True
+    if isinstance(node, Match):
+        return OPS[node.op](values.get(node.path, MISSING), node.value)
+    if isinstance(node, Expr):
+        return None
+    if isinstance(node, NotOf):
+        inner = analyze(node.part, values)
+        return None if inner is None else not inner
+    results = [analyze(p, values) for p in node.parts]
+    decisive = isinstance(node, AnyOf)  # any: one True decides; all: one False decides
+    if decisive in results:
+        return decisive
+    return None if None in results else not decisive
+
+
+def matches(node: Node | None) -> list[Match]:
+    """Every structured matcher in the tree."""
+    if node is None or isinstance(node, Expr):
+        return []
+    if isinstance(node, Match):
+        return [node]
+    if isinstance(node, NotOf):
+        return matches(node.part)
+    return [m for p in node.parts for m in matches(p)]
+
+
+def why_not(node: Node | None, ev: Any, st: Any, se: Any, defaults: Mapping[str, Any]) -> str:
+    """In words, the first part of `node` that does not hold for this input ('' if it holds)."""
+    if node is None or compile_test(node, defaults)(ev, st, se):
+        return ""
+    if isinstance(node, AllOf):
+        return next(r for r in (why_not(p, ev, st, se, defaults) for p in node.parts) if r)
+    if isinstance(node, Match):
+        got = getter(node.path, defaults)(ev, st, se)
+        return f"{node.path} is {_show(node.path, got)}, wants {node.op} {_show(node.path, node.value)}"
+    if isinstance(node, Expr):
+        return f"expr {node.source!r} is false"
+    if isinstance(node, NotOf):
+        return "the `not` condition holds"
+    return "none of the `any` conditions holds"
+
+
+def _show(path: str, value: Any) -> str:
+    if path in STATUS_PATHS:
+        if isinstance(value, list):
+            return "[" + ", ".join(status_label(v) for v in value) + "]"
+        return status_label(value) if not _is_bool(value) else repr(value)
+    return "missing" if value is MISSING else repr(value)

@@ -1,0 +1,132 @@
+"""The pure interpreter: (rule set, event, state, settings) -> Decision.
+
+Rule sets are compiled at load: each rule's condition is a closure, and the rules are indexed on
+the one or two paths most rules test for equality (typically event.type and event.new_status_id),
+so an event looks up its few candidate rules in a dict and tests only what is left of theirs.
+Evaluating touches no disk, network, clock or environment and compiles nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
+
+from engine import conditions
+from engine.catalog import NOT_IMPORTED_STATE
+from engine.conditions import AllOf, Match, Node, Test
+from engine.model import EMPTY, Decision, PlannedAction, Rule, RuleSet, RuleTrace
+
+OTHER: Any = type("Other", (), {"__repr__": lambda self: "<other>"})()
+_NOT_IMPORTED = MappingProxyType(dict(NOT_IMPORTED_STATE))
+_INDEXABLE = (str, int)
+Bucket = tuple[tuple[Rule, Test], ...]
+
+
+def _parts(node: Node | None) -> tuple[Node, ...]:
+    return () if node is None else node.parts if isinstance(node, AllOf) else (node,)
+
+
+def _equality(part: Node) -> tuple[str, frozenset[Any]] | None:
+    """(path, allowed values) for an equals/in matcher on plain strings or integers."""
+    if not isinstance(part, Match) or part.op not in ("equals", "in"):
+        return None
+    values = part.value if part.op == "in" else [part.value]
+    if all(type(v) in _INDEXABLE for v in values):
+        return part.path, frozenset(values)
+    return None
+
+
+def build_index(rules: Sequence[Rule], settings: Mapping[str, Any]
+                ) -> tuple[tuple[Any, ...], Mapping[Any, Any]]:
+    constraints = [dict(e for e in map(_equality, _parts(r.when)) if e) for r in rules]
+    counts = Counter(p for c in constraints for p in c)
+    paths = sorted(counts, key=lambda p: (-counts[p], p))[:2]
+    entries = []
+    for rule, allowed in zip(rules, constraints):
+        rest = [p for p in _parts(rule.when) if not (_equality(p) and _equality(p)[0] in paths)]  # type: ignore[index]
+        residual = rest[0] if len(rest) == 1 else AllOf(tuple(rest)) if rest else None
+        entries.append((rule, conditions.compile_test(residual, settings), allowed))
+    getters = tuple(conditions.getter(p, settings) for p in paths)
+    return getters, _level(entries, paths)
+
+
+def _level(entries: list[tuple[Rule, Test, dict[str, frozenset[Any]]]],
+           paths: list[str]) -> Any:
+    if not paths:
+        return tuple((rule, test) for rule, test, _ in entries)
+    path, rest = paths[0], paths[1:]
+    values = set().union(*(allowed.get(path, ()) for _, _, allowed in entries))
+    table: dict[Any, Any] = {}
+    for value in [*values, OTHER]:
+        kept = [e for e in entries if path not in e[2] or value in e[2][path]]
+        table[value] = _level(kept, rest)
+    return MappingProxyType(table)
+
+
+def candidates(ruleset: RuleSet, event: Mapping[str, Any], state: Mapping[str, Any],
+               settings: Mapping[str, Any]) -> Bucket:
+    level: Any = ruleset.index
+    for get in ruleset.index_paths:
+        v = get(event, state, settings)
+        level = level.get(v, level[OTHER]) if v.__class__ in _INDEXABLE else level[OTHER]
+    return level  # type: ignore[no-any-return]
+
+
+def evaluate(ruleset: RuleSet, event: Mapping[str, Any], state: Mapping[str, Any] | None = None,
+             settings: Mapping[str, Any] | None = None, *, trace: bool = False) -> Decision:
+    """Decide what `event` causes. `settings` overrides the rule file's defaults."""
+    st = _NOT_IMPORTED if state is None else state
+    se = EMPTY if settings is None else settings
+    bucket = candidates(ruleset, event, st, se)
+    if ruleset.hit_policy == "first":
+        matched = next(((rule,) for rule, test in bucket if test(event, st, se)), ())
+    else:
+        matched = tuple(rule for rule, test in bucket if test(event, st, se))
+    return decide(ruleset, matched, event, st, se, trace)
+
+
+def event_id(event: Mapping[str, Any]) -> str:
+    """The event's own id, or a stable hash of its content for hand-written inputs."""
+    given = event.get("id")
+    if given:
+        return str(given)
+    canonical = json.dumps(event, sort_keys=True, default=str, separators=(",", ":"))
+    return "ev-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def decide(ruleset: RuleSet, matched: tuple[Rule, ...], event: Mapping[str, Any],
+           state: Mapping[str, Any], settings: Mapping[str, Any], trace: bool) -> Decision:
+    eid = event_id(event)
+    actions = []
+    for rule in matched:
+        for a in rule.actions:
+            params = a.params if not a.templates else _render(ruleset, a.params, a.templates,
+                                                              event, state, settings)
+            actions.append(PlannedAction(a.name, params, rule.id, eid + a.key_suffix))
+    return Decision(
+        eid, tuple(r.id for r in matched), tuple(actions),
+        tuple(r.no_update for r in matched if r.no_update is not None),
+        _trace(ruleset, matched, event, state, settings) if trace else ())
+
+
+def _render(ruleset: RuleSet, constants: Mapping[str, Any], templates: Any,
+            event: Any, state: Any, settings: Any) -> Mapping[str, Any]:
+    ctx = {"event": event, "state": state, "settings": {**ruleset.settings, **settings}}
+    return MappingProxyType({**constants, **{k: render(**ctx) for k, render in templates}})
+
+
+def _trace(ruleset: RuleSet, matched: tuple[Rule, ...], event: Any, state: Any,
+           settings: Any) -> tuple[RuleTrace, ...]:
+    winner = matched[0].id if matched and ruleset.hit_policy == "first" else None
+    out = []
+    for rule in ruleset.rules:
+        if rule in matched:
+            out.append(RuleTrace(rule.id, True, "matched"))
+        elif winner and rule.position > matched[0].position:
+            out.append(RuleTrace(rule.id, False, f"not evaluated: '{winner}' matched first"))
+        else:
+            reason = conditions.why_not(rule.when, event, state, settings, ruleset.settings)
+            out.append(RuleTrace(rule.id, False, reason))
+    return tuple(out)

@@ -1,0 +1,30 @@
+"""Problems found in a file: `file:line:col: $.path: message`, collected and sorted."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+Path = tuple[object, ...]  # a JSON path: keys and indexes
+
+
+def json_path(path: Iterable[object]) -> str:
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    col: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.path}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "col": self.col, "path": self.path,
+                "message": self.message}

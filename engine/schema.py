@@ -1,0 +1,65 @@
+"""The JSON Schema of rule files (shipped inside the package) and readable schema problems."""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any, Iterable
+
+from jsonschema import Draft202012Validator, ValidationError
+
+import rules
+from engine.problems import Problem
+from engine.yamldoc import Document
+
+SUPPORTED_VERSIONS = (1,)
+
+
+@lru_cache(maxsize=None)
+def validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(rules.SCHEMA_V1.read_text(encoding="utf-8")))
+
+
+def check_version(doc: Document) -> Problem | None:
+    """The version is checked first: an unknown version is one clear error, nothing else."""
+    supported = ", ".join(map(str, SUPPORTED_VERSIONS))
+    if not isinstance(doc.data, dict):
+        return doc.problem((), "a rule file must be a mapping with version, direction and rules")
+    if "version" not in doc.data:
+        return doc.problem((), f"missing 'version' (supported: {supported})")
+    version = doc.data["version"]
+    if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+        return doc.problem(("version",), f"unknown version {version!r} (supported: {supported})")
+    return None
+
+
+def problems(doc: Document) -> list[Problem]:
+    return [p for e in validator().iter_errors(doc.data) for p in _explain(doc, e)]
+
+
+def _explain(doc: Document, error: ValidationError) -> Iterable[Problem]:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        yield from _unknown_keys(doc, path, error.instance, error.schema)
+    elif error.validator in ("anyOf", "oneOf") and error.context:
+        # Report what failed in the branch that fits the value's type, not "no branch matched".
+        fitting = [e for e in error.context if e.validator != "type"]
+        if fitting:
+            for e in fitting:
+                yield from _explain(doc, e)
+        else:
+            yield doc.problem(path, f"{error.instance!r} is not a valid value here")
+    else:
+        yield doc.problem(path, error.message)
+
+
+def _unknown_keys(doc: Document, path: tuple[Any, ...], instance: dict[str, Any],
+                  schema: dict[str, Any]) -> Iterable[Problem]:
+    known = list(schema.get("properties", {}))
+    patterns = list(schema.get("patternProperties", {}))
+    hint = ", ".join(known)
+    if patterns:
+        hint += ", or a dotted path starting with event., state. or settings."
+    for key in instance:
+        if key not in known and not any(re.search(p, str(key)) for p in patterns):
+            yield doc.problem(path + (key,), f"unknown key '{key}' (known: {hint})", key=True)
