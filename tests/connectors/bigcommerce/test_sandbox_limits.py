@@ -1,0 +1,84 @@
+"""Quota (429 with headers) and seeded fault injection, including faults after a write."""
+from __future__ import annotations
+
+import pytest
+import requests
+from conftest import SandboxApi, order_body
+
+from connectors.bigcommerce.sandbox import Sandbox
+
+RATE_HEADERS = ("X-Rate-Limit-Time-Window-Ms", "X-Rate-Limit-Time-Reset-Ms",
+                "X-Rate-Limit-Requests-Quota", "X-Rate-Limit-Requests-Left")
+
+
+def test_every_response_carries_rate_headers(sandbox_api: SandboxApi) -> None:
+    response = sandbox_api.get("/v2/time")
+    assert all(name in response.headers for name in RATE_HEADERS)
+    assert response.headers["X-Rate-Limit-Time-Window-Ms"] == "30000"
+
+
+def test_quota_gives_429_with_headers() -> None:
+    with Sandbox(quota=3, window_ms=60000) as sb:
+        api = SandboxApi(sb)
+        lefts = [api.get("/v2/time").headers["X-Rate-Limit-Requests-Left"] for _ in range(3)]
+        assert lefts == ["2", "1", "0"]
+        refused = api.get("/v2/time")
+        assert refused.status_code == 429
+        assert refused.headers["X-Rate-Limit-Requests-Quota"] == "3"
+        assert refused.headers["X-Rate-Limit-Requests-Left"] == "0"
+        assert 0 < int(refused.headers["X-Rate-Limit-Time-Reset-Ms"]) <= 60000
+        assert refused.json()[0]["status"] == 429
+        assert api.control("GET", "/calls").status_code == 200  # introspection is never limited
+        api.control("POST", "/quota", {"quota": 5, "window_ms": 50})
+        assert api.get("/v2/time").status_code == 200
+        api.close()
+
+
+def _outcomes(seed: int, n: int = 40) -> list[str]:
+    with Sandbox(fault_rate=0.3, fault_seed=seed) as sb:
+        api = SandboxApi(sb)
+        seen = []
+        for _ in range(n):
+            try:
+                seen.append(str(api.get("/v2/time").status_code))
+            except requests.ConnectionError:
+                seen.append("drop")
+        api.close()
+        return seen
+
+
+def test_faults_repeat_with_the_same_seed() -> None:
+    first, again, other = _outcomes(7), _outcomes(7), _outcomes(8)
+    assert first == again
+    assert first != other
+    assert {"200", "500", "503", "429", "drop"} <= set(first) | set(other)
+    assert 0.1 < sum(x != "200" for x in first) / len(first) < 0.5
+
+
+def test_write_faults_can_happen_after_the_change(sandbox: Sandbox, sandbox_api: SandboxApi) -> None:
+    """Half of the faults on writes hit after applying the change: the response is lost, the
+    shipment exists. The client must look before it retries."""
+    order = sandbox_api.post("/v2/orders", order_body((50,))).json()
+    line = sandbox_api.get(f"/v2/orders/{order['id']}/products").json()[0]
+    sandbox_api.control("POST", "/faults", {"fault_rate": 1.0, "fault_seed": 3})
+    failed = 0
+    for _ in range(12):
+        try:
+            response = sandbox_api.post(f"/v2/orders/{order['id']}/shipments", {
+                "order_address_id": line["order_address_id"],
+                "items": [{"order_product_id": line["id"], "quantity": 1}]})
+            assert response.status_code in (500, 503, 429)
+        except requests.ConnectionError:
+            pass
+        failed += 1
+    sandbox_api.control("POST", "/faults", {"fault_rate": 0.0})
+    created = sandbox.store.sub_resources(order["id"], "shipments")
+    assert failed == 12 and 0 < len(created) < 12
+
+
+@pytest.mark.parametrize("latency_ms", [30])
+def test_latency(latency_ms: int) -> None:
+    with Sandbox(latency_ms=latency_ms) as sb:
+        api = SandboxApi(sb)
+        assert api.get("/v2/time").elapsed.total_seconds() >= latency_ms / 1000
+        api.close()
