@@ -26,7 +26,10 @@ DEFAULT_API_URL = "https://api.bigcommerce.com"
 # and a larger limit returns 413, so 250 is the largest safe page.
 PAGE_LIMIT = 250
 # One list page carries the products and addresses too (FACTS §3, `include`): no per-order calls.
-ORDER_INCLUDES = {"include": "consignments.line_items", "consignment_structure": "object"}
+# `consignments.line_items` implies `consignments` per the spec; naming both costs nothing and
+# does not depend on that implication.
+ORDER_INCLUDES = {"include": "consignments,consignments.line_items",
+                  "consignment_structure": "object"}
 SHIPMENT_WRITABLE = frozenset({
     "order_address_id", "tracking_number", "tracking_link", "shipping_provider",
     "tracking_carrier", "shipping_method", "comments", "merchant_shipping_cost",

@@ -50,7 +50,8 @@ def test_list_orders_pages_until_a_short_page() -> None:
     assert len(list(client.list_orders(status_id=11))) == 251
     params = adapter.calls[0].params
     assert params == {"sort": "date_modified:asc", "limit": "250", "page": "1", "status_id": "11",
-                      "include": "consignments.line_items", "consignment_structure": "object"}
+                      "include": "consignments,consignments.line_items",
+                      "consignment_structure": "object"}
     assert len(adapter.calls) == 2
 
 
