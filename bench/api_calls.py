@@ -1,0 +1,74 @@
+"""API calls per imported order: the change feed against a naive per-order import.
+
+Seeds a sandbox store with N orders (a share of them with a shipment, many sharing each
+date_modified second), imports them all through ChangeFeed over a real socket, and counts the
+requests the sandbox served. The naive import costs one call each for the order, its products,
+its shipping addresses and its shipments. Target: ceil(N/250) + (orders with shipments) + 3.
+
+    python bench/api_calls.py [--orders 5000] [--shipped 0.3]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import time
+
+from connectors.bigcommerce import BigCommerceClient, ChangeFeed, Cursor
+from connectors.bigcommerce.sandbox import Sandbox
+from connectors.bigcommerce.sandbox.clock import FrozenClock
+from connectors.bigcommerce.sandbox.seeding import order_body
+
+T0 = 1_790_000_000
+PER_SECOND = 40  # orders sharing one date_modified second
+
+
+def seed(sb: Sandbox, clock: FrozenClock, orders: int, shipped_share: float) -> int:
+    """Create the orders straight in the store (not counted); return how many have a shipment."""
+    rng = random.Random(2026)
+    shipped = 0
+    for n in range(orders):
+        clock.set(T0 + n // PER_SECOND)
+        order_id = sb.store.create_order(order_body(rng, 11))["id"]
+        if rng.random() < shipped_share:
+            line = sb.store.sub_resources(order_id, "products")[0]
+            sb.store.create_shipment(order_id, {
+                "order_address_id": line["order_address_id"], "tracking_number": f"1Z{order_id}",
+                "items": [{"order_product_id": line["id"], "quantity": 1}]})
+            shipped += 1
+    clock.set(T0 + orders // PER_SECOND + 2)
+    return shipped
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=5000)
+    parser.add_argument("--shipped", type=float, default=0.3)
+    args = parser.parse_args(argv)
+    clock = FrozenClock(T0)
+    with Sandbox(clock=clock) as sb:
+        shipped = seed(sb, clock, args.orders, args.shipped)
+        sb.reset_counts()
+        client = BigCommerceClient("sandbox", "sandbox-token", api_url=sb.base_url)
+        started = time.perf_counter()
+        batch = ChangeFeed(client, known_items_shipped={}).changes(Cursor())
+        imported = sum(1 for change in batch if change.order is not None)
+        elapsed = time.perf_counter() - started
+        calls = sb.api_calls()
+    total = sum(calls.values())
+    naive = 4 * args.orders
+    target = math.ceil(args.orders / 250) + shipped + 3
+    met = total <= target and imported == args.orders
+    print(f"orders imported:        {imported} of {args.orders} ({shipped} with shipments)")
+    per_order = total / args.orders
+    print(f"change feed API calls:  {total} ({per_order:.3f} per order) in {elapsed:.1f}s")
+    print(f"naive API calls:        {naive} ({naive / args.orders:.3f} per order)")
+    print(f"target:                 <= {target}: {'met' if met else 'NOT met'}")
+    for endpoint, count in sorted(calls.items()):
+        print(f"  {count:6d}  {endpoint}")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
