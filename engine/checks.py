@@ -126,5 +126,5 @@ def _incomplete(ruleset: RuleSet, doc: Document, cases: list[dict[str, Any]],
                     else f"event type '{case['event.type']}'")
             gaps.setdefault(what, case)
     return [doc.problem(("rules",), f"incomplete: no rule handles {what} "
-                        f"(e.g. {_show(case, ('event.new_status_id',))})")
+                        f"(e.g. {_show(case, ('event.new_status_id', 'event.type'))})")
             for what, case in gaps.items()]

@@ -41,3 +41,13 @@ def main() -> None:
             raise
         click.echo(f"internal error: {type(e).__name__}: {e} (rerun with --traceback)", err=True)
         sys.exit(BUG_EXIT)
+
+
+def _register() -> None:
+    from engine.cli_rules import eval_cmd, test_cmd, validate
+
+    for command in (validate, test_cmd, eval_cmd):
+        cli.add_command(command)
+
+
+_register()

@@ -13,7 +13,7 @@ from engine.catalog import (ACTIONS, EVENT_FIELDS, EVENT_TYPES, STATE_FIELDS, ST
 from engine.errors import RulesyncError
 from engine.interpreter import build_index
 from engine.model import ActionTemplate, Rule, RuleSet
-from engine.problems import Path, Problem
+from engine.problems import Path, Problem, sort
 from engine.templates import TemplateProblem, compile_expression, compile_template, is_template
 from engine.yamldoc import Document, read
 
@@ -22,7 +22,7 @@ TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")
 
 class InvalidRules(RulesyncError):
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(problems)
+        self.problems = sort(problems)
         super().__init__(f"{len(problems)} problem(s) in the rule files:\n"
                          + "\n".join(map(str, self.problems)))
 
@@ -68,11 +68,12 @@ def load_text(file: str, text: str, content_hash: str = "") -> Loaded:
         return Loaded(file, problems=[bad_version])
     problems = schema.problems(doc)
     if problems:
-        return Loaded(file, problems=sorted(problems))
+        return Loaded(file, problems=sort(problems))
     content_hash = content_hash or hashlib.sha256(text.encode()).hexdigest()
     ruleset = _Builder(doc).build(content_hash)
-    problems = doc.problems + checks.problems(ruleset, doc)
-    return Loaded(file, None if problems else ruleset, sorted(problems))
+    # Whole-set checks only on rules that are sound one by one, so one typo is one error.
+    problems = doc.problems or checks.problems(ruleset, doc)
+    return Loaded(file, None if problems else ruleset, sort(problems))
 
 
 def load_rulesets(paths: Iterable[str | FsPath]) -> list[RuleSet]:

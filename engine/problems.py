@@ -14,7 +14,7 @@ def json_path(path: Iterable[object]) -> str:
     return out
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
     file: str
     line: int
@@ -28,3 +28,8 @@ class Problem:
     def as_dict(self) -> dict[str, object]:
         return {"file": self.file, "line": self.line, "col": self.col, "path": self.path,
                 "message": self.message}
+
+
+def sort(problems: Iterable[Problem]) -> list[Problem]:
+    """By file and position; problems at one position keep the order they were found in."""
+    return sorted(problems, key=lambda p: (p.file, p.line, p.col))

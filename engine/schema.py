@@ -16,15 +16,16 @@ SUPPORTED_VERSIONS = (1,)
 
 
 @lru_cache(maxsize=None)
-def validator() -> Draft202012Validator:
-    return Draft202012Validator(json.loads(rules.SCHEMA_V1.read_text(encoding="utf-8")))
+def validator(name: str = "ruleset") -> Draft202012Validator:
+    path = rules.SCHEMA_V1 if name == "ruleset" else rules.TESTS_SCHEMA_V1
+    return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
 
 
-def check_version(doc: Document) -> Problem | None:
+def check_version(doc: Document, what: str = "a rule file") -> Problem | None:
     """The version is checked first: an unknown version is one clear error, nothing else."""
     supported = ", ".join(map(str, SUPPORTED_VERSIONS))
     if not isinstance(doc.data, dict):
-        return doc.problem((), "a rule file must be a mapping with version, direction and rules")
+        return doc.problem((), f"{what} must be a mapping with a version")
     if "version" not in doc.data:
         return doc.problem((), f"missing 'version' (supported: {supported})")
     version = doc.data["version"]
@@ -33,8 +34,8 @@ def check_version(doc: Document) -> Problem | None:
     return None
 
 
-def problems(doc: Document) -> list[Problem]:
-    return [p for e in validator().iter_errors(doc.data) for p in _explain(doc, e)]
+def problems(doc: Document, name: str = "ruleset") -> list[Problem]:
+    return [p for e in validator(name).iter_errors(doc.data) for p in _explain(doc, e)]
 
 
 def _explain(doc: Document, error: ValidationError) -> Iterable[Problem]:
