@@ -12,6 +12,7 @@ quirks are translated:
   bodies (e.g. [v2] order_RespOnly.properties.consignments with consignment_structure=object,
   [v2] shippingConsignment_Get line_items with full orderProducts).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,26 +22,63 @@ from typing import Any
 
 import yaml
 
-DROP = {"example", "examples", "x-examples", "description", "x-internal", "title", "x-tags",
-        "readOnly", "deprecated"}
+DROP = {
+    "example",
+    "examples",
+    "x-examples",
+    "description",
+    "x-internal",
+    "title",
+    "x-tags",
+    "readOnly",
+    "deprecated",
+}
 V2 = "orders.v2.oas2.yml"
 WH = "webhooks.v3.yml"
 # name in the output -> (spec file, JSON pointer of the schema)
 WANTED = {
-    "v2.orders": (V2, "/components/responses/orderCollection_Resp/content/application~1json/schema"),
+    "v2.orders": (
+        V2,
+        "/components/responses/orderCollection_Resp/content/application~1json/schema",
+    ),
     "v2.order": (V2, "/components/responses/order_Resp/content/application~1json/schema"),
-    "v2.orders_count": (V2, "/components/responses/ordersCount_Resp/content/application~1json/schema"),
-    "v2.products": (V2, "/components/responses/orderProductsCollection_Resp/content/application~1json/schema"),
-    "v2.product": (V2, "/components/responses/orderProductLineItem_Resp/content/application~1json/schema"),
+    "v2.orders_count": (
+        V2,
+        "/components/responses/ordersCount_Resp/content/application~1json/schema",
+    ),
+    "v2.products": (
+        V2,
+        "/components/responses/orderProductsCollection_Resp/content/application~1json/schema",
+    ),
+    "v2.product": (
+        V2,
+        "/components/responses/orderProductLineItem_Resp/content/application~1json/schema",
+    ),
     "v2.shipping_addresses": (
-        V2, "/components/responses/orderShippingAddressCollection_Resp/content/application~1json/schema"),
+        V2,
+        "/components/responses/orderShippingAddressCollection_Resp/content/application~1json/schema",
+    ),
     "v2.shipping_address": (
-        V2, "/components/responses/orderShippingAddress_Resp/content/application~1json/schema"),
-    "v2.shipments": (V2, "/components/responses/orderShipmentCollection_Resp/content/application~1json/schema"),
-    "v2.shipment": (V2, "/components/responses/orderShipment_Resp/content/application~1json/schema"),
+        V2,
+        "/components/responses/orderShippingAddress_Resp/content/application~1json/schema",
+    ),
+    "v2.shipments": (
+        V2,
+        "/components/responses/orderShipmentCollection_Resp/content/application~1json/schema",
+    ),
+    "v2.shipment": (
+        V2,
+        "/components/responses/orderShipment_Resp/content/application~1json/schema",
+    ),
     "v2.count": (V2, "/components/responses/orderCount_Resp/content/application~1json/schema"),
-    "v2.order_statuses": (V2, "/components/responses/orderStatusCollection_Resp/content/application~1json/schema"),
-    "v2.order_status": (V2, "/components/responses/orderStatus_Resp/content/application~1json/schema"),
+    "v2.order_statuses": (
+        V2,
+        "/components/responses/orderStatusCollection_Resp/content/application~1json/schema",
+    ),
+    "v2.order_status": (
+        V2,
+        "/components/responses/orderStatus_Resp/content/application~1json/schema",
+    ),
     "v2.error": (V2, "/components/responses/404_Resp/content/application~1json/schema"),
     "v3.hooks": (WH, "/components/responses/webhooks_Resp/content/application~1json/schema"),
     "v3.hook": (WH, "/components/responses/webhook_Resp/content/application~1json/schema"),
@@ -57,8 +95,9 @@ WANTED = {
 }
 # Not in the copied specs: GET /v2/time is defined in reference/store_information.v2.yml, which
 # was not copied (FACTS.md §2). Written by hand from FACTS.md: `{time}` epoch seconds.
-EXTRA = {"v2.time": {"type": "object", "required": ["time"],
-                     "properties": {"time": {"type": "integer"}}}}
+EXTRA = {
+    "v2.time": {"type": "object", "required": ["time"], "properties": {"time": {"type": "integer"}}}
+}
 
 
 def pointer(doc: Any, path: str) -> Any:
@@ -88,30 +127,45 @@ def translate(node: Any, doc: Any, seen: tuple[str, ...] = ()) -> Any:
             out["anyOf" if key == "oneOf" else key] = translate(value, doc, seen)
     if node.get("nullable"):
         if "type" in out:
-            out["type"] = [out["type"], "null"] if isinstance(out["type"], str) else [*out["type"], "null"]
+            out["type"] = (
+                [out["type"], "null"] if isinstance(out["type"], str) else [*out["type"], "null"]
+            )
         if "enum" in out:
             out["enum"] = [*out["enum"], None]
     return out
 
 
 def derive(reference: Path) -> dict[str, Any]:
-    docs = {name: yaml.safe_load((reference / name).read_text(encoding="utf-8")) for name in (V2, WH)}
+    docs = {
+        name: yaml.safe_load((reference / name).read_text(encoding="utf-8")) for name in (V2, WH)
+    }
     schemas: dict[str, Any] = {}
     for name, (spec, path) in WANTED.items():
         schema = translate(pointer(docs[spec], path), docs[spec])
         schemas[name] = {"$comment": f"{spec} {path}", **schema}
     schemas.update(EXTRA)
-    return {"$comment": "Generated by scripts/derive_bc_schemas.py from the bigcommerce/docs "
-                        "snapshot (FACTS.md); do not edit by hand.", "schemas": schemas}
+    return {
+        "$comment": "Generated by scripts/derive_bc_schemas.py from the bigcommerce/docs "
+        "snapshot (FACTS.md); do not edit by hand.",
+        "schemas": schemas,
+    }
 
 
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
-    out = Path(argv[1]) if len(argv) > 1 else (
-        Path(__file__).resolve().parent.parent / "connectors/bigcommerce/sandbox/spec_schemas.json")
-    out.write_text(json.dumps(derive(Path(argv[0])), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    out = (
+        Path(argv[1])
+        if len(argv) > 1
+        else (
+            Path(__file__).resolve().parent.parent
+            / "connectors/bigcommerce/sandbox/spec_schemas.json"
+        )
+    )
+    out.write_text(
+        json.dumps(derive(Path(argv[0])), indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
     print(f"wrote {len(WANTED) + len(EXTRA)} schemas to {out}")
     return 0
 

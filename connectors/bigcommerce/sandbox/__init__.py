@@ -4,6 +4,7 @@ orders API and v3 hooks API that rulesync uses. See docs/sandbox.md.
     with Sandbox(seed_orders=30) as sb:
         requests.get(f"{sb.base_url}/stores/sandbox/v2/orders", headers={"X-Auth-Token": sb.token})
 """
+
 from __future__ import annotations
 
 import threading
@@ -24,12 +25,23 @@ __all__ = ["Sandbox", "Store"]
 
 
 class Sandbox:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, store_hash: str = "sandbox",
-                 token: str = "sandbox-token", seed_orders: int = 0, quota: int | None = None,
-                 window_ms: int = 30000, fault_rate: float = 0.0, latency_ms: int = 0,
-                 fault_seed: int = 0, data_file: str | Path | None = None,
-                 webhook_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0),
-                 clock: Callable[[], float] = time.time, seed: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        store_hash: str = "sandbox",
+        token: str = "sandbox-token",
+        seed_orders: int = 0,
+        quota: int | None = None,
+        window_ms: int = 30000,
+        fault_rate: float = 0.0,
+        latency_ms: int = 0,
+        fault_seed: int = 0,
+        data_file: str | Path | None = None,
+        webhook_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0),
+        clock: Callable[[], float] = time.time,
+        seed: int = 0,
+    ) -> None:
         self.host, self.port, self.token = host, port, token
         self.store = Store(store_hash, clock=clock, data_file=data_file)
         self.limiter = RateLimiter(quota, window_ms)
@@ -46,7 +58,7 @@ class Sandbox:
         if self._server is None:
             raise RuntimeError("the sandbox is not started")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def api_url(self) -> str:
@@ -60,8 +72,12 @@ class Sandbox:
         if self._seed_orders and not self.store.loaded:
             seed(self.store, self._seed_orders, self._seed)
         self.dispatcher.start()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            name="sandbox-http",
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -76,8 +92,12 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def api_calls(self) -> dict[str, int]:

@@ -1,4 +1,5 @@
 """The API pipeline for one request: route, count, latency, auth, quota, faults, handler."""
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ WRITES = frozenset({"POST", "PUT", "DELETE"})
 @dataclass(frozen=True)
 class Outcome:
     """What the HTTP layer sends; drop=True means close the socket without any response."""
+
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -30,7 +32,8 @@ class Outcome:
 
 def error_body(version: str, status: int, message: str, errors: dict[str, str]) -> Any:
     """v2: an array of {status, message} ([v2] components.responses.404_Resp);
-    v3: {status, title, type[, errors]} ([wh] components.schemas.error_Full / errorDetailed_Full)."""
+    v3: {status, title, type[, errors]} ([wh] components.schemas.error_Full and
+    errorDetailed_Full)."""
     if version == "v2":
         return [{"status": status, "message": message}]
     body: dict[str, Any] = {"status": status, "title": message, "type": ERROR_TYPE}
@@ -40,7 +43,9 @@ def error_body(version: str, status: int, message: str, errors: dict[str, str]) 
 
 
 class App:
-    def __init__(self, store: Store, token: str, limiter: RateLimiter, faults: FaultInjector) -> None:
+    def __init__(
+        self, store: Store, token: str, limiter: RateLimiter, faults: FaultInjector
+    ) -> None:
         self.store, self.token, self.limiter, self.faults = store, token, limiter, faults
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
@@ -53,22 +58,31 @@ class App:
         with self._calls_lock:
             self._calls.clear()
 
-    def handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-               raw: bytes) -> Outcome:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
+    ) -> Outcome:
         """`path` is below /stores/{hash}, e.g. /v2/orders/101; header names are lower case."""
         version = path.split("/")[1] if path.count("/") >= 1 else "v2"
         version = version if version in ("v2", "v3") else "v2"
         found, args, known = match(method, path)
         if found is None:
             status = 405 if known else 404
-            return self._error(version, ApiError(status, "No such endpoint." if status == 404
-                                                 else f"{method} is not allowed here."), {})
+            return self._error(
+                version,
+                ApiError(
+                    status,
+                    "No such endpoint." if status == 404 else f"{method} is not allowed here.",
+                ),
+                {},
+            )
         with self._calls_lock:
             self._calls[found.template] += 1
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)
         if headers.get("x-auth-token") != self.token:
-            return self._error(version, ApiError(401, "Unauthorized: missing or invalid X-Auth-Token."), {})
+            return self._error(
+                version, ApiError(401, "Unauthorized: missing or invalid X-Auth-Token."), {}
+            )
         verdict = self.limiter.check()
         if not verdict.allowed:
             return self._error(version, ApiError(429, "Too many requests."), verdict.headers)
@@ -92,14 +106,19 @@ class App:
             return Outcome(drop=True)
         status = int(fault.kind)
         # An injected 429 carries no rate-limit headers: "the platform is under load" (FACTS.md §8).
-        message = {500: "Internal Server Error", 503: "Service Unavailable",
-                   429: "Too many requests (platform under load)."}[status]
+        message = {
+            500: "Internal Server Error",
+            503: "Service Unavailable",
+            429: "Too many requests (platform under load).",
+        }[status]
         return self._error(version, ApiError(status, message), {})
 
 
 def _accepts_json(accept: str) -> bool:
-    return not accept or any(t.split(";")[0].strip() in ("application/json", "*/*", "application/*")
-                             for t in accept.split(","))
+    return not accept or any(
+        t.split(";")[0].strip() in ("application/json", "*/*", "application/*")
+        for t in accept.split(",")
+    )
 
 
 def _parse(method: str, version: str, headers: dict[str, str], raw: bytes) -> Any:

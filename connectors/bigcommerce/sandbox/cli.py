@@ -1,4 +1,8 @@
-"""`rulesync sandbox`: run the sandbox store until Ctrl-C. Register with cli.add_command(sandbox)."""
+"""`rulesync sandbox`: run the sandbox store until Ctrl-C.
+
+Register it with `cli.add_command(sandbox)`.
+"""
+
 from __future__ import annotations
 
 import os
@@ -13,24 +17,58 @@ from . import Sandbox
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=0, show_default=True, help="Port; 0 picks a free one.")
 @click.option("--store-hash", default="sandbox", show_default=True)
-@click.option("--token", envvar="BIGCOMMERCE_ACCESS_TOKEN", default="sandbox-token",
-              show_default="$BIGCOMMERCE_ACCESS_TOKEN or sandbox-token",
-              help="The X-Auth-Token the sandbox accepts.")
-@click.option("--seed", "seed_orders", default=0, show_default=True, help="Sample orders to create.")
-@click.option("--data-file", type=click.Path(dir_okay=False), default=None,
-              help="JSON file to load the store from and save it to after every change.")
+@click.option(
+    "--token",
+    envvar="BIGCOMMERCE_ACCESS_TOKEN",
+    default="sandbox-token",
+    show_default="$BIGCOMMERCE_ACCESS_TOKEN or sandbox-token",
+    help="The X-Auth-Token the sandbox accepts.",
+)
+@click.option(
+    "--seed", "seed_orders", default=0, show_default=True, help="Sample orders to create."
+)
+@click.option(
+    "--data-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON file to load the store from and save it to after every change.",
+)
 @click.option("--quota", type=int, default=None, help="Requests per window (default: unlimited).")
 @click.option("--window-ms", default=30000, show_default=True)
-@click.option("--fault-rate", default=0.0, show_default=True, help="Fraction of API requests that fail.")
-@click.option("--latency-ms", default=0, show_default=True, help="Delay added to every API request.")
+@click.option(
+    "--fault-rate", default=0.0, show_default=True, help="Fraction of API requests that fail."
+)
+@click.option(
+    "--latency-ms", default=0, show_default=True, help="Delay added to every API request."
+)
 @click.option("--fault-seed", default=0, show_default=True)
-def sandbox(host: str, port: int, store_hash: str, token: str, seed_orders: int,
-            data_file: str | None, quota: int | None, window_ms: int, fault_rate: float,
-            latency_ms: int, fault_seed: int) -> None:
+def sandbox(
+    host: str,
+    port: int,
+    store_hash: str,
+    token: str,
+    seed_orders: int,
+    data_file: str | None,
+    quota: int | None,
+    window_ms: int,
+    fault_rate: float,
+    latency_ms: int,
+    fault_seed: int,
+) -> None:
     """Serve a local BigCommerce sandbox store until Ctrl-C."""
-    sb = Sandbox(host=host, port=port, store_hash=store_hash, token=token, seed_orders=seed_orders,
-                 quota=quota, window_ms=window_ms, fault_rate=fault_rate, latency_ms=latency_ms,
-                 fault_seed=fault_seed, data_file=data_file)
+    sb = Sandbox(
+        host=host,
+        port=port,
+        store_hash=store_hash,
+        token=token,
+        seed_orders=seed_orders,
+        quota=quota,
+        window_ms=window_ms,
+        fault_rate=fault_rate,
+        latency_ms=latency_ms,
+        fault_seed=fault_seed,
+        data_file=data_file,
+    )
     sb.start()
     click.echo(f"BigCommerce sandbox serving at {sb.base_url}")
     click.echo("Point rulesync at it with:")

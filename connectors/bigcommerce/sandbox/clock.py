@@ -1,4 +1,5 @@
 """A controllable clock for the store: frozen at a time, moved by hand (tests, /_sandbox/clock)."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """Introspection and control endpoints under /_sandbox (no token, never limited or faulted)."""
+
 from __future__ import annotations
 
 import time
@@ -20,13 +21,21 @@ def handle(sandbox: Sandbox, method: str, path: str, body: dict[str, Any]) -> tu
         return 200, {}
     if action == ("POST", "/faults"):
         faults = sandbox.faults
-        faults.configure(float(body.get("fault_rate", faults.rate)),
-                         int(body.get("latency_ms", faults.latency_ms)),
-                         int(body.get("fault_seed", faults.seed)))
-        return 200, {"fault_rate": faults.rate, "latency_ms": faults.latency_ms, "fault_seed": faults.seed}
+        faults.configure(
+            float(body.get("fault_rate", faults.rate)),
+            int(body.get("latency_ms", faults.latency_ms)),
+            int(body.get("fault_seed", faults.seed)),
+        )
+        return 200, {
+            "fault_rate": faults.rate,
+            "latency_ms": faults.latency_ms,
+            "fault_seed": faults.seed,
+        }
     if action == ("POST", "/quota"):
         limiter = sandbox.limiter
-        limiter.configure(body.get("quota", limiter.quota), int(body.get("window_ms", limiter.window_ms)))
+        limiter.configure(
+            body.get("quota", limiter.quota), int(body.get("window_ms", limiter.window_ms))
+        )
         return 200, {"quota": limiter.quota, "window_ms": limiter.window_ms}
     if action == ("POST", "/clock"):
         return 200, {"now": _clock(sandbox, body)}
@@ -38,7 +47,8 @@ def handle(sandbox: Sandbox, method: str, path: str, body: dict[str, Any]) -> tu
 
 
 def _clock(sandbox: Sandbox, body: dict[str, Any]) -> int:
-    """{"now": epoch} freezes the clock there, {"advance": s} moves a frozen clock, {"real": true} unfreezes."""
+    """{"now": epoch} freezes the clock there, {"advance": s} moves a frozen clock,
+    {"real": true} unfreezes it."""
     store = sandbox.store
     if body.get("real"):
         store.clock = time.time

@@ -1,4 +1,5 @@
-"""Date handling: v2 speaks RFC 2822 in UTC with one-second precision ([v2] order_RespOnly.date_modified)."""
+"""Dates: v2 speaks RFC 2822, UTC, whole seconds ([v2] order_RespOnly.date_modified)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -6,7 +7,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 
 def rfc2822(epoch: int | None) -> str:
-    """Format epoch seconds as 'Tue, 20 Nov 2012 00:00:00 +0000'; None becomes '' (e.g. date_shipped)."""
+    """Epoch seconds as 'Tue, 20 Nov 2012 00:00:00 +0000'; None becomes '' (date_shipped)."""
     if epoch is None:
         return ""
     return format_datetime(datetime.fromtimestamp(int(epoch), tz=UTC)).replace("-0000", "+0000")

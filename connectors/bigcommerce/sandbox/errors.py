@@ -1,4 +1,5 @@
 """One error type for the sandbox; the HTTP layer renders it as a v2 array or a v3 object."""
+
 from __future__ import annotations
 
 

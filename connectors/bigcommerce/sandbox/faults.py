@@ -1,4 +1,5 @@
 """Seeded fault injection: the same seed and request sequence give the same faults."""
+
 from __future__ import annotations
 
 import random

@@ -1,4 +1,5 @@
 """v3 webhook registrations ([wh] paths./hooks, components.schemas.webhook_Full)."""
+
 from __future__ import annotations
 
 import copy
@@ -36,8 +37,9 @@ def _check(body: Mapping[str, Any], creating: bool) -> None:
     if "is_active" in body and not isinstance(body["is_active"], bool):
         errors["is_active"] = "error.expected.jsboolean"
     headers = body.get("headers")
-    if headers is not None and not (isinstance(headers, dict)
-                                    and all(isinstance(v, str) for v in headers.values())):
+    if headers is not None and not (
+        isinstance(headers, dict) and all(isinstance(v, str) for v in headers.values())
+    ):
         errors["headers"] = "error.expected.jsobject of strings"
     unknown = sorted(set(body) - set(WRITABLE))
     if unknown:
@@ -49,10 +51,15 @@ def _check(body: Mapping[str, Any], creating: bool) -> None:
 class HookTable:
     """Operations on the hooks dict; built by Store.hooks() with the store's lock and clock."""
 
-    def __init__(self, table: dict[int, dict[str, Any]],
-                 mutating: Callable[[], AbstractContextManager[None]],
-                 lock: threading.RLock, now: Callable[[], int], next_id: Callable[[], int],
-                 store_hash: str) -> None:
+    def __init__(
+        self,
+        table: dict[int, dict[str, Any]],
+        mutating: Callable[[], AbstractContextManager[None]],
+        lock: threading.RLock,
+        now: Callable[[], int],
+        next_id: Callable[[], int],
+        store_hash: str,
+    ) -> None:
         self._table, self._mutating, self._lock = table, mutating, lock
         self._now, self._next_id, self._store_hash = now, next_id, store_hash
 
@@ -65,19 +72,31 @@ class HookTable:
     def _duplicate(self, scope: str, destination: str, other_than: int | None) -> None:
         # Only one hook per store + client + scope + destination (FACTS.md §7).
         for hook in self._table.values():
-            if (hook["scope"], hook["destination"]) == (scope, destination) and hook["id"] != other_than:
-                raise ApiError(422, "JSON data is missing or invalid",
-                               {"destination": "a hook with this scope and destination exists"})
+            if (hook["scope"], hook["destination"]) == (scope, destination) and hook[
+                "id"
+            ] != other_than:
+                raise ApiError(
+                    422,
+                    "JSON data is missing or invalid",
+                    {"destination": "a hook with this scope and destination exists"},
+                )
 
     def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
         _check(body, creating=True)
         with self._mutating():
             self._duplicate(body["scope"], body["destination"], None)
             now = self._now()
-            hook = {"id": self._next_id(), "client_id": CLIENT_ID, "store_hash": self._store_hash,
-                    "scope": body["scope"], "destination": body["destination"],
-                    "is_active": body.get("is_active", True), "headers": body.get("headers") or {},
-                    "created_at": now, "updated_at": now}
+            hook = {
+                "id": self._next_id(),
+                "client_id": CLIENT_ID,
+                "store_hash": self._store_hash,
+                "scope": body["scope"],
+                "destination": body["destination"],
+                "is_active": body.get("is_active", True),
+                "headers": body.get("headers") or {},
+                "created_at": now,
+                "updated_at": now,
+            }
             self._table[hook["id"]] = hook
             return copy.deepcopy(hook)
 
@@ -92,7 +111,7 @@ class HookTable:
             return copy.deepcopy(hook)
 
     def deactivate(self, hook_id: int) -> None:
-        """After the last failed retry the hook is switched off, as BigCommerce does (FACTS.md §7)."""
+        """Switch the hook off after its last failed retry, as BigCommerce does (FACTS §7)."""
         with self._mutating():
             hook = self._table.get(int(hook_id))
             if hook is not None:

@@ -1,4 +1,5 @@
 """Money is a string with 4 decimals, e.g. '336.3200' (FACTS.md §4)."""
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation

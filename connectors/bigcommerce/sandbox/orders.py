@@ -1,4 +1,5 @@
 """Validation and application of order writes (POST / PUT /v2/orders), on stored records."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,8 +8,9 @@ from . import records
 from .errors import ApiError
 from .statuses import BY_ID
 
-PUT_SPECIAL = frozenset({"status_id", "products", "billing_address", "shipping_addresses",
-                         "is_deleted"})
+PUT_SPECIAL = frozenset(
+    {"status_id", "products", "billing_address", "shipping_addresses", "is_deleted"}
+)
 
 
 def check_status(value: Any) -> int:
@@ -22,7 +24,7 @@ def check_status(value: Any) -> int:
 
 
 def check_new_product(body: Any) -> None:
-    """[v2] components.schemas.orderCustomProduct_Post: name, quantity and both prices are required."""
+    """[v2] components.schemas.orderCustomProduct_Post: name, quantity, both prices required."""
     if not isinstance(body, dict):
         raise ApiError(400, "Each product must be an object.")
     if not body.get("name") and not body.get("product_id"):
@@ -71,12 +73,17 @@ def check_put(order: dict[str, Any], body: dict[str, Any]) -> None:
             raise ApiError(422, f"Order product {product['id']} does not belong to the order.")
         if int(product.get("quantity", line["quantity"])) < line["quantity_shipped"]:
             # Our choice: shipped items cannot be removed; delete the shipment first.
-            raise ApiError(422, f"Order product {line['id']} has {line['quantity_shipped']} "
-                                "shipped; its quantity cannot go below that.")
+            raise ApiError(
+                422,
+                f"Order product {line['id']} has {line['quantity_shipped']} "
+                "shipped; its quantity cannot go below that.",
+            )
     ids = {a["id"] for a in order["addresses"]}
     for addr in body.get("shipping_addresses", []):
         if int(addr.get("id", -1)) not in ids:
-            raise ApiError(422, "Each shipping address in a PUT needs the 'id' of an existing address.")
+            raise ApiError(
+                422, "Each shipping address in a PUT needs the 'id' of an existing address."
+            )
 
 
 def apply_products(order: dict[str, Any], products: list[dict[str, Any]], next_id: Any) -> None:
@@ -84,7 +91,9 @@ def apply_products(order: dict[str, Any], products: list[dict[str, Any]], next_i
     for product in products:
         if "id" not in product:
             address_id = order["addresses"][0]["id"] if order["addresses"] else 0
-            order["products"].append(records.new_line(next_id("line"), order["id"], address_id, product))
+            order["products"].append(
+                records.new_line(next_id("line"), order["id"], address_id, product)
+            )
             continue
         line = next(x for x in order["products"] if x["id"] == int(product["id"]))
         if int(product.get("quantity", line["quantity"])) == 0:
@@ -99,8 +108,9 @@ def apply_put(order: dict[str, Any], body: dict[str, Any], next_id: Any) -> None
     if "status_id" in body:
         order["status_id"] = int(body["status_id"])
     if "billing_address" in body:
-        order["billing_address"].update(records.address({**order["billing_address"],
-                                                          **body["billing_address"]}))
+        order["billing_address"].update(
+            records.address({**order["billing_address"], **body["billing_address"]})
+        )
     for addr in body.get("shipping_addresses", []):
         target = next(a for a in order["addresses"] if a["id"] == int(addr["id"]))
         target.update({k: str(v) for k, v in addr.items() if k in records.ADDRESS_FIELDS})

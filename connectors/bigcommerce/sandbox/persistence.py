@@ -1,4 +1,5 @@
 """Load and save the store state as JSON; saving is atomic (write a temp file, then rename)."""
+
 from __future__ import annotations
 
 import json

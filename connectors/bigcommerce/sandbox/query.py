@@ -1,6 +1,8 @@
 """GET /v2/orders filters, sort and paging ([v2] paths./orders.get, components.parameters.*)."""
+
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -8,8 +10,15 @@ from .dates import parse_date
 from .errors import ApiError
 
 MAX_LIMIT = 250  # GAP (FACTS.md §3): the spec gives no maximum; the general docs say 250 -> 413.
-SORT_FIELDS = {"id", "customer_id", "date_created", "date_modified", "status_id", "channel_id",
-               "external_id"}
+SORT_FIELDS = {
+    "id",
+    "customer_id",
+    "date_created",
+    "date_modified",
+    "status_id",
+    "channel_id",
+    "external_id",
+}
 Predicate = Callable[[dict[str, Any]], bool]
 
 
@@ -31,15 +40,19 @@ def _date(params: Mapping[str, str], name: str) -> int | None:
         raise ApiError(400, f"The filter '{name}' is not an RFC 2822 or ISO 8601 date.") from e
 
 
+def _compare(field: str, op: Callable[[Any, Any], bool], value: Any) -> Predicate:
+    return lambda order: bool(op(order[field], value))
+
+
 def _bounds(params: Mapping[str, str]) -> list[Predicate]:
     """min_* and max_* are inclusive."""
     preds: list[Predicate] = []
     for field, parse in (("id", _int), ("date_created", _date), ("date_modified", _date)):
         low, high = parse(params, f"min_{field}"), parse(params, f"max_{field}")
         if low is not None:
-            preds.append(lambda o, f=field, v=low: o[f] >= v)
+            preds.append(_compare(field, operator.ge, low))
         if high is not None:
-            preds.append(lambda o, f=field, v=high: o[f] <= v)
+            preds.append(_compare(field, operator.le, high))
     return preds
 
 
@@ -53,13 +66,14 @@ def order_filter(params: Mapping[str, str]) -> Predicate:
     for name in ("status_id", "customer_id", "channel_id"):
         value = _int(params, name)
         if value is not None:
-            preds.append(lambda o, f=name, v=value: o[f] == v)
+            preds.append(_compare(name, operator.eq, value))
     if "email" in params:
         email = params["email"].lower()
         preds.append(lambda o: o["billing_address"]["email"].lower() == email)
     for name in ("external_order_id", "payment_method", "cart_id"):
         if name in params:
-            preds.append(lambda o, f=name, v=params[name]: str(o.get(f) or "") == v)
+            wanted = params[name]
+            preds.append(lambda o, f=name, v=wanted: str(o.get(f) or "") == v)  # type: ignore[misc]
     return lambda o: not o["is_deleted"] and all(p(o) for p in preds)
 
 
@@ -68,8 +82,12 @@ def sort_key(params: Mapping[str, str]) -> tuple[Callable[[dict[str, Any]], tupl
     field, _, direction = params.get("sort", "id").partition(":")
     if field not in SORT_FIELDS or direction not in ("", "asc", "desc"):
         raise ApiError(400, f"Invalid sort '{params['sort']}'.")
-    return (lambda o: (o.get(field) or 0 if field != "external_id" else str(o.get(field) or ""),
-                       o["id"])), direction == "desc"
+    return (
+        lambda o: (
+            o.get(field) or 0 if field != "external_id" else str(o.get(field) or ""),
+            o["id"],
+        )
+    ), direction == "desc"
 
 
 def paging(params: Mapping[str, str]) -> tuple[int, int]:
@@ -86,4 +104,4 @@ def paging(params: Mapping[str, str]) -> tuple[int, int]:
 
 def page_of(items: list[Any], params: Mapping[str, str]) -> list[Any]:
     page, limit = paging(params)
-    return items[(page - 1) * limit: page * limit]
+    return items[(page - 1) * limit : page * limit]

@@ -1,4 +1,5 @@
 """Per-window request quota with BigCommerce's headers (FACTS.md §8)."""
+
 from __future__ import annotations
 
 import threading
@@ -38,10 +39,12 @@ class RateLimiter:
             if allowed:
                 self._used += 1
             reset_ms = max(0, int(self.window_ms - (now - self._start) * 1000))
-            headers = {"X-Rate-Limit-Time-Window-Ms": str(self.window_ms),
-                       "X-Rate-Limit-Time-Reset-Ms": str(reset_ms),
-                       "X-Rate-Limit-Requests-Quota": str(quota),
-                       "X-Rate-Limit-Requests-Left": str(max(0, quota - self._used))}
+            headers = {
+                "X-Rate-Limit-Time-Window-Ms": str(self.window_ms),
+                "X-Rate-Limit-Time-Reset-Ms": str(reset_ms),
+                "X-Rate-Limit-Requests-Quota": str(quota),
+                "X-Rate-Limit-Requests-Left": str(max(0, quota - self._used)),
+            }
             if not allowed:
                 headers["X-Retry-After"] = str(max(1, -(-reset_ms // 1000)))
             return Verdict(allowed, headers)

@@ -1,4 +1,5 @@
 """v2 order endpoints ([v2] paths./orders*, /order_statuses*); time from store_information.v2."""
+
 from __future__ import annotations
 
 from .errors import ApiError, not_found
@@ -14,8 +15,10 @@ def _include(req: Request) -> frozenset[str]:
     wanted = frozenset(x for x in req.query.get("include", "").split(",") if x)
     if wanted - INCLUDES:
         raise ApiError(400, f"Unknown include '{sorted(wanted - INCLUDES)[0]}'.")
-    if wanted & {"consignments", "consignments.line_items"} and \
-            req.query.get("consignment_structure") != "object":
+    if (
+        wanted & {"consignments", "consignments.line_items"}
+        and req.query.get("consignment_structure") != "object"
+    ):
         # The legacy array form is not in the spec schema; the sandbox serves only the object form.
         raise ApiError(400, "include=consignments needs consignment_structure=object.")
     return wanted
@@ -57,7 +60,7 @@ def list_orders(req: Request) -> Response:
 
 @route("GET", "/v2/orders/count")
 def count_orders(req: Request) -> Response:
-    """[v2] components.schemas.ordersCount_Full: per-status counts in display order, and the total."""
+    """[v2] components.schemas.ordersCount_Full: per-status counts in display order, total."""
     counts = req.store.status_counts(req.query)
     labels = req.store.labels()
     statuses = []
@@ -150,7 +153,9 @@ def create_shipment(req: Request) -> Response:
 
 @route("PUT", "/v2/orders/{id}/shipments/{shipment_id}")
 def update_shipment(req: Request) -> Response:
-    return Response(200, req.store.update_shipment(req.args["id"], req.args["shipment_id"], req.body))
+    return Response(
+        200, req.store.update_shipment(req.args["id"], req.args["shipment_id"], req.body)
+    )
 
 
 @route("DELETE", "/v2/orders/{id}/shipments/{shipment_id}")

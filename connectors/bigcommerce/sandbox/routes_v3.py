@@ -1,4 +1,5 @@
 """v3 webhook management ([wh] paths./hooks, /hooks/{webhook_id}); bodies are {data, meta}."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -31,8 +32,14 @@ def _pagination(total: int, count: int, page: int, limit: int) -> dict:
         links["previous"] = "?" + urlencode({"page": page - 1, "limit": limit})
     if page < pages:
         links["next"] = "?" + urlencode({"page": page + 1, "limit": limit})
-    return {"total": total, "count": count, "per_page": limit, "current_page": page,
-            "total_pages": pages, "links": links}
+    return {
+        "total": total,
+        "count": count,
+        "per_page": limit,
+        "current_page": page,
+        "total_pages": pages,
+        "links": links,
+    }
 
 
 @route("GET", "/v3/hooks")
@@ -47,9 +54,11 @@ def list_hooks(req: Request) -> Response:
     for key in ("scope", "destination"):
         if key in req.query:
             hooks = [h for h in hooks if h[key] == req.query[key]]
-    chunk = hooks[(page - 1) * limit: page * limit]
-    return Response(200, {"data": chunk,
-                          "meta": {"pagination": _pagination(len(hooks), len(chunk), page, limit)}})
+    chunk = hooks[(page - 1) * limit : page * limit]
+    return Response(
+        200,
+        {"data": chunk, "meta": {"pagination": _pagination(len(hooks), len(chunk), page, limit)}},
+    )
 
 
 def _body(req: Request) -> dict:

@@ -1,4 +1,5 @@
 """A tiny router: endpoint templates such as 'GET /v2/orders/{id}/shipments' mapped to handlers."""
+
 from __future__ import annotations
 
 import re
@@ -51,6 +52,7 @@ def route(method: str, path: str) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         ROUTES.append(Route(method, path, pattern, handler))
         return handler
+
     return register
 
 

@@ -1,4 +1,5 @@
 """The HTTP side: a stdlib ThreadingHTTPServer whose handler hands requests to App / control."""
+
 from __future__ import annotations
 
 import json
@@ -56,7 +57,9 @@ class Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw or b"{}")
             except json.JSONDecodeError:
                 body = {}
-            status, payload = control.handle(sandbox, method, url.path, body if isinstance(body, dict) else {})
+            status, payload = control.handle(
+                sandbox, method, url.path, body if isinstance(body, dict) else {}
+            )
             self._send(status, payload, {})
             return
         prefix = f"/stores/{sandbox.store.store_hash}"
@@ -64,8 +67,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, [{"status": 404, "message": "Unknown store or path."}], {})
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        outcome = sandbox.app.handle(method, url.path[len(prefix):], dict(parse_qsl(url.query)),
-                                     headers, raw)
+        outcome = sandbox.app.handle(
+            method, url.path[len(prefix) :], dict(parse_qsl(url.query)), headers, raw
+        )
         if outcome.drop:
             self._drop()
         else:

@@ -1,4 +1,5 @@
 """Shipment rules applied to an order record ([v2] paths./orders/{order_id}/shipments*)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,8 +8,16 @@ from .errors import ApiError, not_found
 from .statuses import PARTIALLY_SHIPPED, SHIPPED
 
 # [v2] components.schemas.orderShipment_Put: the only writable fields (PUT cannot change `items`).
-PUT_FIELDS = ("order_address_id", "tracking_number", "tracking_link", "shipping_provider",
-              "tracking_carrier", "shipping_method", "comments", "merchant_shipping_cost")
+PUT_FIELDS = (
+    "order_address_id",
+    "tracking_number",
+    "tracking_link",
+    "shipping_provider",
+    "tracking_carrier",
+    "shipping_method",
+    "comments",
+    "merchant_shipping_cost",
+)
 MAX_LEN = {"tracking_number": 50, "tracking_link": 500, "comments": 65535}  # orderShipment_Post
 
 
@@ -49,11 +58,16 @@ def _validate(order: dict[str, Any], body: dict[str, Any]) -> tuple[int, dict[in
         if line is None:
             raise ApiError(422, f"Order product {pid} does not belong to order {order['id']}.")
         if line["order_address_id"] != address_id:
-            raise ApiError(422, f"Order product {pid} ships to address {line['order_address_id']}, "
-                                f"not {address_id}.")
+            raise ApiError(
+                422,
+                f"Order product {pid} ships to address {line['order_address_id']}, "
+                f"not {address_id}.",
+            )
         left = line["quantity"] - line["quantity_shipped"]
         if qty > left:
-            raise ApiError(422, f"Cannot ship {qty} of order product {pid}: only {left} left to ship.")
+            raise ApiError(
+                422, f"Cannot ship {qty} of order product {pid}: only {left} left to ship."
+            )
     return address_id, wanted
 
 
@@ -69,10 +83,16 @@ def add(order: dict[str, Any], shipment_id: int, now: int, body: dict[str, Any])
     lines = {x["id"]: x for x in order["products"]}
     for pid, qty in wanted.items():
         lines[pid]["quantity_shipped"] += qty
-    record = {"id": shipment_id, "order_id": order["id"], "order_address_id": address_id,
-              "date_created": now, "items": [
-                  {"order_product_id": pid, "product_id": lines[pid]["product_id"], "quantity": q}
-                  for pid, q in wanted.items()]}
+    record = {
+        "id": shipment_id,
+        "order_id": order["id"],
+        "order_address_id": address_id,
+        "date_created": now,
+        "items": [
+            {"order_product_id": pid, "product_id": lines[pid]["product_id"], "quantity": q}
+            for pid, q in wanted.items()
+        ],
+    }
     for key in PUT_FIELDS[1:]:
         record[key] = str(body.get(key, "") or "")
     record["merchant_shipping_cost"] = str(body.get("merchant_shipping_cost", "0.0000"))
@@ -96,14 +116,18 @@ def update(order: dict[str, Any], shipment_id: int, body: dict[str, Any]) -> dic
     """PUT: tracking fields only; `items` is refused ([v2] components.schemas.orderShipment_Put)."""
     rec = find(order, shipment_id)
     if "items" in body:
-        raise ApiError(400, "The field 'items' cannot be changed; delete the shipment and create a new one.")
+        raise ApiError(
+            400, "The field 'items' cannot be changed; delete the shipment and create a new one."
+        )
     unknown = sorted(set(body) - set(PUT_FIELDS))
     if unknown:
         raise ApiError(400, f"The field '{unknown[0]}' cannot be written.")
     _check_lengths(body)
     if "order_address_id" in body:
         if not any(a["id"] == int(body["order_address_id"]) for a in order["addresses"]):
-            raise ApiError(422, f"Order address {body['order_address_id']} does not belong to the order.")
+            raise ApiError(
+                422, f"Order address {body['order_address_id']} does not belong to the order."
+            )
         rec["order_address_id"] = int(body["order_address_id"])
     for key in PUT_FIELDS[1:]:
         if key in body:

@@ -3,6 +3,7 @@
 Every mutation bumps the order's date_modified (whole seconds, UTC, from `clock`), saves the data
 file and then tells the listeners (the webhook dispatcher) which events happened.
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,13 +22,21 @@ Listener = Callable[[str, dict[str, Any]], None]
 
 
 def empty_state() -> dict[str, Any]:
-    return {"next_id": {"order": 100, "line": 1, "address": 1, "shipment": 1, "hook": 1},
-            "orders": {}, "hooks": {}, "custom_labels": {}}
+    return {
+        "next_id": {"order": 100, "line": 1, "address": 1, "shipment": 1, "hook": 1},
+        "orders": {},
+        "hooks": {},
+        "custom_labels": {},
+    }
 
 
 class Store:
-    def __init__(self, store_hash: str, clock: Callable[[], float] = time.time,
-                 data_file: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        store_hash: str,
+        clock: Callable[[], float] = time.time,
+        data_file: str | Path | None = None,
+    ) -> None:
         self.store_hash = store_hash
         self.store_id = str(1_000_000 + zlib.crc32(store_hash.encode()) % 9_000_000)
         self.clock = clock
@@ -82,8 +91,11 @@ class Store:
 
     def _save(self) -> None:
         if self.data_file is not None:
-            state = {**self._state, "orders": list(self._state["orders"].values()),
-                     "hooks": list(self._state["hooks"].values())}
+            state = {
+                **self._state,
+                "orders": list(self._state["orders"].values()),
+                "hooks": list(self._state["hooks"].values()),
+            }
             persistence.save(self.data_file, state)
 
     def _order(self, order_id: int) -> dict[str, Any]:
@@ -96,8 +108,17 @@ class Store:
         order["date_modified"] = self.now()
         self.emit("store/order/updated", {"type": "order", "id": order["id"]})
         if order["status_id"] != previous_status:
-            self.emit("store/order/statusUpdated", {"type": "order", "id": order["id"], "status": {
-                "previous_status_id": previous_status, "new_status_id": order["status_id"]}})
+            self.emit(
+                "store/order/statusUpdated",
+                {
+                    "type": "order",
+                    "id": order["id"],
+                    "status": {
+                        "previous_status_id": previous_status,
+                        "new_status_id": order["status_id"],
+                    },
+                },
+            )
 
     # -- order writes ---------------------------------------------------------------------
     def create_order(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -107,12 +128,14 @@ class Store:
         with self._mutating():
             order = records.new_order(self.next_id("order"), self.now(), body)
             bodies = body.get("shipping_addresses") or [body["billing_address"]]
-            order["addresses"] = [records.new_address(self.next_id("address"), order["id"], a)
-                                  for a in bodies]
+            order["addresses"] = [
+                records.new_address(self.next_id("address"), order["id"], a) for a in bodies
+            ]
             for product in body["products"]:
                 index = min(int(product.get("order_address_index", 0)), len(bodies) - 1)
-                line = records.new_line(self.next_id("line"), order["id"],
-                                        order["addresses"][index]["id"], product)
+                line = records.new_line(
+                    self.next_id("line"), order["id"], order["addresses"][index]["id"], product
+                )
                 order["products"].append(line)
             self._state["orders"][order["id"]] = order
             self.emit("store/order/created", {"type": "order", "id": order["id"]})
@@ -147,17 +170,23 @@ class Store:
             previous = order["status_id"]
             rec = shipments.add(order, self._state["next_id"]["shipment"], self.now(), body)
             self.next_id("shipment")
-            self.emit("store/shipment/created", {"type": "shipment", "id": rec["id"],
-                                                 "orderId": order["id"]})
+            self.emit(
+                "store/shipment/created",
+                {"type": "shipment", "id": rec["id"], "orderId": order["id"]},
+            )
             self._touch(order, previous)
             return copy.deepcopy(render.shipment(order, rec))
 
-    def update_shipment(self, order_id: int, shipment_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    def update_shipment(
+        self, order_id: int, shipment_id: int, body: dict[str, Any]
+    ) -> dict[str, Any]:
         with self._mutating():
             order = self._order(order_id)
             rec = shipments.update(order, int(shipment_id), body)
-            self.emit("store/shipment/updated", {"type": "shipment", "id": rec["id"],
-                                                 "orderId": order["id"]})
+            self.emit(
+                "store/shipment/updated",
+                {"type": "shipment", "id": rec["id"], "orderId": order["id"]},
+            )
             order["date_modified"] = self.now()
             return copy.deepcopy(render.shipment(order, rec))
 
@@ -165,11 +194,15 @@ class Store:
         """Delete one shipment, or all of the order's shipments when shipment_id is None."""
         with self._mutating():
             order = self._order(order_id)
-            ids = [shipment_id] if shipment_id is not None else [s["id"] for s in order["shipments"]]
+            ids = (
+                [shipment_id] if shipment_id is not None else [s["id"] for s in order["shipments"]]
+            )
             for sid in ids:
                 shipments.remove(order, int(sid))
-                self.emit("store/shipment/deleted", {"type": "shipment", "id": int(sid),
-                                                     "orderId": order["id"]})
+                self.emit(
+                    "store/shipment/deleted",
+                    {"type": "shipment", "id": int(sid), "orderId": order["id"]},
+                )
             if ids:
                 self._touch(order, order["status_id"])
 
@@ -183,7 +216,8 @@ class Store:
             body = render.order(rec, self.api_root, self.labels())
             if "consignments" in include:
                 body["consignments"] = render.consignments(
-                    rec, self.api_root, "consignments.line_items" in include)
+                    rec, self.api_root, "consignments.line_items" in include
+                )
             return copy.deepcopy(body)
 
     def order_ids(self, params: Mapping[str, str]) -> list[int]:
@@ -210,13 +244,20 @@ class Store:
             make: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
                 "products": render.line,
                 "addresses": lambda a: render.address(order, a, self.api_root),
-                "shipments": lambda s: render.shipment(order, s)}
+                "shipments": lambda s: render.shipment(order, s),
+            }
             return copy.deepcopy([make[kind](x) for x in order[kind]])
 
     def hooks(self) -> hooks.HookTable:
         """The v3 hooks, sharing this store's lock, clock and data file."""
-        return hooks.HookTable(self._state["hooks"], self._mutating, self._lock, self.now,
-                               lambda: self.next_id("hook"), self.store_hash)
+        return hooks.HookTable(
+            self._state["hooks"],
+            self._mutating,
+            self._lock,
+            self.now,
+            lambda: self.next_id("hook"),
+            self.store_hash,
+        )
 
     def raise_if_missing(self, order_id: int) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ matches. A failed attempt (non-2xx or no response) is retried after each of `ret
 seconds (BigCommerce uses 60 s ... 86400 s; tests use short delays); after the last retry fails
 the hook is made inactive, as BigCommerce does.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,13 @@ class Delivery:
 
 def payload(store: Store, scope: str, data: dict[str, Any]) -> dict[str, Any]:
     """The callback body of [wh] components.schemas.webhook_callback_base (see webhook-samples/)."""
-    body = {"scope": scope, "store_id": store.store_id, "data": data,
-            "created_at": store.now(), "producer": f"stores/{store.store_hash}"}
+    body = {
+        "scope": scope,
+        "store_id": store.store_id,
+        "data": data,
+        "created_at": store.now(),
+        "producer": f"stores/{store.store_hash}",
+    }
     # `hash` is a SHA-1 of the payload; retries send the same body, so the same hash.
     body["hash"] = hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()
     return body
@@ -101,9 +107,16 @@ class Dispatcher:
             return
         status = _post(hook["destination"], delivery.payload, hook["headers"] or {})
         ok = status is not None and 200 <= status < 300
-        self.log.append({"hook_id": hook["id"], "scope": delivery.payload["scope"],
-                         "hash": delivery.payload["hash"], "attempt": delivery.attempt,
-                         "status": status, "ok": ok})
+        self.log.append(
+            {
+                "hook_id": hook["id"],
+                "scope": delivery.payload["scope"],
+                "hash": delivery.payload["hash"],
+                "attempt": delivery.attempt,
+                "status": status,
+                "ok": ok,
+            }
+        )
         if ok:
             return
         if delivery.attempt < len(self._delays):
@@ -116,8 +129,11 @@ class Dispatcher:
 def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> int | None:
     """POST the callback; the HTTP status, or None when there was no response."""
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "rulesync-sandbox", **headers})
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "rulesync-sandbox", **headers},
+    )
     try:
         with _OPENER.open(request, timeout=TIMEOUT_S) as response:
             return int(response.status)

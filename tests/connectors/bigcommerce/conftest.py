@@ -1,4 +1,5 @@
 """Fixtures for the sandbox tests: a real server on loopback, a frozen clock, an HTTP helper."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,9 @@ from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
 
 SANDBOX_T0 = 1_790_000_000  # Fri, 20 Sep 2026 ...: any fixed second works
-SPEC_SCHEMAS = Path(__file__).resolve().parents[3] / "connectors/bigcommerce/sandbox/spec_schemas.json"
+SPEC_SCHEMAS = (
+    Path(__file__).resolve().parents[3] / "connectors/bigcommerce/sandbox/spec_schemas.json"
+)
 
 
 class SandboxApi:
@@ -46,7 +49,9 @@ class SandboxApi:
         return self.call("DELETE", path, **kw)
 
     def control(self, method: str, path: str, body: Any = None) -> requests.Response:
-        return self.session.request(method, f"{self.sb.base_url}/_sandbox{path}", json=body, timeout=10)
+        return self.session.request(
+            method, f"{self.sb.base_url}/_sandbox{path}", json=body, timeout=10
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -54,14 +59,33 @@ class SandboxApi:
 
 def order_body(quantities: tuple[int, ...] = (2, 1), addresses: int = 1, **extra: Any) -> dict:
     """A POST /v2/orders body with one line per quantity (lines go round-robin over addresses)."""
-    address = {"first_name": "Jo", "last_name": "Doe", "street_1": "1 Main St", "city": "Austin",
-               "state": "Texas", "zip": "78701", "country": "United States", "country_iso2": "US",
-               "email": "jo@example.com"}
-    return {"billing_address": address,
-            "shipping_addresses": [{**address, "street_2": f"Unit {i}"} for i in range(addresses)],
-            "products": [{"name": f"Item {n}", "sku": f"SKU-{n}", "quantity": q, "price_ex_tax": 10,
-                          "price_inc_tax": 10.8, "order_address_index": n % addresses}
-                         for n, q in enumerate(quantities)], **extra}
+    address = {
+        "first_name": "Jo",
+        "last_name": "Doe",
+        "street_1": "1 Main St",
+        "city": "Austin",
+        "state": "Texas",
+        "zip": "78701",
+        "country": "United States",
+        "country_iso2": "US",
+        "email": "jo@example.com",
+    }
+    return {
+        "billing_address": address,
+        "shipping_addresses": [{**address, "street_2": f"Unit {i}"} for i in range(addresses)],
+        "products": [
+            {
+                "name": f"Item {n}",
+                "sku": f"SKU-{n}",
+                "quantity": q,
+                "price_ex_tax": 10,
+                "price_inc_tax": 10.8,
+                "order_address_index": n % addresses,
+            }
+            for n, q in enumerate(quantities)
+        ],
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -89,4 +113,5 @@ def spec_validate() -> Any:
 
     def validate(name: str, body: Any) -> None:
         jsonschema.Draft202012Validator(schemas[name]).validate(body)
+
     return validate

@@ -1,4 +1,5 @@
 """Quota (429 with headers) and seeded fault injection, including faults after a write."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,12 @@ from conftest import SandboxApi, order_body
 
 from connectors.bigcommerce.sandbox import Sandbox
 
-RATE_HEADERS = ("X-Rate-Limit-Time-Window-Ms", "X-Rate-Limit-Time-Reset-Ms",
-                "X-Rate-Limit-Requests-Quota", "X-Rate-Limit-Requests-Left")
+RATE_HEADERS = (
+    "X-Rate-Limit-Time-Window-Ms",
+    "X-Rate-Limit-Time-Reset-Ms",
+    "X-Rate-Limit-Requests-Quota",
+    "X-Rate-Limit-Requests-Left",
+)
 
 
 def test_every_response_carries_rate_headers(sandbox_api: SandboxApi) -> None:
@@ -55,7 +60,9 @@ def test_faults_repeat_with_the_same_seed() -> None:
     assert 0.1 < sum(x != "200" for x in first) / len(first) < 0.5
 
 
-def test_write_faults_can_happen_after_the_change(sandbox: Sandbox, sandbox_api: SandboxApi) -> None:
+def test_write_faults_can_happen_after_the_change(
+    sandbox: Sandbox, sandbox_api: SandboxApi
+) -> None:
     """Half of the faults on writes hit after applying the change: the response is lost, the
     shipment exists. The client must look before it retries."""
     order = sandbox_api.post("/v2/orders", order_body((50,))).json()
@@ -64,9 +71,13 @@ def test_write_faults_can_happen_after_the_change(sandbox: Sandbox, sandbox_api:
     failed = 0
     for _ in range(12):
         try:
-            response = sandbox_api.post(f"/v2/orders/{order['id']}/shipments", {
-                "order_address_id": line["order_address_id"],
-                "items": [{"order_product_id": line["id"], "quantity": 1}]})
+            response = sandbox_api.post(
+                f"/v2/orders/{order['id']}/shipments",
+                {
+                    "order_address_id": line["order_address_id"],
+                    "items": [{"order_product_id": line["id"], "quantity": 1}],
+                },
+            )
             assert response.status_code in (500, 503, 429)
         except requests.ConnectionError:
             pass

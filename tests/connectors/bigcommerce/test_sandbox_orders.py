@@ -1,4 +1,5 @@
 """Orders: paging, sort, filters, 204s, auth, limits, writes and date_modified."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -43,8 +44,13 @@ def test_empty_page_is_204_without_body(sandbox_api: SandboxApi) -> None:
 def test_filters(sandbox_api: SandboxApi, sandbox: Sandbox, sandbox_clock: FrozenClock) -> None:
     first = _make(sandbox_api, 2)
     sandbox_clock.advance(3600)
-    later = sandbox_api.post("/v2/orders", order_body(customer_id=7, billing_address={
-        **order_body()["billing_address"], "email": "Kim@Example.com"})).json()
+    later = sandbox_api.post(
+        "/v2/orders",
+        order_body(
+            customer_id=7,
+            billing_address={**order_body()["billing_address"], "email": "Kim@Example.com"},
+        ),
+    ).json()
     sandbox.store.set_status(first[0]["id"], 11)
     cut = SANDBOX_T0 + 1800
     assert _ids(sandbox_api, min_date_created=rfc2822(cut)) == [later["id"]]
@@ -65,7 +71,9 @@ def test_bad_parameters(sandbox_api: SandboxApi) -> None:
     assert sandbox_api.get("/v2/orders", params={"limit": 251}).status_code == 413
     assert sandbox_api.get("/v2/orders", params={"limit": 250}).status_code == 204
     assert sandbox_api.get("/v2/orders", params={"sort": "total"}).status_code == 400
-    assert sandbox_api.get("/v2/orders", params={"min_date_modified": "yesterday"}).status_code == 400
+    assert (
+        sandbox_api.get("/v2/orders", params={"min_date_modified": "yesterday"}).status_code == 400
+    )
     assert sandbox_api.get("/v2/orders", params={"min_id": "x"}).status_code == 400
     assert sandbox_api.get("/v2/orders", params={"include": "consignments"}).status_code == 400
 
@@ -78,7 +86,9 @@ def test_auth_accept_and_content_type(sandbox_api: SandboxApi) -> None:
     assert sandbox_api.get("/v2/orders", headers={"Accept": "application/xml"}).status_code == 406
     text = sandbox_api.call("POST", "/v2/orders", data="{}", headers={"Content-Type": "text/plain"})
     assert text.status_code == 415
-    broken = sandbox_api.call("POST", "/v2/orders", data="{", headers={"Content-Type": "application/json"})
+    broken = sandbox_api.call(
+        "POST", "/v2/orders", data="{", headers={"Content-Type": "application/json"}
+    )
     assert broken.status_code == 400
     assert sandbox_api.get("/v2/nothing").status_code == 404
     assert sandbox_api.control("GET", "/calls").json()["GET /v2/orders"] == 3  # no token needed
@@ -99,23 +109,44 @@ def test_archive_hides_the_order_from_the_list(sandbox_api: SandboxApi) -> None:
     assert sandbox_api.get("/v2/orders/9999").status_code == 404
 
 
-def test_create_defaults_and_put_patch_semantics(sandbox_api: SandboxApi,
-                                                 sandbox_clock: FrozenClock) -> None:
+def test_create_defaults_and_put_patch_semantics(
+    sandbox_api: SandboxApi, sandbox_clock: FrozenClock
+) -> None:
     order = sandbox_api.post("/v2/orders", order_body((2, 1)))
     assert order.status_code == 201
     body = order.json()
     assert (body["status_id"], body["status"], body["customer_id"]) == (1, "Pending", 0)
-    assert (body["items_total"], body["subtotal_ex_tax"], body["date_shipped"]) == (3, "30.0000", "")
+    assert (body["items_total"], body["subtotal_ex_tax"], body["date_shipped"]) == (
+        3,
+        "30.0000",
+        "",
+    )
     oid = body["id"]
     lines = sandbox_api.get(f"/v2/orders/{oid}/products").json()
     sandbox_clock.advance(5)
-    updated = sandbox_api.put(f"/v2/orders/{oid}", {
-        "status_id": 11, "staff_notes": "call first", "customer_message": "hi",
-        "billing_address": {"phone": "555"},
-        "products": [{"id": lines[0]["id"], "quantity": 5}, {"id": lines[1]["id"], "quantity": 0},
-                     {"name": "Gift", "quantity": 1, "price_ex_tax": 1, "price_inc_tax": 1}]}).json()
-    assert (updated["status_id"], updated["staff_notes"], updated["items_total"]) == (11, "call first", 6)
-    assert updated["billing_address"]["phone"] == "555" and updated["billing_address"]["zip"] == "78701"
+    updated = sandbox_api.put(
+        f"/v2/orders/{oid}",
+        {
+            "status_id": 11,
+            "staff_notes": "call first",
+            "customer_message": "hi",
+            "billing_address": {"phone": "555"},
+            "products": [
+                {"id": lines[0]["id"], "quantity": 5},
+                {"id": lines[1]["id"], "quantity": 0},
+                {"name": "Gift", "quantity": 1, "price_ex_tax": 1, "price_inc_tax": 1},
+            ],
+        },
+    ).json()
+    assert (updated["status_id"], updated["staff_notes"], updated["items_total"]) == (
+        11,
+        "call first",
+        6,
+    )
+    assert (
+        updated["billing_address"]["phone"] == "555"
+        and updated["billing_address"]["zip"] == "78701"
+    )
     assert updated["date_modified"] == rfc2822(SANDBOX_T0 + 5)
     skus = [x["sku"] for x in sandbox_api.get(f"/v2/orders/{oid}/products").json()]
     assert skus == ["SKU-0", ""]

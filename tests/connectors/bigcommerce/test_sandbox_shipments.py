@@ -1,7 +1,9 @@
 """Shipments: quantities, status 3 then 2, validation, PUT limits, delete behaviour."""
+
 from __future__ import annotations
 
 from conftest import SandboxApi, order_body
+
 from connectors.bigcommerce.sandbox.clock import FrozenClock
 
 
@@ -11,12 +13,20 @@ def _order_and_lines(api: SandboxApi, quantities=(2, 1), addresses=1) -> tuple[i
 
 
 def _ship(api: SandboxApi, oid: int, line: dict, qty: int, **extra):
-    return api.post(f"/v2/orders/{oid}/shipments", {
-        "order_address_id": line["order_address_id"], "tracking_number": "1Z1", **extra,
-        "items": [{"order_product_id": line["id"], "quantity": qty}]})
+    return api.post(
+        f"/v2/orders/{oid}/shipments",
+        {
+            "order_address_id": line["order_address_id"],
+            "tracking_number": "1Z1",
+            **extra,
+            "items": [{"order_product_id": line["id"], "quantity": qty}],
+        },
+    )
 
 
-def test_shipping_moves_status_to_3_then_2(sandbox_api: SandboxApi, sandbox_clock: FrozenClock) -> None:
+def test_shipping_moves_status_to_3_then_2(
+    sandbox_api: SandboxApi, sandbox_clock: FrozenClock
+) -> None:
     oid, lines = _order_and_lines(sandbox_api)
     sandbox_clock.advance(10)
     first = _ship(sandbox_api, oid, lines[0], 1)
@@ -25,10 +35,16 @@ def test_shipping_moves_status_to_3_then_2(sandbox_api: SandboxApi, sandbox_cloc
     assert (order["status_id"], order["items_shipped"], order["date_shipped"]) == (3, 1, "")
     assert sandbox_api.get(f"/v2/orders/{oid}/products").json()[0]["quantity_shipped"] == 1
     sandbox_clock.advance(10)
-    second = sandbox_api.post(f"/v2/orders/{oid}/shipments", {
-        "order_address_id": lines[0]["order_address_id"],
-        "items": [{"order_product_id": lines[0]["id"], "quantity": 1},
-                  {"order_product_id": lines[1]["id"], "quantity": 1}]})
+    second = sandbox_api.post(
+        f"/v2/orders/{oid}/shipments",
+        {
+            "order_address_id": lines[0]["order_address_id"],
+            "items": [
+                {"order_product_id": lines[0]["id"], "quantity": 1},
+                {"order_product_id": lines[1]["id"], "quantity": 1},
+            ],
+        },
+    )
     assert second.status_code == 201
     order = sandbox_api.get(f"/v2/orders/{oid}").json()
     assert (order["status_id"], order["items_shipped"], order["items_total"]) == (2, 3, 3)
@@ -45,8 +61,9 @@ def test_over_shipping_and_bad_bodies_are_refused(sandbox_api: SandboxApi) -> No
     assert _ship(sandbox_api, oid, lines[0], 2).status_code == 201
     assert _ship(sandbox_api, oid, lines[0], 1).status_code == 422
     assert sandbox_api.post(f"/v2/orders/{oid}/shipments", {"items": []}).status_code == 400
-    no_items = sandbox_api.post(f"/v2/orders/{oid}/shipments",
-                                {"order_address_id": lines[0]["order_address_id"]})
+    no_items = sandbox_api.post(
+        f"/v2/orders/{oid}/shipments", {"order_address_id": lines[0]["order_address_id"]}
+    )
     assert no_items.status_code == 400
     assert _ship(sandbox_api, oid, {**lines[1], "id": 9999}, 1).status_code == 422
     assert _ship(sandbox_api, oid, lines[1], 1, tracking_number="x" * 51).status_code == 400
@@ -56,9 +73,13 @@ def test_over_shipping_and_bad_bodies_are_refused(sandbox_api: SandboxApi) -> No
 def test_multi_address_orders_ship_per_address(sandbox_api: SandboxApi) -> None:
     oid, lines = _order_and_lines(sandbox_api, (1, 1), addresses=2)
     assert lines[0]["order_address_id"] != lines[1]["order_address_id"]
-    wrong = sandbox_api.post(f"/v2/orders/{oid}/shipments", {
-        "order_address_id": lines[0]["order_address_id"],
-        "items": [{"order_product_id": lines[1]["id"], "quantity": 1}]})
+    wrong = sandbox_api.post(
+        f"/v2/orders/{oid}/shipments",
+        {
+            "order_address_id": lines[0]["order_address_id"],
+            "items": [{"order_product_id": lines[1]["id"], "quantity": 1}],
+        },
+    )
     assert wrong.status_code == 422
     assert _ship(sandbox_api, oid, lines[0], 1).status_code == 201
     addresses = sandbox_api.get(f"/v2/orders/{oid}/shipping_addresses").json()

@@ -1,4 +1,5 @@
 """Seeding, persistence across restarts, the Python store helpers and the CLI."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,17 @@ from connectors.bigcommerce.sandbox.seeding import seed
 
 
 def _snapshot(store: Store) -> list[tuple]:
-    return [(o["id"], o["status_id"], o["items_total"], o["items_shipped"], o["shipping_address_count"],
-             o["date_modified"]) for o in (store.order(i) for i in store.order_ids({}))]
+    return [
+        (
+            o["id"],
+            o["status_id"],
+            o["items_total"],
+            o["items_shipped"],
+            o["shipping_address_count"],
+            o["date_modified"],
+        )
+        for o in (store.order(i) for i in store.order_ids({}))
+    ]
 
 
 def test_seeding_is_deterministic_and_covers_every_status() -> None:
@@ -47,7 +57,9 @@ def test_data_file_survives_a_restart(tmp_path: Path) -> None:
     assert data.exists() and not list(tmp_path.glob("*.tmp"))
     with Sandbox(data_file=data, seed_orders=5) as sb:  # loaded, so not seeded again
         api = SandboxApi(sb)
-        assert api.get(f"/v2/orders/{made['id']}").json()["billing_address"] == made["billing_address"]
+        assert (
+            api.get(f"/v2/orders/{made['id']}").json()["billing_address"] == made["billing_address"]
+        )
         assert api.get("/v2/orders/count").json()["count"] == 6
         assert len(api.get("/v3/hooks").json()["data"]) == 1
         assert api.post("/v2/orders", order_body()).json()["id"] == made["id"] + 1
@@ -58,8 +70,13 @@ def test_python_helpers_and_call_counts(sandbox: Sandbox, sandbox_api: SandboxAp
     order = sandbox.store.create_order(order_body((1,)))
     sandbox.store.set_status(order["id"], 11)
     line = sandbox.store.sub_resources(order["id"], "products")[0]
-    sandbox.store.create_shipment(order["id"], {"order_address_id": line["order_address_id"],
-                                                "items": [{"order_product_id": line["id"], "quantity": 1}]})
+    sandbox.store.create_shipment(
+        order["id"],
+        {
+            "order_address_id": line["order_address_id"],
+            "items": [{"order_product_id": line["id"], "quantity": 1}],
+        },
+    )
     sandbox.store.update_order(order["id"], {"staff_notes": "ok"})
     assert sandbox_api.get(f"/v2/orders/{order['id']}").json()["status_id"] == 2
     for _ in range(3):
@@ -71,9 +88,14 @@ def test_python_helpers_and_call_counts(sandbox: Sandbox, sandbox_api: SandboxAp
 
 def test_cli_prints_the_settings_but_not_the_token() -> None:
     env = {**os.environ, "BIGCOMMERCE_ACCESS_TOKEN": "t0p-s3cret", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "connectors.bigcommerce.sandbox.cli", "--port", "0",
-                             "--seed", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=Path(__file__).resolve().parents[3])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connectors.bigcommerce.sandbox.cli", "--port", "0", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[3],
+    )
     try:
         lines = [proc.stdout.readline() for _ in range(5)]
         url = lines[0].rsplit(" ", 1)[1].strip()
@@ -81,8 +103,11 @@ def test_cli_prints_the_settings_but_not_the_token() -> None:
         assert "BIGCOMMERCE_STORE_HASH=sandbox" in lines[3] and "is set" in lines[4]
         session = requests.Session()
         session.trust_env = False
-        count = session.get(f"{url}/stores/sandbox/v2/orders/count",
-                            headers={"X-Auth-Token": "t0p-s3cret"}, timeout=5)
+        count = session.get(
+            f"{url}/stores/sandbox/v2/orders/count",
+            headers={"X-Auth-Token": "t0p-s3cret"},
+            timeout=5,
+        )
         assert count.json()["count"] == 3
         session.close()
     finally:

@@ -1,4 +1,5 @@
-"""Webhook delivery to a tiny local receiver: payload shape, custom headers, retries, deactivation."""
+"""Webhook delivery to a tiny local receiver: payload, custom headers, retries, deactivation."""
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,9 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 with receiver.got:
-                    receiver.calls.append({"headers": dict(self.headers), "body": body, "status": status})
+                    receiver.calls.append(
+                        {"headers": dict(self.headers), "body": body, "status": status}
+                    )
                     receiver.got.notify_all()
 
             def log_message(self, *args: object) -> None:
@@ -37,8 +40,9 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def wait(self, n: int, timeout: float = 5.0) -> list[dict]:
         with self.got:
@@ -58,36 +62,60 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _hook(api: SandboxApi, scope: str, url: str) -> dict:
-    return api.post("/v3/hooks", {"scope": scope, "destination": url, "is_active": True,
-                                  "headers": {"X-Shared-Secret": "s3cret"}}).json()["data"]
+    return api.post(
+        "/v3/hooks",
+        {
+            "scope": scope,
+            "destination": url,
+            "is_active": True,
+            "headers": {"X-Shared-Secret": "s3cret"},
+        },
+    ).json()["data"]
 
 
-def test_order_and_shipment_events(sandbox_api: SandboxApi, receiver: Receiver, spec_validate) -> None:
+def test_order_and_shipment_events(
+    sandbox_api: SandboxApi, receiver: Receiver, spec_validate
+) -> None:
     _hook(sandbox_api, "store/order/*", receiver.url)
     _hook(sandbox_api, "store/shipment/created", receiver.url)
     order = sandbox_api.post("/v2/orders", order_body((1,))).json()
     calls = receiver.wait(1)
     assert calls[0]["headers"]["X-Shared-Secret"] == "s3cret"
     body = calls[0]["body"]
-    assert body["scope"] == "store/order/created" and body["data"] == {"type": "order", "id": order["id"]}
+    assert body["scope"] == "store/order/created" and body["data"] == {
+        "type": "order",
+        "id": order["id"],
+    }
     assert isinstance(body["store_id"], str) and body["producer"] == "stores/sandbox"
     assert len(body["hash"]) == 40 and isinstance(body["created_at"], int)
     spec_validate("webhook.store_order_created", body)
     line = sandbox_api.get(f"/v2/orders/{order['id']}/products").json()[0]
-    sandbox_api.post(f"/v2/orders/{order['id']}/shipments", {
-        "order_address_id": line["order_address_id"],
-        "items": [{"order_product_id": line["id"], "quantity": 1}]})
+    sandbox_api.post(
+        f"/v2/orders/{order['id']}/shipments",
+        {
+            "order_address_id": line["order_address_id"],
+            "items": [{"order_product_id": line["id"], "quantity": 1}],
+        },
+    )
     scopes = {c["body"]["scope"]: c["body"] for c in receiver.wait(4)}
-    assert set(scopes) == {"store/order/created", "store/shipment/created", "store/order/updated",
-                           "store/order/statusUpdated"}
+    assert set(scopes) == {
+        "store/order/created",
+        "store/shipment/created",
+        "store/order/updated",
+        "store/order/statusUpdated",
+    }
     assert scopes["store/shipment/created"]["data"]["orderId"] == order["id"]
     assert scopes["store/order/statusUpdated"]["data"]["status"] == {
-        "previous_status_id": 1, "new_status_id": 2}
+        "previous_status_id": 1,
+        "new_status_id": 2,
+    }
     spec_validate("webhook.store_order_statusUpdated", scopes["store/order/statusUpdated"])
     spec_validate("webhook.store_shipment_created", scopes["store/shipment/created"])
 
 
-def test_failed_deliveries_are_retried_with_the_same_hash(sandbox: Sandbox, sandbox_api: SandboxApi) -> None:
+def test_failed_deliveries_are_retried_with_the_same_hash(
+    sandbox: Sandbox, sandbox_api: SandboxApi
+) -> None:
     flaky = Receiver([500, 503])
     try:
         _hook(sandbox_api, "store/order/created", flaky.url)
@@ -100,7 +128,9 @@ def test_failed_deliveries_are_retried_with_the_same_hash(sandbox: Sandbox, sand
         flaky.close()
 
 
-def test_hook_is_deactivated_after_the_last_retry(sandbox: Sandbox, sandbox_api: SandboxApi) -> None:
+def test_hook_is_deactivated_after_the_last_retry(
+    sandbox: Sandbox, sandbox_api: SandboxApi
+) -> None:
     dead = Receiver([])
     dead.close()  # nothing listens there any more: connection refused
     hook = _hook(sandbox_api, "store/order/*", dead.url)
@@ -142,12 +172,16 @@ def test_the_request_never_waits_for_the_receiver(sandbox_api: SandboxApi) -> No
 def test_hook_crud_and_filters(sandbox_api: SandboxApi) -> None:
     a = _hook(sandbox_api, "store/order/*", "https://example.com/a")
     _hook(sandbox_api, "store/shipment/*", "https://example.com/a")
-    duplicate = sandbox_api.post("/v3/hooks", {"scope": "store/order/*", "destination": "https://example.com/a"})
+    duplicate = sandbox_api.post(
+        "/v3/hooks", {"scope": "store/order/*", "destination": "https://example.com/a"}
+    )
     assert duplicate.status_code == 422
     listed = sandbox_api.get("/v3/hooks", params={"scope": "store/order/*"}).json()
     assert [h["id"] for h in listed["data"]] == [a["id"]]
     page = sandbox_api.get("/v3/hooks", params={"limit": 1, "page": 2}).json()
-    assert page["meta"]["pagination"]["total"] == 2 and page["meta"]["pagination"]["total_pages"] == 2
+    assert (
+        page["meta"]["pagination"]["total"] == 2 and page["meta"]["pagination"]["total_pages"] == 2
+    )
     assert sandbox_api.put(f"/v3/hooks/{a['id']}", {"is_active": "yes"}).status_code == 422
     assert sandbox_api.delete(f"/v3/hooks/{a['id']}").status_code == 200
     assert sandbox_api.delete(f"/v3/hooks/{a['id']}").status_code == 404
