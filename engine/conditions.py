@@ -104,7 +104,8 @@ def getter(path: str, defaults: Mapping[str, Any]) -> Callable[..., Any]:
         return lambda ev, st, se: se.get(name, default)
     if len(keys) == 1:
         (k,) = keys
-        return lambda *ctx: ctx[slot].get(k, MISSING)
+        return (lambda ev, st, se: ev.get(k, MISSING), lambda ev, st, se: st.get(k, MISSING),
+                lambda ev, st, se: se.get(k, MISSING))[slot]
 
     def deep(*ctx: Any) -> Any:
         value = ctx[slot]

@@ -21,7 +21,7 @@ from engine.model import EMPTY, Decision, PlannedAction, Rule, RuleSet, RuleTrac
 OTHER: Any = type("Other", (), {"__repr__": lambda self: "<other>"})()
 _NOT_IMPORTED = MappingProxyType(dict(NOT_IMPORTED_STATE))
 _INDEXABLE = (str, int)
-Bucket = tuple[tuple[Rule, Test], ...]
+Bucket = tuple[tuple[Rule, Test | None], ...]
 
 
 def _parts(node: Node | None) -> tuple[Node, ...]:
@@ -47,12 +47,13 @@ def build_index(rules: Sequence[Rule], settings: Mapping[str, Any]
     for rule, allowed in zip(rules, constraints):
         rest = [p for p in _parts(rule.when) if not (_equality(p) and _equality(p)[0] in paths)]  # type: ignore[index]
         residual = rest[0] if len(rest) == 1 else AllOf(tuple(rest)) if rest else None
-        entries.append((rule, conditions.compile_test(residual, settings), allowed))
+        test = None if residual is None else conditions.compile_test(residual, settings)
+        entries.append((rule, test, allowed))
     getters = tuple(conditions.getter(p, settings) for p in paths)
     return getters, _level(entries, paths)
 
 
-def _level(entries: list[tuple[Rule, Test, dict[str, frozenset[Any]]]],
+def _level(entries: list[tuple[Rule, Test | None, dict[str, frozenset[Any]]]],
            paths: list[str]) -> Any:
     if not paths:
         return tuple((rule, test) for rule, test, _ in entries)
@@ -62,7 +63,7 @@ def _level(entries: list[tuple[Rule, Test, dict[str, frozenset[Any]]]],
     for value in [*values, OTHER]:
         kept = [e for e in entries if path not in e[2] or value in e[2][path]]
         table[value] = _level(kept, rest)
-    return MappingProxyType(table)
+    return table
 
 
 def candidates(ruleset: RuleSet, event: Mapping[str, Any], state: Mapping[str, Any],
@@ -81,9 +82,14 @@ def evaluate(ruleset: RuleSet, event: Mapping[str, Any], state: Mapping[str, Any
     se = EMPTY if settings is None else settings
     bucket = candidates(ruleset, event, st, se)
     if ruleset.hit_policy == "first":
-        matched = next(((rule,) for rule, test in bucket if test(event, st, se)), ())
+        for rule, test in bucket:
+            if test is None or test(event, st, se):
+                matched: tuple[Rule, ...] = (rule,)
+                break
+        else:
+            matched = ()
     else:
-        matched = tuple(rule for rule, test in bucket if test(event, st, se))
+        matched = tuple(rule for rule, test in bucket if test is None or test(event, st, se))
     return decide(ruleset, matched, event, st, se, trace)
 
 
@@ -98,7 +104,14 @@ def event_id(event: Mapping[str, Any]) -> str:
 
 def decide(ruleset: RuleSet, matched: tuple[Rule, ...], event: Mapping[str, Any],
            state: Mapping[str, Any], settings: Mapping[str, Any], trace: bool) -> Decision:
-    eid = event_id(event)
+    eid = event.get("id")
+    if eid.__class__ is not str or not eid:
+        eid = event_id(event)
+    if len(matched) == 1 and not trace and not matched[0].templated:  # the common case
+        rule = matched[0]
+        return Decision(eid, rule.ids, tuple([PlannedAction(a.name, a.params, rule.id,
+                                                            eid + a.key_suffix)
+                                              for a in rule.actions]), rule.reasons)
     actions = []
     for rule in matched:
         for a in rule.actions:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from types import MappingProxyType
 from typing import Any, Iterable
@@ -132,7 +132,7 @@ class _Builder:
                         for j, a in enumerate(item.get("actions", [])))
         rule = Rule(rid, i, when, tuple(a for a in actions if a), item.get("no_update"), where,
                     item.get("description", ""))
-        return Rule(**{**rule.__dict__, "test": conditions.compile_test(when, self.settings)})
+        return replace(rule, test=conditions.compile_test(when, self.settings))
 
     def expression(self, rid: str, source: str, where: Path) -> Any:
         try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from engine.conditions import Node, Test
 from engine.problems import Path
@@ -33,6 +33,16 @@ class Rule:
     description: str = ""
     test: Test = field(default=lambda ev, st, se: True, compare=False, repr=False)
 
+    # Precomputed once so the interpreter's common case builds nothing but the decision.
+    ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    reasons: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    templated: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ids", (self.id,))
+        object.__setattr__(self, "reasons", () if self.no_update is None else (self.no_update,))
+        object.__setattr__(self, "templated", any(a.templates for a in self.actions))
+
 
 @dataclass(frozen=True)
 class RuleSet:
@@ -52,8 +62,8 @@ class RuleSet:
         return next(r for r in self.rules if r.id == rule_id)
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedAction:
+# Decisions are NamedTuples: immutable like frozen dataclasses, but cheap to build on the hot path.
+class PlannedAction(NamedTuple):
     name: str
     params: Mapping[str, Any]
     rule_id: str
@@ -64,15 +74,13 @@ class PlannedAction:
                 "key": self.key}
 
 
-@dataclass(frozen=True, slots=True)
-class RuleTrace:
+class RuleTrace(NamedTuple):
     rule_id: str
     matched: bool
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     event_id: str
     matched: tuple[str, ...]
     actions: tuple[PlannedAction, ...]
