@@ -44,9 +44,10 @@ def main() -> None:
 
 
 def _register() -> None:
+    from connectors.bigcommerce.sandbox.cli import sandbox
     from engine.cli_rules import eval_cmd, test_cmd, validate
 
-    for command in (validate, test_cmd, eval_cmd):
+    for command in (validate, test_cmd, eval_cmd, sandbox):
         cli.add_command(command)
 
 
