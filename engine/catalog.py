@@ -65,7 +65,8 @@ ACTIONS: dict[str, dict[str, ActionSpec]] = {
         _spec("mark_refunded", "mark the ledger order refunded"),
     )},
     OUTBOUND: {s.name: s for s in (
-        _spec("set_store_status", "set the store order's status_id", ("status_id",), status_id=int),
+        _spec("set_store_status", "set the store order's status_id", ("status_id",),
+              status_id=int, allow_downgrade=bool),
         _spec("create_store_shipment",
               "create a store shipment with tracking for exactly the event's items",
               comments=str),
@@ -76,3 +77,21 @@ ACTIONS: dict[str, dict[str, ActionSpec]] = {
 def status_label(status_id: object) -> str:
     name = STATUSES.get(status_id) if isinstance(status_id, int) else None  # type: ignore[call-overload]
     return f"{status_id} {name}" if name else str(status_id)
+
+
+# The store's fulfilment path, for "no silent downgrade": a status write that would move an order
+# back along it (e.g. Shipped -> Awaiting Fulfillment) is a conflict unless the rule allows it.
+FULFILMENT_RANK = {7: 1, 11: 2, 9: 3, 3: 4, 2: 5, 10: 6}
+TERMINAL_STATUSES = frozenset({5, 4})  # Cancelled, Refunded: nothing moves an order out of them
+
+
+def downgrade(current: int | None, target: int) -> str:
+    """Why writing `target` over `current` moves the order backwards, or '' if it does not."""
+    if current is None or current == target:
+        return ""
+    if current in TERMINAL_STATUSES:
+        return f"the store order is {status_label(current)}"
+    if FULFILMENT_RANK.get(target, 99) < FULFILMENT_RANK.get(current, 0):
+        return f"it would move the store order back from {status_label(current)} to " \
+               f"{status_label(target)}"
+    return ""

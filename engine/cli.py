@@ -2,21 +2,28 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from engine.errors import RulesyncError
+from engine.logs import setup_logging
 
 BUG_EXIT = 3
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The configuration file (default: ./rulesync.yaml if present).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log lines for people or for machines.")
 @click.option("--traceback", is_flag=True, help="Show the full traceback of an unexpected error.")
 @click.version_option(package_name="rulesync")
 @click.pass_context
-def cli(ctx: click.Context, traceback: bool) -> None:
+def cli(ctx: click.Context, config: Path | None, log_format: str, traceback: bool) -> None:
     """Keep order status in step between a BigCommerce store and an OMS, driven by YAML rules."""
-    ctx.obj = {"traceback": traceback}
+    ctx.obj = {"config": config, "traceback": traceback}
+    setup_logging(log_format)
 
 
 def main() -> None:
@@ -46,8 +53,9 @@ def main() -> None:
 def _register() -> None:
     from connectors.bigcommerce.sandbox.cli import sandbox
     from engine.cli_rules import eval_cmd, test_cmd, validate
+    from engine.cli_sync import apply, explain, plan
 
-    for command in (validate, test_cmd, eval_cmd, sandbox):
+    for command in (validate, test_cmd, eval_cmd, sandbox, plan, apply, explain):
         cli.add_command(command)
 
 

@@ -14,6 +14,7 @@ from engine.catalog import EVENT_TYPES
 from engine.errors import RulesyncError
 from engine.interpreter import evaluate
 from engine.loader import discover, load_file, load_rulesets
+from engine.session import check_settings
 from engine.testcases import run
 
 PATHS = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
@@ -32,15 +33,6 @@ def parse_settings(pairs: tuple[str, ...]) -> dict[str, Any]:
             raise click.BadParameter(f"'{pair}' is not key=value", param_hint="--set")
         out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
     return out
-
-
-def check_settings(rulesets: list[Any], settings: dict[str, Any]) -> dict[str, Any]:
-    """A setting no rule file declares is a typo: refuse it instead of silently ignoring it."""
-    known = {k for r in rulesets for k in r.settings}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise RulesyncError(f"unknown setting '{unknown[0]}' (known: {', '.join(sorted(known))})")
-    return settings
 
 
 def set_option(f: Any) -> Any:

@@ -179,7 +179,8 @@ class _Builder:
                              f"(known: {', '.join(spec.params)})")
             elif is_template(value):
                 templates.append((key, self.template(rid, value, at)))
-            elif not isinstance(value, spec.params[key]) or isinstance(value, bool):
+            elif not isinstance(value, spec.params[key]) or (
+                    isinstance(value, bool) and spec.params[key] is not bool):
                 self.problem(at, f"rule '{rid}': parameter '{key}' of action '{name}' must be "
                              f"{spec.params[key].__name__}, not {value!r}")
             elif key == "status_id" and value not in STATUSES:

@@ -17,7 +17,7 @@ SUPPORTED_VERSIONS = (1,)
 
 @lru_cache(maxsize=None)
 def validator(name: str = "ruleset") -> Draft202012Validator:
-    path = rules.SCHEMA_V1 if name == "ruleset" else rules.TESTS_SCHEMA_V1
+    path = rules.ROOT / "schema" / f"{name}-v1.schema.json"
     return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
 
 

@@ -1,0 +1,74 @@
+"""Outbound actions (ledger -> store): status writes and shipments, each exactly once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.bigcommerce.client import BigCommerceClient
+from connectors.bigcommerce.shipments import same_shipment
+from connectors.ledger.ledger import Ledger
+from engine.catalog import downgrade
+from engine.effects import DONE, NOOP, ActionCall, Handler, Outcome
+from engine.state import SqliteState
+
+
+@dataclass(frozen=True)
+class StoreSide:
+    client: BigCommerceClient
+    ledger: Ledger
+    state: SqliteState
+
+
+def set_store_status(side: StoreSide, call: ActionCall) -> Outcome:
+    target = int(call.params["status_id"])
+    known = side.state.store_order(call.order_id)
+    current = None if known is None else known["status_id"]
+    if current == target:
+        return NOOP
+    why = downgrade(current, target)
+    if why and not call.params.get("allow_downgrade"):
+        return Outcome("conflict", f"not sent: {why}")
+    side.client.update_order_status(call.order_id, target)
+    # Remember what we wrote, so that reading it back from the store is no change (no ping-pong).
+    side.state.remember_store_order(call.order_id, status_id=target)
+    return DONE
+
+
+def shipment_body(side: StoreSide, call: ActionCall) -> dict[str, Any]:
+    shipment = call.event["shipment"]
+    order = side.ledger.get(call.order_id)
+    address = (order.as_dict().get("shipping_address") or {}) if order else {}
+    body: dict[str, Any] = {
+        "order_address_id": shipment.get("order_address_id") or address.get("id"),
+        "items": [{"order_product_id": i["order_product_id"], "quantity": i["quantity"]}
+                  for i in shipment["items"]],
+        "tracking_number": shipment.get("tracking_number", ""),
+        # tracking_carrier takes AfterShip slugs such as "ups" or "dhl" (FACTS §3), unlike the
+        # closed shipping_provider list, so a carrier typed in the ledger always fits.
+        "tracking_carrier": shipment.get("carrier", ""),
+    }
+    if call.params.get("comments"):
+        body["comments"] = call.params["comments"]
+    return body
+
+
+def create_store_shipment(side: StoreSide, call: ActionCall) -> Outcome:
+    body = shipment_body(side, call)
+    made = None
+    if call.attempts > 1:  # an earlier attempt may have created it before the process died
+        made = next((s for s in side.client.list_shipments(call.order_id)
+                     if same_shipment(s, body)), None)
+    if made is None:
+        made = side.client.create_shipment_once(call.order_id, body, match=same_shipment)
+    side.ledger.link_store_shipment(call.order_id, str(call.event["shipment"]["id"]), made["id"])
+    return Outcome("done", f"store shipment {made['id']}")
+
+
+HANDLERS: dict[str, Handler] = {
+    "set_store_status": set_store_status,
+    "create_store_shipment": create_store_shipment,
+}
+
+
+def execute(side: StoreSide, call: ActionCall) -> Outcome:
+    return HANDLERS[call.action](side, call)

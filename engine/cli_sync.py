@@ -1,0 +1,80 @@
+"""CLI verbs that sync: plan, apply, explain."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from connectors.ledger.ledger import Ledger
+from engine import config as configuration
+from engine import report_sync
+from engine.cli_rules import parse_settings, set_option
+from engine.session import open_sync
+from engine.state import SqliteState
+
+
+def state_option(f: Any) -> Any:
+    return click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help="The SQLite file of the ledger and sync state.")(f)
+
+
+def load_config(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...] = ()
+                ) -> configuration.Config:
+    return configuration.load(ctx.obj.get("config"), state=state_path,
+                              settings=parse_settings(sets))
+
+
+@click.command()
+@state_option
+@set_option
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.pass_context
+def plan(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
+    """Show what `apply` would do, both directions. Changes nothing, not even the watermark."""
+    with open_sync(load_config(ctx, state_path, sets)) as sync:
+        summary = sync.run(dry=True)
+    click.echo(report_sync.plan_json(summary) if as_json else report_sync.plan_text(summary))
+
+
+@click.command()
+@state_option
+@set_option
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def apply(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
+    """Sync both directions. Exit 1 when an action failed for good."""
+    with open_sync(load_config(ctx, state_path, sets)) as sync:
+        with _progress() as progress:
+            summary = sync.run(dry=False, progress=progress)
+    click.echo(report_sync.apply_json(summary) if as_json else report_sync.apply_text(summary))
+    raise SystemExit(1 if summary.counts["errors"] else 0)
+
+
+class _progress:
+    """A counter on stderr while a long run imports, only when stderr is a terminal."""
+
+    def __enter__(self) -> Any:
+        tty = click.get_text_stream("stderr").isatty()
+        return (lambda n: click.echo(f"\rorders read: {n}", err=True, nl=False)
+                if n % 100 == 0 else None) if tty else (lambda n: None)
+
+    def __exit__(self, *exc: Any) -> None:
+        if click.get_text_stream("stderr").isatty():
+            click.echo("\r", err=True, nl=False)
+
+
+@click.command()
+@click.argument("order_id", type=int)
+@state_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def explain(ctx: click.Context, order_id: int, state_path: Path | None, as_json: bool) -> None:
+    """The decision history of one order."""
+    config = load_config(ctx, state_path)
+    state = SqliteState(config.state)
+    with Ledger(config.state) as ledger:
+        decisions, history = state.decisions(order_id), ledger.history(order_id)
+    state.close()
+    show = report_sync.explain_json if as_json else report_sync.explain_text
+    click.echo(show(order_id, decisions, history))

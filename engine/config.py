@@ -1,0 +1,82 @@
+"""Configuration: rulesync.yaml, then environment variables, then flags.
+
+With no file the shipped rules and the environment suffice. A missing or invalid configuration is
+an error before anything runs. Tokens come only from the environment, never from files.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import rules as shipped
+from engine import schema
+from engine.errors import ConfigError
+from engine.loader import InvalidRules
+from engine.yamldoc import read
+
+DEFAULT_FILE = "rulesync.yaml"
+DEFAULT_STATE = ".rulesync/state.sqlite"
+DEFAULT_API_URL = "https://api.bigcommerce.com"
+TOKEN_ENV = "BIGCOMMERCE_ACCESS_TOKEN"
+
+
+@dataclass(frozen=True)
+class Config:
+    file: Path | None
+    rules: tuple[Path, ...]
+    settings: Mapping[str, Any]
+    state: Path
+    store_hash: str = ""
+    api_url: str = DEFAULT_API_URL
+    token_env: str = TOKEN_ENV
+    retry_floor_seconds: float | None = None
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def token(self) -> str:
+        """The access token, read from the environment only when a command needs the store."""
+        token = self.environ.get(self.token_env, "")
+        if not token:
+            raise ConfigError(f"no store access token: set the environment variable {self.token_env}")
+        if not self.store_hash:
+            raise ConfigError("no store hash: set BIGCOMMERCE_STORE_HASH or store.store_hash "
+                              "in rulesync.yaml")
+        return token
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read the configuration {path}: {e.strerror}") from None
+    doc = read(str(path), text)
+    problems = doc.problems or [p for p in [schema.check_version(doc, "rulesync.yaml")] if p] \
+        or schema.problems(doc, "config")
+    if problems:
+        raise InvalidRules(problems)
+    return doc.data  # type: ignore[return-value]
+
+
+def load(path: Path | None = None, *, state: Path | None = None,
+         settings: Mapping[str, Any] | None = None,
+         environ: Mapping[str, str] | None = None) -> Config:
+    env = dict(os.environ if environ is None else environ)
+    if path is None and Path(DEFAULT_FILE).is_file():
+        path = Path(DEFAULT_FILE)
+    data = _read_file(path) if path else {"version": 1}
+    base = path.parent if path else Path.cwd()
+    store = data.get("store", {})
+    rule_paths = tuple(base / p for p in data.get("rules", [])) or (shipped.BIGCOMMERCE,)
+    for p in rule_paths:
+        if not p.exists():
+            raise ConfigError(f"rule path {p} does not exist")
+    return Config(
+        file=path, rules=rule_paths,
+        settings={**data.get("settings", {}), **(settings or {})},
+        state=state or Path(env.get("RULESYNC_STATE") or base / data.get("state", DEFAULT_STATE)),
+        store_hash=env.get("BIGCOMMERCE_STORE_HASH") or store.get("store_hash", ""),
+        api_url=env.get("BIGCOMMERCE_API_URL") or store.get("api_url", DEFAULT_API_URL),
+        token_env=store.get("token_env", TOKEN_ENV),
+        retry_floor_seconds=store.get("retry_floor_seconds"),
+        environ=env)

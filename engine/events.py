@@ -1,0 +1,63 @@
+"""Turning what changed on each side into normalized events (docs/formats.md).
+
+Event ids are deterministic: a rerun after a crash derives the same ids, hence the same
+idempotency keys, so the outbox recognises the work it already did.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from connectors.ledger.records import HistoryEntry
+
+# Ledger history kinds that outbound rules see; other kinds (imported, shipment_linked) are
+# bookkeeping and cause nothing.
+LEDGER_EVENTS = {"paid": "order.paid", "packed": "order.packed",
+                 "shipment_recorded": "order.shipped", "closed": "order.closed",
+                 "voided": "order.voided", "refunded": "order.refunded"}
+
+
+def store_events(order: Mapping[str, Any], shipments: Iterable[Mapping[str, Any]] | None,
+                 last_seen: Mapping[str, Any] | None, known_shipments: set[str]
+                 ) -> list[dict[str, Any]]:
+    """Events for one changed store order: a status change, then shipments the ledger lacks."""
+    oid = int(order["id"])
+    events: list[dict[str, Any]] = []
+    previous = None if last_seen is None else last_seen["status_id"]
+    if previous != order["status_id"]:
+        events.append({"id": f"store:{oid}:status:{previous}->{order['status_id']}"
+                             f"@{order['date_modified']}",
+                       "type": "order.status_changed", "order_id": oid,
+                       "previous_status_id": previous, "new_status_id": order["status_id"],
+                       "order": dict(order)})
+    for shipment in shipments or ():
+        if str(shipment["id"]) not in known_shipments:
+            events.append({"id": f"store:{oid}:shipment:{shipment['id']}",
+                           "type": "shipment.created", "order_id": oid,
+                           "shipment": dict(shipment), "order": dict(order)})
+    return events
+
+
+def ledger_event(entry: HistoryEntry) -> dict[str, Any] | None:
+    """The outbound event of one ledger change made by a ledger user, if it has one."""
+    kind = LEDGER_EVENTS.get(entry.kind)
+    if kind is None or entry.origin != "user":
+        return None  # changes rulesync made (origin store/rulesync) are never sent back
+    event: dict[str, Any] = {"id": f"ledger:{entry.seq}", "type": kind,
+                             "order_id": entry.order_id}
+    if kind == "order.shipped":
+        event["shipment"] = dict(entry.details)
+    return event
+
+
+def predict(state: Mapping[str, Any], actions: Iterable[str]) -> dict[str, Any]:
+    """The ledger state after inbound actions, for `plan` (which must not change the ledger)."""
+    out = dict(state)
+    effects = {"import_order": ("imported", "billed"), "mark_paid": ("paid",),
+               "mark_packed": ("packed",), "close_order": ("closed",), "void_order": ("void",),
+               "mark_refunded": ("refunded",)}
+    for action in actions:
+        for flag in effects.get(action, ()):
+            out[flag] = True
+        if action == "record_shipment" and out.get("shipped") == "none":
+            out["shipped"] = "partial"
+    return out

@@ -1,0 +1,72 @@
+"""Reporters for plan, apply, explain and the ledger: plain tables for people, JSON for machines."""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+from engine.sync import Summary
+
+SUMMARY_KEYS = ("imported", "updated", "pushed", "skipped", "conflicts", "errors")
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    cells = [list(map(str, headers))] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def _params(params: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def plan_text(summary: Summary) -> str:
+    if not summary.actions:
+        text = "nothing to do: both sides are in step"
+    else:
+        text = table(("direction", "order", "event", "rule", "action", "params"),
+                     [(a["direction"], a["order_id"], a["event"], a["rule"], a["action"],
+                       _params(a["params"]) + (" (pending from an earlier run)"
+                                               if "pending_since" in a else ""))
+                      for a in summary.actions])
+        text += f"\n{len(summary.actions)} action(s) planned"
+    return "\n".join([text, *(f"problem: {p}" for p in summary.problems)])
+
+
+def plan_json(summary: Summary) -> str:
+    return json.dumps({"actions": summary.actions, "problems": summary.problems}, indent=2,
+                      default=str)
+
+
+def apply_text(summary: Summary) -> str:
+    lines = [table(SUMMARY_KEYS, [[summary.counts[k] for k in SUMMARY_KEYS]])]
+    lines += [f"problem: {p}" for p in summary.problems]
+    return "\n".join(lines)
+
+
+def apply_json(summary: Summary) -> str:
+    return json.dumps(summary.as_dict(), indent=2, default=str)
+
+
+def explain_text(order_id: int, decisions: list[dict[str, Any]], history: list[Any]) -> str:
+    if not decisions and not history:
+        return f"order {order_id}: no decision recorded"
+    lines = [f"order {order_id}: {len(decisions)} decision(s)"]
+    for d in decisions:
+        lines.append(f"{d['at']}  {d['direction']}  {d['event']['type']}  [{d['event_id']}]")
+        lines.append(f"    rules {d['rules']} v{d['rules_version']} sha256 {d['rules_sha256'][:12]}"
+                     f" -> {', '.join(d['matched']) or 'no rule matched'}")
+        lines += [f"    no update: {r}" for r in d["no_update"]]
+        for outcome in d["action_outcomes"]:
+            if outcome:
+                lines.append(f"    {outcome['action']}: {outcome['status']}"
+                             + (f" ({outcome['outcome']})" if outcome["outcome"] else ""))
+    if history:
+        lines.append("ledger history:")
+        lines += [f"    #{h.seq} {h.at} {h.kind} by {h.origin}" + (f": {h.note}" if h.note else "")
+                  for h in history]
+    return "\n".join(lines)
+
+
+def explain_json(order_id: int, decisions: list[dict[str, Any]], history: list[Any]) -> str:
+    return json.dumps({"order_id": order_id, "decisions": decisions,
+                       "history": [h.as_dict() for h in history]}, indent=2, default=str)

@@ -1,0 +1,157 @@
+"""The durable sync state: watermarks, what the store looked like, inbox, outbox, decision log.
+
+`SqliteState` keeps it in SQLite (by default the ledger's own file, through its own connection,
+tables prefixed `sync_`). Everything lives in the database, nothing in process memory, so two
+processes or a restarted one see the same state; the `State` protocol is what a PostgreSQL
+implementation would provide.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+from engine.errors import RulesyncError
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS sync_store_orders (
+        order_id INTEGER PRIMARY KEY, status_id INTEGER, items_shipped INTEGER NOT NULL DEFAULT 0,
+        date_modified TEXT NOT NULL DEFAULT '')""",
+    """CREATE TABLE IF NOT EXISTS sync_inbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE, order_id INTEGER,
+        scope TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE IF NOT EXISTS sync_outbox (
+        key TEXT PRIMARY KEY, seq INTEGER NOT NULL, order_id INTEGER NOT NULL,
+        direction TEXT NOT NULL, action TEXT NOT NULL, params TEXT NOT NULL,
+        rule_id TEXT NOT NULL, event TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'done', 'noop', 'conflict', 'failed')),
+        outcome TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS sync_outbox_pending ON sync_outbox (status, seq)""",
+    """CREATE TABLE IF NOT EXISTS sync_decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT NULL, direction TEXT NOT NULL,
+        event_id TEXT NOT NULL, event TEXT NOT NULL, rules TEXT NOT NULL, rules_version INTEGER,
+        rules_sha256 TEXT NOT NULL, matched TEXT NOT NULL, actions TEXT NOT NULL,
+        no_update TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS sync_decisions_order ON sync_decisions (order_id, id)""",
+    # One decision per event: a rerun that re-reads the same change does not log it twice.
+    """CREATE UNIQUE INDEX IF NOT EXISTS sync_decisions_event
+        ON sync_decisions (direction, event_id)""",
+)
+
+
+class State(Protocol):
+    def get_meta(self, key: str, default: str = "") -> str: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def store_order(self, order_id: int) -> dict[str, Any] | None: ...
+    def remember_store_order(self, order_id: int, **fields: Any) -> None: ...
+    def record_decision(self, row: dict[str, Any], actions: list[dict[str, Any]]) -> None: ...
+    def pending_actions(self) -> list[dict[str, Any]]: ...
+    def action(self, key: str) -> dict[str, Any] | None: ...
+    def start_attempt(self, key: str) -> int: ...
+    def finish_action(self, key: str, status: str, outcome: str, at: str) -> None: ...
+    def decisions(self, order_id: int) -> list[dict[str, Any]]: ...
+
+
+class SqliteState:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            with self.transaction() as c:
+                for statement in SCHEMA:
+                    c.execute(statement)
+        except (OSError, sqlite3.Error) as e:
+            raise RulesyncError(f"cannot open the state file {self.path}: {e}") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def get_meta(self, key: str, default: str = "") -> str:
+        row = self.conn.execute("SELECT value FROM sync_meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO sync_meta (key, value) VALUES (?, ?)", (key, value))
+
+    def store_order(self, order_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM sync_store_orders WHERE order_id = ?",
+                                (order_id,)).fetchone()
+        return dict(row) if row else None
+
+    def remember_store_order(self, order_id: int, **fields: Any) -> None:
+        """What rulesync last saw (or itself wrote) of a store order; read back, it is no change."""
+        cols = ", ".join(fields)
+        updates = ", ".join(f"{k} = excluded.{k}" for k in fields)
+        with self.transaction() as c:
+            c.execute(f"INSERT INTO sync_store_orders (order_id, {cols}) VALUES (?{', ?' * len(fields)})"
+                      f" ON CONFLICT (order_id) DO UPDATE SET {updates}",
+                      (order_id, *fields.values()))
+
+    def known_items_shipped(self, order_id: int) -> int | None:
+        row = self.store_order(order_id)
+        return None if row is None else int(row["items_shipped"])
+
+    def record_decision(self, row: dict[str, Any], actions: list[dict[str, Any]]) -> None:
+        """The decision and its actions, written together before any action runs."""
+        with self.transaction() as c:
+            c.execute(f"INSERT OR IGNORE INTO sync_decisions ({', '.join(row)}) VALUES "
+                      f"({', '.join('?' * len(row))})", list(row.values()))
+            seq = c.execute("SELECT coalesce(max(seq), 0) FROM sync_outbox").fetchone()[0]
+            for i, a in enumerate(actions, 1):
+                c.execute("INSERT OR IGNORE INTO sync_outbox (key, seq, order_id, direction, "
+                          "action, params, rule_id, event, created_at, updated_at) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          (a["key"], seq + i, a["order_id"], a["direction"], a["action"],
+                           json.dumps(a["params"]), a["rule_id"], a["event"], a["at"], a["at"]))
+
+    def pending_actions(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM sync_outbox WHERE status = 'pending' ORDER BY seq")
+        return [dict(r) for r in rows]
+
+    def action(self, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM sync_outbox WHERE key = ?", (key,)).fetchone()
+        return dict(row) if row else None
+
+    def start_attempt(self, key: str) -> int:
+        """Count the attempt durably before the effect: a later run knows it may have happened."""
+        with self.transaction() as c:
+            c.execute("UPDATE sync_outbox SET attempts = attempts + 1 WHERE key = ?", (key,))
+            return int(c.execute("SELECT attempts FROM sync_outbox WHERE key = ?",
+                                 (key,)).fetchone()[0])
+
+    def finish_action(self, key: str, status: str, outcome: str, at: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE sync_outbox SET status = ?, outcome = ?, updated_at = ? "
+                      "WHERE key = ?", (status, outcome, at, key))
+
+    def decisions(self, order_id: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM sync_decisions WHERE order_id = ? ORDER BY id",
+                                 (order_id,))
+        out = []
+        for r in rows:
+            d = dict(r)
+            for k in ("event", "matched", "actions", "no_update"):
+                d[k] = json.loads(d[k])
+            d["action_outcomes"] = [self.action(a["key"]) for a in d["actions"]]
+            out.append(d)
+        return out

@@ -1,0 +1,197 @@
+"""One sync run, both directions: changes -> events -> rules -> outbox -> effects.
+
+Every decision and its actions are written to the state store before any action runs; each
+action is marked done after it ran. A rerun first finishes what an earlier run left pending, and
+because event ids are deterministic, re-reading the same change finds its actions already done.
+`plan` walks the same path with `dry=True`: it reads both sides and writes nothing at all.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from connectors.bigcommerce import actions as store_actions
+from connectors.bigcommerce.changefeed import ChangeFeed, Cursor, OrderChange
+from connectors.bigcommerce.client import BigCommerceClient
+from connectors.bigcommerce.errors import FatalApiError
+from connectors.ledger import actions as ledger_actions
+from connectors.ledger.errors import LedgerError
+from connectors.ledger.ledger import Ledger
+from engine.catalog import INBOUND, OUTBOUND
+from engine.effects import ActionCall, Outcome
+from engine.events import ledger_event, predict, store_events
+from engine.interpreter import evaluate
+from engine.model import Decision, RuleSet
+from engine.state import SqliteState
+
+CRASH_ENV = "RULESYNC_TEST_CRASH_AT"  # test-only: SIGKILL this process at the Nth crash point
+COUNTED = {"done": None, "noop": "skipped", "conflict": "conflicts", "failed": "errors"}
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Summary:
+    counts: Counter[str] = field(default_factory=Counter)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        keys = ("imported", "updated", "pushed", "skipped", "conflicts", "errors")
+        return {**{k: self.counts[k] for k in keys}, "actions": self.actions,
+                "problems": self.problems}
+
+
+@dataclass
+class Sync:
+    rulesets: Mapping[str, RuleSet]
+    settings: Mapping[str, Any]
+    ledger: Ledger
+    state: SqliteState
+    client: BigCommerceClient
+    now: Callable[[], str] = utc_now
+    crash_at: int = field(default_factory=lambda: int(os.environ.get(CRASH_ENV) or 0))
+    _points: int = 0
+
+    def run(self, *, dry: bool, progress: Callable[[int], None] = lambda n: None) -> Summary:
+        summary = Summary()
+        if not dry:
+            for row in self.state.pending_actions():
+                self._execute(row, summary)
+        else:
+            summary.actions += [_pending_view(r) for r in self.state.pending_actions()]
+        self.inbound(dry, summary, progress)
+        self.outbound(dry, summary)
+        return summary
+
+    def _crash_point(self) -> None:
+        self._points += 1
+        if self._points == self.crash_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    # -- directions ----------------------------------------------------------------------
+
+    def inbound(self, dry: bool, summary: Summary, progress: Callable[[int], None]) -> None:
+        raw = self.state.get_meta("inbound_cursor")
+        feed = ChangeFeed(self.client, known_items_shipped=self.state.known_items_shipped)
+        batch = feed.changes(Cursor.from_json(raw) if raw else Cursor())
+        for n, change in enumerate(batch, 1):
+            self._store_change(change, dry, summary)
+            progress(n)
+        if not dry:
+            self.state.set_meta("inbound_cursor", batch.cursor.to_json())
+
+    def _store_change(self, change: OrderChange, dry: bool, summary: Summary) -> None:
+        oid = change.order_id
+        if change.order is None:  # an unknown status or a broken record: reported, not guessed
+            message = change.error.message if change.error else "unreadable order"
+            summary.counts["errors"] += 1
+            summary.problems.append(f"order {oid}: {message}")
+            return
+        order = self.ledger.get(oid)
+        known = {str(i) for s in (order.shipments if order else ()) for i in (s.id, s.store_id) if i}
+        events = store_events(change.order, change.shipments, self.state.store_order(oid), known)
+        state = self.ledger.state_of(oid)
+        for event in events:
+            state = self._decide(self.rulesets[INBOUND], event, state, dry, summary)
+        if not dry:
+            self.state.remember_store_order(
+                oid, status_id=change.order["status_id"],
+                items_shipped=change.order["items_shipped"],
+                date_modified=change.order["date_modified"])
+
+    def outbound(self, dry: bool, summary: Summary) -> None:
+        seq = int(self.state.get_meta("outbound_seq", "0"))
+        while entries := self.ledger.changes_since(seq, 500):
+            for entry in entries:
+                event = ledger_event(entry)
+                if event is not None:
+                    self._decide(self.rulesets[OUTBOUND], event,
+                                 self.ledger.state_of(entry.order_id), dry, summary)
+                seq = entry.seq
+                if not dry:
+                    self.state.set_meta("outbound_seq", str(seq))
+
+    # -- decisions and actions -----------------------------------------------------------
+
+    def _decide(self, ruleset: RuleSet, event: dict[str, Any], state: dict[str, Any],
+                dry: bool, summary: Summary) -> dict[str, Any]:
+        decision = evaluate(ruleset, event, state, self.settings)
+        if decision.no_update or not decision.actions:
+            summary.counts["skipped"] += 1
+        if dry:
+            summary.actions += [_action_view(ruleset.direction, event, a.as_dict())
+                                for a in decision.actions]
+            return predict(state, (a.name for a in decision.actions))
+        rows = [{"key": a.key, "order_id": event["order_id"], "direction": ruleset.direction,
+                 "action": a.name, "params": dict(a.params), "rule_id": a.rule_id,
+                 "event": json.dumps(event, default=str), "at": self.now()}
+                for a in decision.actions]
+        self.state.record_decision(_decision_row(ruleset, event, decision, self.now()), rows)
+        self._crash_point()
+        for row in rows:
+            self._execute(self.state.action(row["key"]) or {}, summary)
+        return self.ledger.state_of(event["order_id"])
+
+    def _execute(self, row: dict[str, Any], summary: Summary) -> None:
+        if row.get("status") != "pending":
+            return
+        attempts = self.state.start_attempt(row["key"])
+        self._crash_point()
+        call = ActionCall(row["key"], row["order_id"], row["action"], json.loads(row["params"]),
+                          json.loads(row["event"]), attempts)
+        try:
+            if row["direction"] == INBOUND:
+                outcome = ledger_actions.execute(self.ledger, call)
+            else:
+                side = store_actions.StoreSide(self.client, self.ledger, self.state)
+                outcome = store_actions.execute(side, call)
+        except (FatalApiError, LedgerError) as e:
+            outcome = Outcome("failed", str(e))
+        self._crash_point()
+        self.state.finish_action(row["key"], outcome.status, outcome.message, self.now())
+        summary.counts[_counter(row, outcome)] += 1
+        summary.actions.append({**_action_view(row["direction"], call.event, {
+            "action": call.action, "params": call.params, "rule": row["rule_id"],
+            "key": call.key}), "outcome": outcome.status, "message": outcome.message})
+        if outcome.status in ("failed", "conflict"):
+            summary.problems.append(f"order {call.order_id}: {call.action}: {outcome.message}")
+
+
+def _counter(row: Mapping[str, Any], outcome: Outcome) -> str:
+    if outcome.status != "done":
+        return COUNTED[outcome.status] or "skipped"
+    if row["direction"] == OUTBOUND:
+        return "pushed"
+    return "imported" if row["action"] == "import_order" else "updated"
+
+
+def _action_view(direction: str, event: Mapping[str, Any], action: dict[str, Any]
+                 ) -> dict[str, Any]:
+    return {"direction": direction, "order_id": event["order_id"], "event": event["type"],
+            "event_id": event["id"], **action}
+
+
+def _pending_view(row: Mapping[str, Any]) -> dict[str, Any]:
+    event = json.loads(row["event"])
+    return {**_action_view(row["direction"], event, {
+        "action": row["action"], "params": json.loads(row["params"]), "rule": row["rule_id"],
+        "key": row["key"]}), "pending_since": row["created_at"]}
+
+
+def _decision_row(ruleset: RuleSet, event: Mapping[str, Any], decision: Decision, at: str
+                  ) -> dict[str, Any]:
+    return {"order_id": event["order_id"], "direction": ruleset.direction,
+            "event_id": decision.event_id, "event": json.dumps(event, default=str),
+            "rules": ruleset.name, "rules_version": ruleset.version,
+            "rules_sha256": ruleset.content_hash, "matched": json.dumps(decision.matched),
+            "actions": json.dumps([a.as_dict() for a in decision.actions]),
+            "no_update": json.dumps(decision.no_update),
+            "outcome": "no_update" if decision.no_update else "recorded", "at": at}
