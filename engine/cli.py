@@ -54,9 +54,9 @@ def _register() -> None:
     from connectors.bigcommerce.sandbox.cli import sandbox
     from engine.cli_rules import eval_cmd, test_cmd, validate
     from engine.cli_orders import orders
-    from engine.cli_sync import apply, explain, plan
+    from engine.cli_sync import apply, demo, explain, plan
 
-    for command in (validate, test_cmd, eval_cmd, sandbox, plan, apply, explain, orders):
+    for command in (validate, test_cmd, eval_cmd, sandbox, plan, apply, explain, orders, demo):
         cli.add_command(command)
 
 

@@ -10,7 +10,7 @@ import click
 from connectors.ledger.ledger import Ledger
 from engine.cli_sync import load_config, state_option
 from engine.errors import RulesyncError
-from engine.report_sync import table
+from engine.report_sync import ledger_table
 
 ORIGIN = "user"  # a ledger user: these changes are what outbound rules push to the store
 
@@ -39,10 +39,7 @@ def list_orders(ctx: click.Context, state_path: Path | None, limit: int, as_json
     if as_json:
         click.echo(json.dumps([o.as_dict() for o in found], indent=2, default=str))
         return
-    flags = ("billed", "paid", "packed", "closed", "void", "refunded")
-    click.echo(table(("order", *flags, "shipped", "warnings"),
-                     [(o.order_id, *("yes" if o.state()[f] else "" for f in flags),
-                       o.state()["shipped"], len(o.warnings)) for o in found]))
+    click.echo(ledger_table(found))
 
 
 @orders.command()

@@ -78,3 +78,19 @@ def explain(ctx: click.Context, order_id: int, state_path: Path | None, as_json:
     state.close()
     show = report_sync.explain_json if as_json else report_sync.explain_text
     click.echo(show(order_id, decisions, history))
+
+
+@click.command()
+@click.option("--orders", "count", default=30, show_default=True,
+              help="How many orders the sandbox store starts with.")
+@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".rulesync/demo"), show_default=True,
+              help="Where the demo keeps its ledger and state (started afresh each run).")
+def demo(count: int, workdir: Path) -> None:
+    """Sandbox store + seeded orders + both directions, no credentials."""
+    from engine import demo as demo_run
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    for leftover in workdir.glob("state.sqlite*"):
+        leftover.unlink()
+    raise SystemExit(demo_run.run(workdir, count, click.echo))

@@ -15,6 +15,18 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
 
 
+FLAGS = ("billed", "paid", "packed", "closed", "void", "refunded")
+
+
+def ledger_table(orders: Iterable[Any]) -> str:
+    rows = []
+    for o in orders:
+        state = o.state()
+        rows.append((o.order_id, *("yes" if state[f] else "" for f in FLAGS), state["shipped"],
+                     "; ".join(o.warnings)))
+    return table(("order", *FLAGS, "shipped", "warnings"), rows)
+
+
 def _params(params: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items())
 

@@ -34,12 +34,26 @@ def set_store_status(side: StoreSide, call: ActionCall) -> Outcome:
     return DONE
 
 
-def shipment_body(side: StoreSide, call: ActionCall) -> dict[str, Any]:
-    shipment = call.event["shipment"]
+def _address(side: StoreSide, call: ActionCall) -> int | str:
+    """The one store address the shipment's items go to, or why there is not exactly one."""
     order = side.ledger.get(call.order_id)
-    address = (order.as_dict().get("shipping_address") or {}) if order else {}
+    if order is None:
+        return f"order {call.order_id} is not in the ledger"
+    lines = {item["id"]: item.get("order_address_id") for item in order.as_dict()["line_items"]}
+    found = {lines.get(i["order_product_id"]) for i in call.event["shipment"]["items"]}
+    found.discard(None)
+    if len(found) > 1:
+        # A store shipment belongs to one address (FACTS §10); the ledger keeps only the first.
+        return (f"the items ship to {len(found)} different addresses; record one ledger "
+                "shipment per address")
+    address = order.as_dict().get("shipping_address") or {}
+    return found.pop() if found else address.get("id") or "the order has no shipping address"
+
+
+def shipment_body(call: ActionCall, address_id: int) -> dict[str, Any]:
+    shipment = call.event["shipment"]
     body: dict[str, Any] = {
-        "order_address_id": shipment.get("order_address_id") or address.get("id"),
+        "order_address_id": address_id,
         "items": [{"order_product_id": i["order_product_id"], "quantity": i["quantity"]}
                   for i in shipment["items"]],
         "tracking_number": shipment.get("tracking_number", ""),
@@ -53,7 +67,10 @@ def shipment_body(side: StoreSide, call: ActionCall) -> dict[str, Any]:
 
 
 def create_store_shipment(side: StoreSide, call: ActionCall) -> Outcome:
-    body = shipment_body(side, call)
+    address = _address(side, call)
+    if isinstance(address, str):
+        return Outcome("conflict", f"not sent: {address}")
+    body = shipment_body(call, address)
     made = None
     if call.attempts > 1:  # an earlier attempt may have created it before the process died
         made = next((s for s in side.client.list_shipments(call.order_id)
