@@ -94,3 +94,15 @@ def demo(count: int, workdir: Path) -> None:
     for leftover in workdir.glob("state.sqlite*"):
         leftover.unlink()
     raise SystemExit(demo_run.run(workdir, count, click.echo))
+
+
+@click.command("init")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
+@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+def init_cmd(target: Path, force: bool) -> None:
+    """Start a project: rulesync.yaml, copies of the rules and tests, pre-commit and CI."""
+    from engine.init import init
+
+    for path in init(target, force=force):
+        click.echo(f"wrote {path}")
+    click.echo("next: edit rulesync.yaml, then `rulesync validate rules && rulesync test rules`")
