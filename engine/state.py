@@ -66,6 +66,7 @@ class SqliteState:
             self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL: survives a killed process
             with self.transaction() as c:
                 for statement in SCHEMA:
                     c.execute(statement)

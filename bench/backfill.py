@@ -1,0 +1,95 @@
+"""Backfill: import N sandbox orders into an empty ledger with `rulesync apply`.
+
+The sandbox runs in its own process (`rulesync sandbox --seed N`) so that the memory measured is
+rulesync's alone; each `rulesync apply` also runs in a fresh process, which reports its own peak
+resident memory. Prints orders per second, API calls per order and peak memory for N orders, and
+peak memory for N/10 orders beside it: the backfill streams, so memory must stay flat.
+
+    python bench/backfill.py [--orders 10000]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+# Runs `rulesync apply` in this process and writes its peak RSS (KiB on Linux) to a pipe at exit.
+APPLY = """
+import atexit, os, resource, sys
+fd = int(sys.argv[2])
+atexit.register(lambda: os.write(fd, str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).encode()))
+sys.argv = ["rulesync", "apply", "--state", sys.argv[1], "--json"]
+from engine.cli import main
+main()
+"""
+
+
+def start_sandbox(orders: int) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "sandbox", "--port", "0",
+                             "--seed", str(orders), "--token", "bench-token"],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        found = re.search(r"https?://[\d.]+:\d+", line)
+        if found:
+            return proc, found.group(0)
+    raise SystemExit("the sandbox did not start")
+
+
+def api_calls(base: str) -> int:
+    with urllib.request.urlopen(f"{base}/_sandbox/calls") as reply:
+        return sum(json.load(reply).values())
+
+
+def backfill(orders: int) -> dict[str, float]:
+    sandbox, base = start_sandbox(orders)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, "BIGCOMMERCE_API_URL": base, "BIGCOMMERCE_STORE_HASH": "sandbox",
+                   "BIGCOMMERCE_ACCESS_TOKEN": "bench-token"}
+            calls_before = api_calls(base)
+            read, write = os.pipe()
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", APPLY, str(Path(tmp) / "state.sqlite"),
+                                   str(write)],
+                                  env=env, capture_output=True, text=True, pass_fds=(write,))
+            seconds = time.perf_counter() - started
+            os.close(write)
+            peak_kib = int(os.read(read, 64) or 0)
+            os.close(read)
+            if done.returncode not in (0, 1):
+                raise SystemExit(f"apply failed:\n{done.stderr}")
+            summary = json.loads(done.stdout)
+            calls = api_calls(base) - calls_before - 1  # minus the count request itself
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+    return {"orders": orders, "seconds": seconds, "orders_per_s": orders / seconds,
+            "calls": calls, "calls_per_order": calls / orders, "peak_mib": peak_kib / 1024,
+            "imported": summary["imported"], "errors": summary["errors"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=10_000)
+    args = parser.parse_args()
+    small, large = backfill(args.orders // 10), backfill(args.orders)
+    print(f"{'orders':>8} {'seconds':>8} {'orders/s':>9} {'API calls':>10} {'calls/order':>12} "
+          f"{'peak MiB':>9} {'imported':>9}")
+    for r in (small, large):
+        print(f"{r['orders']:>8} {r['seconds']:>8.1f} {r['orders_per_s']:>9.0f} {r['calls']:>10}"
+              f" {r['calls_per_order']:>12.3f} {r['peak_mib']:>9.1f} {r['imported']:>9}")
+    print(f"peak memory ratio {large['orders']}/{small['orders']} orders: "
+          f"{large['peak_mib'] / small['peak_mib']:.2f}x for {large['orders'] // small['orders']}x"
+          " the orders")
+
+
+if __name__ == "__main__":
+    main()
