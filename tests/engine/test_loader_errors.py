@@ -6,9 +6,9 @@ column are computed from where the edit landed in the new text, not written down
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -119,8 +119,10 @@ def truncated(src: str) -> tuple[str, Expected]:
 def unknown_status(src: str) -> tuple[str, Expected]:
     text = edit_rule(src, "cancelled", "event.new_status_id: 5", "event.new_status_id: 15")
     i = rule_index(text, "cancelled")
-    return text, Expected(*position(text, "15", after="  - id: cancelled\n"), f"$.rules[{i}].when.event.new_status_id",
-                          "rule 'cancelled': unknown status id 15 (BigCommerce status ids are 0-14)")
+    return text, Expected(*position(text, "15", after="  - id: cancelled\n"),
+                          f"$.rules[{i}].when.event.new_status_id",
+                          "rule 'cancelled': unknown status id 15 "
+                          "(BigCommerce status ids are 0-14)")
 
 
 def unknown_action(src: str) -> tuple[str, Expected]:

@@ -5,7 +5,8 @@ store), not from the rule files: a rule file that drifts from the tables fails h
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import yaml
