@@ -156,3 +156,37 @@ class SqliteState:
             d["action_outcomes"] = [self.action(a["key"]) for a in d["actions"]]
             out.append(d)
         return out
+
+
+class Inbox:
+    """The durable queue of webhook deliveries, one SQLite connection per thread that uses it."""
+
+    def __init__(self, state: SqliteState) -> None:
+        self.state = state
+
+    def add(self, hash_: str, order_id: int, scope: str, payload: str, at: str) -> bool:
+        """Queue a delivery; False for a duplicate (same hash: one effect, FACTS §7)."""
+        with self.state.transaction() as c:
+            cur = c.execute("INSERT OR IGNORE INTO sync_inbox (hash, order_id, scope, payload, "
+                            "received_at) VALUES (?, ?, ?, ?, ?)",
+                            (hash_, order_id, scope, payload, at))
+            return cur.rowcount == 1
+
+    def pending(self, limit: int = 500) -> list[dict[str, Any]]:
+        rows = self.state.conn.execute(
+            "SELECT id, order_id, scope FROM sync_inbox WHERE done = 0 ORDER BY id LIMIT ?",
+            (limit,))
+        return [dict(r) for r in rows]
+
+    def mark_done(self, ids: list[int]) -> None:
+        with self.state.transaction() as c:
+            c.executemany("UPDATE sync_inbox SET done = 1 WHERE id = ?", [(i,) for i in ids])
+
+    def depth(self) -> int:
+        return int(self.state.conn.execute(
+            "SELECT count(*) FROM sync_inbox WHERE done = 0").fetchone()[0])
+
+    def last_received(self) -> dict[str, str]:
+        rows = self.state.conn.execute(
+            "SELECT scope, max(received_at) FROM sync_inbox GROUP BY scope")
+        return {scope: at for scope, at in rows}

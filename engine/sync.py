@@ -83,12 +83,12 @@ class Sync:
         feed = ChangeFeed(self.client, known_items_shipped=self.state.known_items_shipped)
         batch = feed.changes(Cursor.from_json(raw) if raw else Cursor())
         for n, change in enumerate(batch, 1):
-            self._store_change(change, dry, summary)
+            self.store_change(change, dry, summary)
             progress(n)
         if not dry:
             self.state.set_meta("inbound_cursor", batch.cursor.to_json())
 
-    def _store_change(self, change: OrderChange, dry: bool, summary: Summary) -> None:
+    def store_change(self, change: OrderChange, dry: bool, summary: Summary) -> None:
         oid = change.order_id
         if change.order is None:  # an unknown status or a broken record: reported, not guessed
             message = change.error.message if change.error else "unreadable order"

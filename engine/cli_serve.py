@@ -1,0 +1,117 @@
+"""CLI verbs for real-time sync: serve, webhooks register|status|remove."""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine import hooks
+from engine.cli_rules import set_option
+from engine.cli_sync import load_config, state_option
+from engine.config import Config
+from engine.errors import ConfigError
+from engine.report_sync import table
+from engine.session import client_for, rulesets_by_direction
+from engine.state import Inbox, SqliteState
+from engine.webhooks import SECRET_HEADER
+
+SECRET_ENV = "RULESYNC_WEBHOOK_SECRET"
+
+
+def _secret(config: Config) -> str:
+    secret = config.environ.get(SECRET_ENV, "")
+    if len(secret) < 16:
+        raise ConfigError(f"set {SECRET_ENV} to a random secret of 16 characters or more: "
+                          "BigCommerce sends it back in a header with every delivery")
+    return secret
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--path", "hook_path", default="/webhooks", show_default=True)
+@click.option("--poll-seconds", default=300.0, show_default=True,
+              help="Catch-up poll of the change feed, for webhooks that never arrive.")
+@click.option("--threads", default=8, show_default=True, help="HTTP worker threads.")
+@state_option
+@set_option
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds: float,
+          threads: int, state_path: Path | None, sets: tuple[str, ...]) -> None:
+    """Receive BigCommerce webhooks and apply them from a durable queue."""
+    import waitress
+
+    from engine.serve import App, Worker
+
+    config = load_config(ctx, state_path, sets)
+    secret = _secret(config)
+    rulesets_by_direction(config)  # invalid rules stop here, before anything listens
+    config.token()
+    SqliteState(config.state).close()  # create the tables before threads race to
+    stop = threading.Event()
+    worker = Worker(config, poll_seconds, stop)
+    server: Any = waitress.create_server(App(config, hook_path, secret, SECRET_HEADER),
+                                         host=host, port=port, threads=threads)
+    click.echo(f"rulesync serve: listening on http://{host}:{server.effective_port}{hook_path} "
+               f"(health: /healthz)", err=True)
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(0)  # waitress's run() closes the server on SystemExit
+
+    signal.signal(signal.SIGTERM, terminate)
+    worker.start()
+    try:
+        server.run()
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+        logging.getLogger("rulesync.serve").info("stopped")
+
+
+@click.group()
+def webhooks() -> None:
+    """The store's webhooks that feed `rulesync serve`."""
+
+
+@webhooks.command()
+@click.argument("destination")
+@click.pass_context
+def register(ctx: click.Context, destination: str) -> None:
+    """Create (or re-activate) the hooks, sending to DESTINATION (https://host/webhooks)."""
+    config = load_config(ctx, None)
+    done = hooks.register(client_for(config), destination, SECRET_HEADER, _secret(config))
+    click.echo(table(("scope", "hook"), done))
+
+
+@webhooks.command()
+@state_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, state_path: Path | None, as_json: bool) -> None:
+    """Show each hook: active or not, and when `serve` last received a delivery for it."""
+    config = load_config(ctx, state_path)
+    inbox = Inbox(SqliteState(config.state)) if config.state.exists() else None
+    found = hooks.status(client_for(config), inbox)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    elif not found:
+        click.echo("no rulesync hooks on this store: run `rulesync webhooks register URL`")
+    else:
+        click.echo(table(("id", "scope", "destination", "active", "last received"),
+                         [(h["id"], h["scope"], h["destination"],
+                           "yes" if h["is_active"] else "NO", h["last_received"] or "-")
+                          for h in found]))
+
+
+@webhooks.command()
+@click.option("--destination", help="Only the hooks sending there.")
+@click.pass_context
+def remove(ctx: click.Context, destination: str | None) -> None:
+    """Delete rulesync's hooks from the store."""
+    removed = hooks.remove(client_for(load_config(ctx, None)), destination)
+    click.echo(f"removed {len(removed)} hook(s)")

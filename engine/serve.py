@@ -1,0 +1,126 @@
+"""`rulesync serve`: acknowledge webhooks at once, apply them from a durable queue.
+
+The WSGI app (served by waitress) only authenticates, validates and writes each delivery to the
+inbox, then answers 200. A worker thread drains the inbox through the same engine as `apply`:
+it coalesces the deliveries of each order into one re-fetch of the order's current state
+(payloads are hints, not truth), runs outbound pushes, and polls the change feed every
+`poll_seconds` to catch webhooks that never arrive. SIGTERM stops accepting, lets the worker
+finish the order in hand and exits; a SIGKILL loses nothing that was acknowledged.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+from connectors.bigcommerce.changefeed import ChangeFeed
+from connectors.bigcommerce.errors import ApiError, NotFoundError
+from engine import hooks
+from engine.config import Config
+from engine.session import open_sync
+from engine.state import Inbox, SqliteState
+from engine.sync import Summary, Sync, utc_now
+from engine.webhooks import MAX_BODY, check
+
+log = logging.getLogger("rulesync.serve")
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+REASONS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 404: "404 Not Found",
+           405: "405 Method Not Allowed", 413: "413 Payload Too Large"}
+
+
+class App:
+    """The WSGI application: POST `path` for deliveries, GET /healthz for health."""
+
+    def __init__(self, config: Config, path: str, secret: str, header: str) -> None:
+        self.config, self.path, self.secret = config, path, secret
+        self.header_key = "HTTP_" + header.upper().replace("-", "_")
+        self._local = threading.local()  # one SQLite connection per server thread
+
+    def inbox(self) -> Inbox:
+        if not hasattr(self._local, "inbox"):
+            self._local.inbox = Inbox(SqliteState(self.config.state))
+        return self._local.inbox  # type: ignore[no-any-return]
+
+    def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        if path == "/healthz" and method == "GET":
+            return self._reply(start, 200, json.dumps(self.health()), "application/json")
+        if path != self.path:
+            return self._reply(start, 404, "not found")
+        if method != "POST":
+            return self._reply(start, 405, "POST only")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > MAX_BODY:
+            return self._reply(start, 413, "payload too large")
+        verdict = check(environ["wsgi.input"].read(min(length, MAX_BODY + 1)),
+                        environ.get(self.header_key), self.secret)
+        if verdict.delivery:
+            d = verdict.delivery
+            fresh = self.inbox().add(d.hash, d.order_id, d.scope, json.dumps(d.payload), utc_now())
+            log.info("%s order %s: %s", d.scope, d.order_id, "queued" if fresh else "duplicate")
+        elif verdict.status != 200:
+            log.warning("refused a delivery (%s): %s", verdict.status, verdict.message)
+        else:
+            log.info("%s", verdict.message)
+        return self._reply(start, verdict.status, "" if verdict.status == 200 else verdict.message)
+
+    def health(self) -> dict[str, Any]:
+        state = self.inbox().state
+        return {"status": "ok", "queue_depth": self.inbox().depth(),
+                "last_sync": state.get_meta("last_sync") or None,
+                "hooks": json.loads(state.get_meta("hooks", "null")),
+                "last_received": self.inbox().last_received()}
+
+    @staticmethod
+    def _reply(start: StartResponse, status: int, body: str,
+               kind: str = "text/plain") -> list[bytes]:
+        data = body.encode()
+        start(REASONS[status], [("Content-Type", kind), ("Content-Length", str(len(data)))])
+        return [data]
+
+
+class Worker(threading.Thread):
+    def __init__(self, config: Config, poll_seconds: float, stop: threading.Event) -> None:
+        super().__init__(name="rulesync-worker", daemon=True)
+        self.config, self.poll_seconds, self.stop = config, poll_seconds, stop
+
+    def run(self) -> None:
+        with open_sync(self.config) as sync:
+            inbox, feed = Inbox(sync.state), ChangeFeed(sync.client, sync.state.known_items_shipped)
+            next_poll = 0.0
+            while not self.stop.is_set():
+                try:
+                    busy = self.drain(sync, inbox, feed)
+                    if time.monotonic() >= next_poll:
+                        sync.run(dry=False)  # catch-up poll + pending + outbound
+                        sync.state.set_meta("hooks", json.dumps(hooks.status(sync.client, None)))
+                        next_poll = time.monotonic() + self.poll_seconds
+                    else:
+                        sync.outbound(False, Summary())
+                    sync.state.set_meta("last_sync", utc_now())
+                except ApiError as e:
+                    log.warning("store unavailable, retrying shortly: %s", e)
+                    busy = False
+                    self.stop.wait(1.0)
+                if not busy:
+                    self.stop.wait(0.05)
+
+    def drain(self, sync: Sync, inbox: Inbox, feed: ChangeFeed) -> bool:
+        """Apply queued deliveries: one re-fetch per order, orders in order of first arrival."""
+        rows = inbox.pending()
+        by_order: dict[int, list[int]] = {}
+        for row in rows:
+            by_order.setdefault(row["order_id"], []).append(row["id"])
+        for order_id, ids in by_order.items():
+            if self.stop.is_set():
+                break
+            try:
+                change = feed.change(sync.client.get_order(order_id))
+            except NotFoundError:
+                log.warning("order %s from a webhook is not in the store: ignored", order_id)
+            else:
+                sync.store_change(change, False, Summary())
+            inbox.mark_done(ids)
+        return bool(rows)
