@@ -15,14 +15,14 @@ Decision itself for hand-written; the matched rule id and its actions for zen), 
 stops with an error on the first mismatch. Each engine is timed with time.perf_counter over the
 whole mix, best of --reps repetitions. Inputs (events, states, settings, zen contexts and loop
 chunks) are built before timing; every engine gets the same Python dicts. The garbage collector
-is off while timing (as timeit does; --gc keeps it on): each timed run keeps its 200,000 results
-for the check, and collecting over them would otherwise dominate the Python engines' figures.
+stays on: a timed run uses each result and drops it, as a sync run does, and an untimed run after
+it keeps every result for the check (--no-gc turns the collector off while timing, as timeit does).
 
 Targets: rulesync >= 5x zen per event, >= 3x zen loop mode, and <= 3x slower than hand-written.
 zen-engine is an optional bench dependency (`pip install -e .[bench]`); without it the zen rows
 are skipped.
 
-    python bench/interpreter.py [--events 200000] [--seed 2026] [--reps 3] [--chunk 1000] [--gc]
+    python bench/interpreter.py [--events 200000] [--seed 2026] [--reps 3] [--chunk 1000] [--no-gc]
 """
 from __future__ import annotations
 
@@ -105,9 +105,13 @@ def make_inputs(n: int, seed: int = 2026) -> Inputs:
 # 1. rulesync
 
 
-def run_rulesync(rs: RuleSet, inputs: Inputs) -> list[Decision]:
+def run_rulesync(rs: RuleSet, inputs: Inputs, keep: bool = True) -> list[Decision] | None:
     ev = evaluate
-    return [ev(rs, e, s, se) for e, s, se in inputs]
+    if keep:
+        return [ev(rs, e, s, se) for e, s, se in inputs]
+    for e, s, se in inputs:
+        ev(rs, e, s, se)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,8 +188,13 @@ def hand_written(rs: RuleSet) -> Callable[[Mapping[str, Any], Mapping[str, Any],
     return decide
 
 
-def run_hand(decide: Callable[..., Decision], inputs: Inputs) -> list[Decision]:
-    return [decide(e, s, se) for e, s, se in inputs]
+def run_hand(decide: Callable[..., Decision], inputs: Inputs,
+             keep: bool = True) -> list[Decision] | None:
+    if keep:
+        return [decide(e, s, se) for e, s, se in inputs]
+    for e, s, se in inputs:
+        decide(e, s, se)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,14 +268,22 @@ def zen_chunks(contexts: list[dict[str, Any]], size: int) -> list[dict[str, Any]
     return [{"events": contexts[i:i + size]} for i in range(0, len(contexts), size)]
 
 
-def run_zen(engine: Any, contexts: list[dict[str, Any]]) -> list[Any]:
+def run_zen(engine: Any, contexts: list[dict[str, Any]], keep: bool = True) -> list[Any] | None:
     ev, key = engine.evaluate, ZEN_KEY
-    return [ev(key, c) for c in contexts]
+    if keep:
+        return [ev(key, c) for c in contexts]
+    for c in contexts:
+        ev(key, c)
+    return None
 
 
-def run_zen_loop(engine: Any, chunks: list[dict[str, Any]]) -> list[Any]:
+def run_zen_loop(engine: Any, chunks: list[dict[str, Any]], keep: bool = True) -> list[Any] | None:
     ev, key = engine.evaluate, ZEN_LOOP_KEY
-    return [ev(key, c) for c in chunks]
+    if keep:
+        return [ev(key, c) for c in chunks]
+    for c in chunks:
+        ev(key, c)
+    return None
 
 
 def zen_rule_ids(responses: list[Any]) -> list[str | None]:
@@ -335,14 +352,12 @@ def check_all(rs: RuleSet, inputs: Inputs, chunk: int = 1000, with_zen: bool = T
 # Timing
 
 
-def best_of(reps: int, run: Callable[[], Any], check: Callable[[Any], None],
-            collect: bool = False) -> float:
-    """Best wall time of `reps` runs; every run's output is checked (outside the timing).
+def best_of(reps: int, run: Callable[[bool], Any], check: Callable[[Any], None],
+            collect: bool = True) -> float:
+    """Best wall time of `reps` runs that use each result and drop it, as a sync run does.
 
-    The garbage collector is off while a run is timed, as timeit does, unless `collect`: each run
-    keeps all its results alive for the check, and with the collector on its full collections
-    walk those results over and over (about 2/3 of rulesync's time at 200,000 events) -- a cost
-    of this harness, not of the engines, which a caller consuming decisions one by one never pays.
+    After each timed run, an untimed run keeps every result and checks it against the others.
+    The garbage collector stays on (--no-gc turns it off while timing, as timeit does).
     """
     best = float("inf")
     for _ in range(reps):
@@ -351,12 +366,11 @@ def best_of(reps: int, run: Callable[[], Any], check: Callable[[Any], None],
             gc.disable()
         try:
             started = time.perf_counter()
-            out = run()
+            run(False)
             elapsed = time.perf_counter() - started
         finally:
             gc.enable()
-        check(out)
-        del out
+        check(run(True))
         best = min(best, elapsed)
     return best
 
@@ -380,8 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--chunk", type=int, default=1000, help="events per zen loop-mode call")
-    parser.add_argument("--gc", action="store_true",
-                        help="keep the garbage collector on while timing (off by default)")
+    parser.add_argument("--no-gc", dest="gc", action="store_false",
+                        help="turn the garbage collector off while timing (on by default)")
     args = parser.parse_args(argv)
 
     print(f"Python {platform.python_version()} ({platform.python_implementation()}) on {machine()}")
@@ -394,11 +408,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{'on' if args.gc else 'off'} while timing")
 
     timings: dict[str, float] = {}
-    timings["rulesync"] = best_of(args.reps, lambda: run_rulesync(rs, inputs),
+    timings["rulesync"] = best_of(args.reps, lambda keep: run_rulesync(rs, inputs, keep),
                                   lambda out: check_decisions("rulesync (rerun)", out, want,
                                                               inputs), args.gc)
     decide = hand_written(rs)
-    timings["hand-written"] = best_of(args.reps, lambda: run_hand(decide, inputs),
+    timings["hand-written"] = best_of(args.reps, lambda keep: run_hand(decide, inputs, keep),
                                       lambda out: check_decisions("hand-written", out, want,
                                                                   inputs), args.gc)
     if zen is None:
@@ -408,10 +422,10 @@ def main(argv: list[str] | None = None) -> int:
         contexts = zen_contexts(inputs)
         chunks = zen_chunks(contexts, args.chunk)
         timings["zen"] = best_of(
-            args.reps, lambda: run_zen(engine, contexts),
+            args.reps, lambda keep: run_zen(engine, contexts, keep),
             lambda out: check_rule_ids("zen", zen_rule_ids(out), want, rs, inputs), args.gc)
         timings[f"zen loop ({args.chunk:,}/call)"] = best_of(
-            args.reps, lambda: run_zen_loop(engine, chunks),
+            args.reps, lambda keep: run_zen_loop(engine, chunks, keep),
             lambda out: check_rule_ids("zen loop", zen_loop_rule_ids(out), want, rs, inputs),
             args.gc)
     print("all engines agree with rulesync on every event of every repetition")

@@ -9,11 +9,20 @@ produces a false alarm.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
-from engine.catalog import (EVENT_TYPES, INBOUND, NOT_IMPORTED_STATE, SHIPPED_VALUES,
-                            STATE_FLAGS, STATUS_EVENT, STATUSES, status_label)
-from engine.conditions import MISSING, Match, analyze, matches
+from engine.catalog import (
+    EVENT_TYPES,
+    INBOUND,
+    NOT_IMPORTED_STATE,
+    SHIPPED_VALUES,
+    STATE_FLAGS,
+    STATUS_EVENT,
+    STATUSES,
+    status_label,
+)
+from engine.conditions import MISSING, analyze, matches
 from engine.model import RuleSet
 from engine.problems import Problem
 from engine.yamldoc import Document
@@ -43,7 +52,7 @@ def _literals(ruleset: RuleSet) -> dict[str, set[Any]]:
             values = m.value if isinstance(m.value, list) else [m.value]
             if m.op in ("gt", "gte", "lt", "lte"):
                 values = [m.value - 1, m.value - 0.5, m.value, m.value + 0.5, m.value + 1]
-            out.setdefault(m.path, set()).update(v for v in values if not isinstance(v, bool))
+            out.setdefault(m.path, set()).update(values)
     return out
 
 
@@ -94,9 +103,9 @@ def _never(ruleset: RuleSet, doc: Document, cases: list[dict[str, Any]],
             continue
         if ruleset.hit_policy != "first":
             continue
-        earlier = [next((j for j in range(i) if verdicts[k][j] is True), None) for k in reachable]
-        if None not in earlier:
-            names = ", ".join(f"'{ruleset.rules[j].id}'" for j in sorted(set(earlier)))  # type: ignore[type-var]
+        earlier = [next((j for j in range(i) if verdicts[k][j] is True), -1) for k in reachable]
+        if -1 not in earlier:
+            names = ", ".join(f"'{ruleset.rules[j].id}'" for j in sorted(set(earlier)))
             found.append(doc.problem(rule.where, f"rule '{rule.id}' can never fire: {names} "
                                      "before it match every event it matches (hit policy first)"))
     return found

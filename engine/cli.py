@@ -52,8 +52,8 @@ def main() -> None:
 
 def _register() -> None:
     from connectors.bigcommerce.sandbox.cli import sandbox
-    from engine.cli_rules import eval_cmd, test_cmd, validate
     from engine.cli_orders import orders
+    from engine.cli_rules import eval_cmd, test_cmd, validate
     from engine.cli_serve import serve, webhooks
     from engine.cli_sync import apply, demo, explain, init_cmd, plan
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -52,15 +52,18 @@ def apply(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], as
 
 
 class _progress:
-    """A counter on stderr while a long run imports, only when stderr is a terminal."""
+    """A counter on stderr while a long run reads orders, only when stderr is a terminal."""
 
-    def __enter__(self) -> Any:
-        tty = click.get_text_stream("stderr").isatty()
-        return (lambda n: click.echo(f"\rorders read: {n}", err=True, nl=False)
-                if n % 100 == 0 else None) if tty else (lambda n: None)
+    def __enter__(self) -> Callable[[int], None]:
+        self.tty = click.get_text_stream("stderr").isatty()
+        return self.show
+
+    def show(self, n: int) -> None:
+        if self.tty and n % 100 == 0:
+            click.echo(f"\rorders read: {n}", err=True, nl=False)
 
     def __exit__(self, *exc: Any) -> None:
-        if click.get_text_stream("stderr").isatty():
+        if self.tty:
             click.echo("\r", err=True, nl=False)
 
 

@@ -6,9 +6,10 @@ an error before anything runs. Tokens come only from the environment, never from
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import rules as shipped
 from engine import schema
@@ -64,9 +65,9 @@ def load(path: Path | None = None, *, state: Path | None = None,
     env = dict(os.environ if environ is None else environ)
     if path is None and Path(DEFAULT_FILE).is_file():
         path = Path(DEFAULT_FILE)
-    data = _read_file(path) if path else {"version": 1}
+    data: dict[str, Any] = _read_file(path) if path else {"version": 1}
     base = path.parent if path else Path.cwd()
-    store = data.get("store", {})
+    store: dict[str, Any] = data.get("store", {})
     rule_paths = tuple(base / p for p in data.get("rules", [])) or (shipped.BIGCOMMERCE,)
     for p in rule_paths:
         if not p.exists():

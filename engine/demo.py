@@ -7,8 +7,9 @@ second sync pushes those changes to the store (push_order_info and auto_close on
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 

@@ -1,8 +1,9 @@
 """What executing one action can come to, and the contract action handlers follow."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 
 class Outcome(NamedTuple):

@@ -10,3 +10,7 @@ class RulesyncError(Exception):
 
 class ConfigError(RulesyncError):
     """A missing or invalid configuration, found before anything runs."""
+
+
+class EvaluationError(RulesyncError):
+    """A rule could not be evaluated for an event (a template or expression failed)."""

@@ -5,7 +5,8 @@ idempotency keys, so the outbox recognises the work it already did.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from connectors.ledger.records import HistoryEntry
 

@@ -10,17 +10,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
+
+from jinja2 import TemplateError
 
 from engine import conditions
 from engine.catalog import NOT_IMPORTED_STATE
 from engine.conditions import AllOf, Match, Node, Test
-from engine.model import EMPTY, Decision, PlannedAction, Rule, RuleSet, RuleTrace
+from engine.errors import EvaluationError
+from engine.model import EMPTY, ActionTemplate, Decision, PlannedAction, Rule, RuleSet, RuleTrace
 
 OTHER: Any = type("Other", (), {"__repr__": lambda self: "<other>"})()
 _NOT_IMPORTED = MappingProxyType(dict(NOT_IMPORTED_STATE))
 _INDEXABLE = (str, int)
+_LOOKUP = (str, int, float)  # 1.0 finds the bucket of 1, as `equals: 1` says; True never does
 Bucket = tuple[tuple[Rule, Test | None], ...]
 
 
@@ -71,7 +76,7 @@ def candidates(ruleset: RuleSet, event: Mapping[str, Any], state: Mapping[str, A
     level: Any = ruleset.index
     for get in ruleset.index_paths:
         v = get(event, state, settings)
-        level = level.get(v, level[OTHER]) if v.__class__ in _INDEXABLE else level[OTHER]
+        level = (level.get(v) or level[OTHER]) if v.__class__ in _LOOKUP else level[OTHER]
     return level  # type: ignore[no-any-return]
 
 
@@ -80,16 +85,27 @@ def evaluate(ruleset: RuleSet, event: Mapping[str, Any], state: Mapping[str, Any
     """Decide what `event` causes. `settings` overrides the rule file's defaults."""
     st = _NOT_IMPORTED if state is None else state
     se = EMPTY if settings is None else settings
-    bucket = candidates(ruleset, event, st, se)
+    level: Any = ruleset.index  # candidates(), inlined: this is the hot path
+    for get in ruleset.index_paths:
+        v = get(event, st, se)
+        level = (level.get(v) or level[OTHER]) if v.__class__ in _LOOKUP else level[OTHER]
     if ruleset.hit_policy == "first":
-        for rule, test in bucket:
+        for rule, test in level:
             if test is None or test(event, st, se):
-                matched: tuple[Rule, ...] = (rule,)
-                break
-        else:
-            matched = ()
-    else:
-        matched = tuple(rule for rule, test in bucket if test is None or test(event, st, se))
+                if trace or rule.templated:
+                    return decide(ruleset, (rule,), event, st, se, trace)
+                eid = event.get("id")
+                if eid.__class__ is not str or not eid:
+                    eid = event_id(event)
+                return Decision(eid, rule.ids, tuple([PlannedAction(name, params, rid, eid + suffix)
+                                                      for name, params, rid, suffix in rule.plan])
+                                if rule.plan else (), rule.reasons)
+        return decide(ruleset, (), event, st, se, trace)
+    matched = tuple(rule for rule, test in level if test is None or test(event, st, se))
+    if len(matched) > 1 and ruleset.hit_policy == "unique":
+        # The static check cannot see through `expr`; at run time the policy still holds.
+        raise EvaluationError(f"{ruleset.file}: rules {', '.join(r.id for r in matched)} "
+                              "all match this event but the hit policy is unique")
     return decide(ruleset, matched, event, st, se, trace)
 
 
@@ -107,16 +123,11 @@ def decide(ruleset: RuleSet, matched: tuple[Rule, ...], event: Mapping[str, Any]
     eid = event.get("id")
     if eid.__class__ is not str or not eid:
         eid = event_id(event)
-    if len(matched) == 1 and not trace and not matched[0].templated:  # the common case
-        rule = matched[0]
-        return Decision(eid, rule.ids, tuple([PlannedAction(a.name, a.params, rule.id,
-                                                            eid + a.key_suffix)
-                                              for a in rule.actions]), rule.reasons)
     actions = []
     for rule in matched:
         for a in rule.actions:
-            params = a.params if not a.templates else _render(ruleset, a.params, a.templates,
-                                                              event, state, settings)
+            params = a.params if not a.templates else _render(ruleset, rule, a, event, state,
+                                                              settings)
             actions.append(PlannedAction(a.name, params, rule.id, eid + a.key_suffix))
     return Decision(
         eid, tuple(r.id for r in matched), tuple(actions),
@@ -124,10 +135,17 @@ def decide(ruleset: RuleSet, matched: tuple[Rule, ...], event: Mapping[str, Any]
         _trace(ruleset, matched, event, state, settings) if trace else ())
 
 
-def _render(ruleset: RuleSet, constants: Mapping[str, Any], templates: Any,
-            event: Any, state: Any, settings: Any) -> Mapping[str, Any]:
+def _render(ruleset: RuleSet, rule: Rule, action: ActionTemplate, event: Any, state: Any,
+            settings: Any) -> Mapping[str, Any]:
     ctx = {"event": event, "state": state, "settings": {**ruleset.settings, **settings}}
-    return MappingProxyType({**constants, **{k: render(**ctx) for k, render in templates}})
+    params = dict(action.params)
+    for name, render in action.templates:
+        try:
+            params[name] = render(**ctx)
+        except TemplateError as e:
+            raise EvaluationError(f"{ruleset.file}: rule '{rule.id}' → {action.name}.{name}: "
+                                  f"template failed for event {event_id(event)}: {e}") from None
+    return MappingProxyType(params)
 
 
 def _trace(ruleset: RuleSet, matched: tuple[Rule, ...], event: Any, state: Any,

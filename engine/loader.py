@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from types import MappingProxyType
-from typing import Any, Iterable
+from typing import Any
 
 from engine import checks, conditions, schema
-from engine.catalog import (ACTIONS, EVENT_FIELDS, EVENT_TYPES, STATE_FIELDS, STATUS_PATHS,
-                            STATUSES)
+from engine.catalog import ACTIONS, EVENT_FIELDS, EVENT_TYPES, STATE_FIELDS, STATUS_PATHS, STATUSES
 from engine.errors import RulesyncError
 from engine.interpreter import build_index
 from engine.model import ActionTemplate, Rule, RuleSet
@@ -61,19 +62,27 @@ def load_file(path: str | FsPath) -> Loaded:
 
 def load_text(file: str, text: str, content_hash: str = "") -> Loaded:
     doc = read(file, text)
-    if doc.problems:
+    if doc.data is None:  # a syntax error or an empty file: nothing more can be checked
         return Loaded(file, problems=doc.problems)
     bad_version = schema.check_version(doc)
     if bad_version:
         return Loaded(file, problems=[bad_version])
     problems = schema.problems(doc)
-    if problems:
-        return Loaded(file, problems=sort(problems))
+    if any(_FATAL.match(p.path) for p in problems):
+        return Loaded(file, problems=sort(doc.problems + problems))
+    # Rules the schema rejected are left out; the others still get their meaning checks, so one
+    # run reports every problem of the file.
+    skip = {int(m.group(1)) for p in problems if (m := _RULE.match(p.path))}
     content_hash = content_hash or hashlib.sha256(text.encode()).hexdigest()
-    ruleset = _Builder(doc).build(content_hash)
+    ruleset = _Builder(doc, skip).build(content_hash)
+    problems += doc.problems
     # Whole-set checks only on rules that are sound one by one, so one typo is one error.
-    problems = doc.problems or checks.problems(ruleset, doc)
+    problems = problems or checks.problems(ruleset, doc)
     return Loaded(file, None if problems else ruleset, sort(problems))
+
+
+_FATAL = re.compile(r"^\$(\.(direction|settings|rules|hit_policy|name)(\.|$)|$|\.rules$)")
+_RULE = re.compile(r"^\$\.rules\[(\d+)\]")
 
 
 def load_rulesets(paths: Iterable[str | FsPath]) -> list[RuleSet]:
@@ -91,20 +100,23 @@ def load_rulesets(paths: Iterable[str | FsPath]) -> list[RuleSet]:
 class _Builder:
     """Builds the frozen model from schema-valid data, noting meaning problems on the document."""
 
-    def __init__(self, doc: Document) -> None:
+    def __init__(self, doc: Document, skip: set[int] | None = None) -> None:
         self.doc = doc
+        self.skip = skip or set()
         data: dict[str, Any] = doc.data  # type: ignore[assignment]
         self.data = data
         self.direction: str = data["direction"]
         self.settings = MappingProxyType(dict(data.get("settings", {})))
 
-    def problem(self, where: Path, message: str) -> None:
-        self.doc.problems.append(self.doc.problem(where, message))
+    def problem(self, where: Path, message: str, *, key: bool = False) -> None:
+        self.doc.problems.append(self.doc.problem(where, message, key=key))
 
     def build(self, content_hash: str) -> RuleSet:
         rules: list[Rule] = []
         seen: dict[str, int] = {}
         for i, item in enumerate(self.data["rules"]):
+            if i in self.skip:
+                continue
             where: Path = ("rules", i)
             if item["id"] in seen:
                 self.problem(where + ("id",), f"duplicate rule id '{item['id']}' "
@@ -150,7 +162,7 @@ class _Builder:
         values = m.value if isinstance(m.value, list) else [m.value]
         if m.path in STATUS_PATHS and m.op not in ("exists",):
             for v in values:
-                if v is not None and (not isinstance(v, int) or v not in STATUSES):
+                if v is not None and (type(v) is not int or v not in STATUSES):
                     self.problem(m.where, f"rule '{rid}': unknown status id {v!r} "
                                  "(BigCommerce status ids are 0-14)")
         if m.path == "event.type" and m.op in ("equals", "in", "not_equals", "not_in"):
@@ -176,14 +188,14 @@ class _Builder:
             at = where + (name, key)
             if key not in spec.params:
                 self.problem(at, f"rule '{rid}': unknown parameter '{key}' of action '{name}' "
-                             f"(known: {', '.join(spec.params)})")
+                             f"(known: {', '.join(spec.params)})", key=True)
             elif is_template(value):
                 templates.append((key, self.template(rid, value, at)))
             elif not isinstance(value, spec.params[key]) or (
                     isinstance(value, bool) and spec.params[key] is not bool):
                 self.problem(at, f"rule '{rid}': parameter '{key}' of action '{name}' must be "
                              f"{spec.params[key].__name__}, not {value!r}")
-            elif key == "status_id" and value not in STATUSES:
+            elif key == "status_id" and value not in STATUSES:  # bool excluded above
                 self.problem(at, f"rule '{rid}': unknown status id {value!r} "
                              "(BigCommerce status ids are 0-14)")
             else:

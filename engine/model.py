@@ -1,9 +1,10 @@
 """The frozen model of a loaded rule set and the decisions the interpreter returns."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from engine.conditions import Node, Test
 from engine.problems import Path
@@ -37,11 +38,15 @@ class Rule:
     ids: tuple[str, ...] = field(init=False, repr=False, compare=False)
     reasons: tuple[str, ...] = field(init=False, repr=False, compare=False)
     templated: bool = field(init=False, repr=False, compare=False)
+    plan: tuple[tuple[str, Mapping[str, Any], str, str], ...] = field(
+        init=False, repr=False, compare=False)  # (name, params, rule id, key suffix) per action
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ids", (self.id,))
         object.__setattr__(self, "reasons", () if self.no_update is None else (self.no_update,))
         object.__setattr__(self, "templated", any(a.templates for a in self.actions))
+        object.__setattr__(self, "plan", tuple((a.name, a.params, self.id, a.key_suffix)
+                                               for a in self.actions))
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Problems found in a file: `file:line:col: $.path: message`, collected and sorted."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 Path = tuple[object, ...]  # a JSON path: keys and indexes
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
-from typing import Any, Iterable
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -15,7 +16,7 @@ from engine.yamldoc import Document
 SUPPORTED_VERSIONS = (1,)
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(name: str = "ruleset") -> Draft202012Validator:
     path = rules.ROOT / "schema" / f"{name}-v1.schema.json"
     return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))

@@ -13,7 +13,8 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from connectors.bigcommerce.changefeed import ChangeFeed
 from connectors.bigcommerce.errors import ApiError, NotFoundError

@@ -1,8 +1,9 @@
 """Opening everything a sync needs from a Config, and failing before any change if it can't."""
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.policy import RetryPolicy
@@ -34,10 +35,13 @@ def check_settings(rulesets: Mapping[str, RuleSet] | list[RuleSet],
                    settings: Mapping[str, Any]) -> Mapping[str, Any]:
     """A setting no rule file declares is a typo: refuse it instead of silently ignoring it."""
     values = rulesets.values() if isinstance(rulesets, Mapping) else rulesets
-    known = {k for r in values for k in r.settings}
-    unknown = sorted(set(settings) - known)
-    if unknown:
-        raise ConfigError(f"unknown setting '{unknown[0]}' (known: {', '.join(sorted(known))})")
+    defaults = {k: v for r in values for k, v in r.settings.items()}
+    for name, value in settings.items():
+        if name not in defaults:
+            raise ConfigError(f"unknown setting '{name}' (known: {', '.join(sorted(defaults))})")
+        if type(value) is not type(defaults[name]):
+            raise ConfigError(f"setting '{name}' must be {type(defaults[name]).__name__} like its "
+                              f"default {defaults[name]!r}, not {value!r}")
     return settings
 
 

@@ -11,9 +11,10 @@ import json
 import os
 import signal
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from connectors.bigcommerce import actions as store_actions
 from connectors.bigcommerce.changefeed import ChangeFeed, Cursor, OrderChange
@@ -34,7 +35,7 @@ COUNTED = {"done": None, "noop": "skipped", "conflict": "conflicts", "failed": "
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass

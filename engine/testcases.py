@@ -1,9 +1,10 @@
 """`rulesync test`: run the test cases kept beside rule files (`*.tests.yaml`)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from engine import schema
 from engine.catalog import NOT_IMPORTED_STATE

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 MAX_BODY = 64 * 1024  # real payloads are a few hundred bytes
 ORDER_SCOPES = frozenset({"store/order/created", "store/order/updated",

@@ -282,9 +282,6 @@ def test_eval_malformed_state_json_is_a_clear_error(tmp_path: Path) -> None:
     no_traceback(r)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --set auto_close=maybe (a string for a boolean "
-                   "setting) is accepted; status 10 on a new order then matches no rule and eval "
-                   "exits 0 with 'matched: no rule'")
 def test_eval_set_with_a_value_of_the_wrong_type_is_refused(tmp_path: Path) -> None:
     value = "maybe"
     ten = {**ELEVEN, "id": "e-5-10", "new_status_id": 10}
@@ -294,9 +291,6 @@ def test_eval_set_with_a_value_of_the_wrong_type_is_refused(tmp_path: Path) -> N
     no_traceback(r)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an order.shipped event without a shipment, with "
-                   "push_order_info on, ends in 'internal error: UndefinedError' exit 3 instead "
-                   "of a one-line user error exit 1")
 def test_eval_an_event_missing_what_a_template_needs_is_a_user_error(tmp_path: Path) -> None:
     ev = write(tmp_path, "shipped.json", {"id": "l-2", "type": "order.shipped", "order_id": 5})
     r = run("eval", str(ev), "--set", "push_order_info=true")
