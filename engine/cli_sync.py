@@ -1,6 +1,7 @@
 """CLI verbs that sync: plan, apply, explain."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -55,7 +56,7 @@ class _progress:
     """A counter on stderr while a long run reads orders, only when stderr is a terminal."""
 
     def __enter__(self) -> Callable[[int], None]:
-        self.tty = click.get_text_stream("stderr").isatty()
+        self.tty = sys.stderr.isatty()
         return self.show
 
     def show(self, n: int) -> None:
