@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from acceptance_world import NOTHING_DONE, World, counts, order_body
+from acceptance_world import NOTHING_DONE, TOKEN, World, counts, order_body
 from connectors.bigcommerce.sandbox import statuses
 
 SHIPPED_RULES = Path(__file__).resolve().parents[2] / "rules" / "bigcommerce"
@@ -52,6 +52,7 @@ def refused(w: World, config: Path, *sets: str) -> str:
     r = w.run("apply", "--state", str(w.state), *flags, config=config)
     assert r.returncode == 1, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert TOKEN not in r.stdout + r.stderr
     return r.stderr
 
 
@@ -150,6 +151,18 @@ def test_unknown_setting_is_refused_before_any_change(world: World) -> None:
     assert world.writes() == {}
 
 
+def test_wrong_token_is_a_clear_error_that_never_shows_the_token(world: World) -> None:
+    world.create(order_body(7))
+    world.tick()
+    secret = "wrong-secret-5f3a9c"
+    r = world.run("apply", "--state", str(world.state), BIGCOMMERCE_ACCESS_TOKEN=secret)
+    assert r.returncode == 1, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+    assert "401" in r.stderr or "nauthori" in r.stderr, r.stderr
+    assert secret not in r.stdout + r.stderr
+    assert world.ledger_dump() == {}
+    assert world.writes() == {}
+
+
 # -- a store outage in the middle of a run ----------------------------------------------------
 
 def outage_when(w: World, trigger: Callable[[str, str], bool], seed: int = 7
@@ -235,6 +248,7 @@ def test_store_outage_during_the_pushes_is_finished_by_the_next_run(
               config=fast_retry_config(w))
     end()
     assert len(w.store_shipments(ids[1][0])) == 1, "the POST was not applied before the drop"
+    assert TOKEN not in r.stdout + r.stderr
     assert r.returncode == 1, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
     summary = w.apply(PUSH, config=fast_retry_config(w))

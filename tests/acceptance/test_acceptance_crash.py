@@ -22,9 +22,9 @@ KILLED = -signal.SIGKILL
 # Crash points are counted per process. The import run writes nothing to the store, so each
 # inbound trial starts from an empty ledger against the same store: one kill at point N, then
 # reruns. Outbound resumes where it stopped, so its kills are chained in one ledger.
-INBOUND_POINTS = list(range(1, 1300, 90))
-OUTBOUND_POINTS = [1, 2, 3, 4, 6, 8, 10, 13, 16, 19, 23, 27, 31, 36, 41, 47, 53, 60, 68,
-                   76, 85]
+INBOUND_POINTS = list(range(1, 1200, 110))
+OUTBOUND_POINTS = [1, 2, 3, 4, 6, 8, 11, 14, 18, 23, 29, 36, 44, 53, 63,
+                   74]
 
 
 def crashing_apply(w: World, points: list[int], *sets: str) -> int:

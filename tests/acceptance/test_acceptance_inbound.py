@@ -286,3 +286,26 @@ def test_completed_new_order_is_closed_with_auto_close(world: World) -> None:
     assert summary["errors"] == 0
     assert world.store_order(new)["status_id"] == 10
     assert world.writes() == {}
+
+
+# -- no silent downgrade ------------------------------------------------------------------------
+
+def test_store_cancelling_an_order_the_ledger_shipped_is_a_conflict_not_applied(
+        world: World) -> None:
+    oid = world.create(order_body(9))
+    world.tick()
+    world.apply()
+    world.orders("ship", str(oid), "--tracking", "1ZLEDGER", "--carrier", "ups")
+    world.sb.store.set_status(oid, 5)
+    world.tick()
+    summary = world.apply()
+    assert summary["conflicts"] == 1, summary
+    assert any(str(oid) in p and "void" in p for p in summary["problems"]), summary["problems"]
+    state = world.ledger_get(oid)["state"]
+    assert state["void"] is False and state["shipped"] == "complete"
+    assert world.plan()["actions"] == []
+    world.tick()
+    assert counts(world.apply()) == NOTHING_DONE  # recorded once, not retried forever
+    r = world.run("explain", str(oid), "--state", str(world.state))
+    assert r.returncode == 0 and "conflict" in r.stdout, r.stdout
+    assert world.writes() == {}

@@ -13,7 +13,7 @@ import pytest
 from acceptance_world import NOTHING_DONE, World, counts, order_body, shipment_items
 
 PUSH = "push_order_info=true"
-NAMES = {"pay": 7, "pack": 7, "ship": 7, "close": 7, "void": 7, "refund": 11}
+NAMES = {"pay": 7, "pack": 7, "ship": 7, "close": 7, "void": 7, "refund": 11, "store_ship": 9}
 
 
 class Stages:
@@ -53,6 +53,7 @@ def stages(tmp_path_factory: pytest.TempPathFactory) -> Any:
         w.orders("close", str(ids["close"]))
         w.orders("void", str(ids["void"]))
         w.orders("refund", str(ids["refund"]))
+        w.ship_in_store(ids["store_ship"], {"MUG-1": 2}, "1ZSTORE", "fedex")
         s.snapshot()  # 1
         w.tick()
         w.orders("ship", str(ids["ship"]), "--tracking", "9400OUT0002", "--carrier", "usps")
@@ -131,6 +132,16 @@ def test_refund_changes_nothing_in_the_store(stages: Stages) -> None:
     pushed_for_refund = [a for a in stages.summary[1]["actions"]
                          if a["order_id"] == stages.ids["refund"] and a["outcome"] == "done"]
     assert pushed_for_refund == []
+
+
+def test_store_shipment_read_in_with_push_on_is_not_sent_back(stages: Stages) -> None:
+    ledger = stages.ledger[4]["store_ship"]
+    assert [(s["tracking_number"], s["carrier"]) for s in ledger["shipments"]] == [
+        ("1ZSTORE", "fedex")]
+    assert ledger["state"]["shipped"] == "partial"
+    assert len(stages.store[4]["store_ship"][1]) == 1
+    assert [a for summary in stages.summary for a in summary["actions"]
+            if a["order_id"] == stages.ids["store_ship"] and a["direction"] == "outbound"] == []
 
 
 def test_exactly_the_expected_writes(stages: Stages) -> None:
