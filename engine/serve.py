@@ -23,9 +23,11 @@ from engine.config import Config
 from engine.session import open_sync
 from engine.state import Inbox, SqliteState
 from engine.sync import Summary, Sync, utc_now
-from engine.webhooks import MAX_BODY, check
+from engine.webhooks import MAX_BODY, authenticated, check
 
 log = logging.getLogger("rulesync.serve")
+STALLED_AFTER = 60.0  # seconds without a worker heartbeat before /healthz says "stalled"
+HOOKS_REFRESH = 60.0  # seconds between reads of the store's hooks for /healthz
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 REASONS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 404: "404 Not Found",
            405: "405 Method Not Allowed", 413: "413 Payload Too Large"}
@@ -52,6 +54,9 @@ class App:
             return self._reply(start, 404, "not found")
         if method != "POST":
             return self._reply(start, 405, "POST only")
+        if not authenticated(environ.get(self.header_key), self.secret):
+            log.warning("refused a delivery (401): missing or wrong secret header")
+            return self._reply(start, 401, "missing or wrong secret header")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_BODY:
             return self._reply(start, 413, "payload too large")
@@ -61,15 +66,16 @@ class App:
             d = verdict.delivery
             fresh = self.inbox().add(d.hash, d.order_id, d.scope, json.dumps(d.payload), utc_now())
             log.info("%s order %s: %s", d.scope, d.order_id, "queued" if fresh else "duplicate")
-        elif verdict.status != 200:
-            log.warning("refused a delivery (%s): %s", verdict.status, verdict.message)
-        else:
-            log.info("%s", verdict.message)
+        else:  # refused, or a scope rulesync does not handle: acknowledged and ignored
+            log.warning("delivery answered %s: %s", verdict.status, verdict.message)
         return self._reply(start, verdict.status, "" if verdict.status == 200 else verdict.message)
 
     def health(self) -> dict[str, Any]:
         state = self.inbox().state
-        return {"status": "ok", "queue_depth": self.inbox().depth(),
+        beat = float(state.get_meta("worker_heartbeat", "0"))
+        alive = time.time() - beat < STALLED_AFTER
+        return {"status": "ok" if alive else "stalled", "queue_depth": self.inbox().depth(),
+                "worker_error": state.get_meta("worker_error") or None,
                 "last_sync": state.get_meta("last_sync") or None,
                 "hooks": json.loads(state.get_meta("hooks", "null")),
                 "last_received": self.inbox().last_received()}
@@ -86,30 +92,43 @@ class Worker(threading.Thread):
     def __init__(self, config: Config, poll_seconds: float, stop: threading.Event) -> None:
         super().__init__(name="rulesync-worker", daemon=True)
         self.config, self.poll_seconds, self.stop = config, poll_seconds, stop
+        self.hook_scopes: set[str] = set()  # active hooks as last read, for /healthz
 
     def run(self) -> None:
         with open_sync(self.config) as sync:
             inbox, feed = Inbox(sync.state), ChangeFeed(sync.client, sync.state.known_items_shipped)
-            next_poll = 0.0
+            next_poll = next_hooks = 0.0
             while not self.stop.is_set():
+                sync.state.set_meta("worker_heartbeat", str(time.time()))
                 try:
-                    busy = self.drain(sync, inbox, feed)
+                    scopes = self.drain(sync, inbox, feed)
+                    busy = bool(scopes)
+                    if not scopes <= self.hook_scopes:  # a delivery from a hook not seen yet
+                        next_hooks = 0.0
                     if time.monotonic() >= next_poll:
                         sync.run(dry=False)  # catch-up poll + pending + outbound
-                        sync.state.set_meta("hooks", json.dumps(hooks.status(sync.client, None)))
-                        next_poll = time.monotonic() + self.poll_seconds
+                        next_poll, busy = time.monotonic() + self.poll_seconds, True
                     else:
-                        sync.outbound(False, Summary())
-                    sync.state.set_meta("last_sync", utc_now())
-                except ApiError as e:
-                    log.warning("store unavailable, retrying shortly: %s", e)
-                    busy = False
+                        busy = bool(sync.outbound(False, Summary())) or busy
+                    if time.monotonic() >= next_hooks:
+                        found = hooks.status(sync.client, None)
+                        sync.state.set_meta("hooks", json.dumps(found))
+                        self.hook_scopes = {h["scope"] for h in found if h["is_active"]}
+                        next_hooks = time.monotonic() + HOOKS_REFRESH
+                    if busy:
+                        sync.state.set_meta("last_sync", utc_now())
+                except Exception as e:  # noqa: BLE001 - the worker must outlive any one failure
+                    log.warning("sync failed, retrying shortly: %s", e)
+                    sync.state.set_meta("worker_error", f"{utc_now()}: {e}")
                     self.stop.wait(1.0)
+                    continue
                 if not busy:
                     self.stop.wait(0.05)
 
-    def drain(self, sync: Sync, inbox: Inbox, feed: ChangeFeed) -> bool:
-        """Apply queued deliveries: one re-fetch per order, orders in order of first arrival."""
+    def drain(self, sync: Sync, inbox: Inbox, feed: ChangeFeed) -> set[str]:
+        """Apply queued deliveries: one re-fetch per order, orders in order of first arrival.
+
+        Returns the scopes of the deliveries applied."""
         rows = inbox.pending()
         by_order: dict[int, list[int]] = {}
         for row in rows:
@@ -118,10 +137,13 @@ class Worker(threading.Thread):
             if self.stop.is_set():
                 break
             try:
-                change = feed.change(sync.client.get_order(order_id))
+                sync.store_change(feed.change(sync.client.get_order(order_id)), False, Summary())
             except NotFoundError:
                 log.warning("order %s from a webhook is not in the store: ignored", order_id)
-            else:
-                sync.store_change(change, False, Summary())
+            except ApiError:
+                raise  # the store is unavailable: keep the deliveries, retry the whole queue
+            except Exception as e:  # noqa: BLE001 - one bad order must not block the queue
+                log.warning("order %s from a webhook could not be applied: %s (the catch-up "
+                            "poll will look at it again)", order_id, e)
             inbox.mark_done(ids)
-        return bool(rows)
+        return {row["scope"] for row in rows}

@@ -108,8 +108,9 @@ class Sync:
                 items_shipped=change.order["items_shipped"],
                 date_modified=change.order["date_modified"])
 
-    def outbound(self, dry: bool, summary: Summary) -> None:
-        seq = int(self.state.get_meta("outbound_seq", "0"))
+    def outbound(self, dry: bool, summary: Summary) -> int:
+        """Handle the ledger's changes since the last run; returns how many were read."""
+        seq = start = int(self.state.get_meta("outbound_seq", "0"))
         while entries := self.ledger.changes_since(seq, 500):
             for entry in entries:
                 event = ledger_event(entry)
@@ -119,6 +120,7 @@ class Sync:
                 seq = entry.seq
                 if not dry:
                     self.state.set_meta("outbound_seq", str(seq))
+        return seq - start
 
     # -- decisions and actions -----------------------------------------------------------
 

@@ -40,14 +40,16 @@ def authenticated(given: str | None, secret: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), secret.encode())
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
+MAX_ID = 2**63 - 1  # what SQLite (and BigCommerce's ids) can hold
+
+
+def _order_id(value: Any) -> int | None:
+    """A positive order id, given as a number or a string of ASCII digits; else None."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if type(value) is not int or not 0 < value <= MAX_ID:
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
+    return value
 
 
 def check(body: bytes, secret_given: str | None, secret: str) -> Verdict:
@@ -57,8 +59,8 @@ def check(body: bytes, secret_given: str | None, secret: str) -> Verdict:
         return Verdict(413, f"body over {MAX_BODY} bytes")
     try:
         payload = json.loads(body)
-    except ValueError as e:
-        return Verdict(400, f"malformed JSON: {e}")
+    except (ValueError, RecursionError) as e:  # RecursionError: absurdly deep nesting
+        return Verdict(400, f"malformed JSON: {type(e).__name__}")
     if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict) \
             or not isinstance(payload.get("scope"), str) \
             or not isinstance(payload.get("hash"), str) or not payload["hash"]:
@@ -66,7 +68,7 @@ def check(body: bytes, secret_given: str | None, secret: str) -> Verdict:
     scope, data = payload["scope"], payload["data"]
     if scope not in ORDER_SCOPES | SHIPMENT_SCOPES:
         return Verdict(200, f"scope {scope!r} is not one rulesync handles: ignored")
-    order_id = _int(data.get("orderId") if scope in SHIPMENT_SCOPES else data.get("id"))
+    order_id = _order_id(data.get("orderId") if scope in SHIPMENT_SCOPES else data.get("id"))
     if order_id is None:
-        return Verdict(400, f"{scope}: data carries no order id")
+        return Verdict(400, f"{scope}: data carries no valid order id")
     return Verdict(200, "queued", Delivery(payload["hash"], scope, order_id, payload))
