@@ -12,8 +12,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from acceptance_world import NOTHING_DONE, World, counts, order_body
 
-from acceptance_world import NOTHING_DONE, World, counts
 from connectors.ledger import Ledger, LedgerError
 
 PUSH = "push_order_info=true"
@@ -235,8 +235,6 @@ def test_read_back_causes_nothing_and_plan_is_empty(runs: Any) -> None:
 
 def test_killed_after_the_shipment_post_the_rerun_reconciles_instead_of_posting(
         world: World) -> None:
-    from acceptance_world import order_body
-
     oid = world.create(order_body(9))
     world.tick()
     world.apply(PUSH)
@@ -266,3 +264,35 @@ def test_killed_after_the_shipment_post_the_rerun_reconciles_instead_of_posting(
     assert len(ledger["shipments"]) == 1
     assert str(ledger["shipments"][0]["store_id"]) == str(ships[0]["id"])
     assert ledger["state"]["shipped"] == "complete"
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the rerun reconciles the second identical shipment "
+                   "with the store shipment already linked to the first; linking fails "
+                   "('one of them is already linked'), apply exits 1 and the second store "
+                   "shipment is never created")
+def test_two_identical_ledger_shipments_survive_a_crash_before_the_second_post(
+        world: World) -> None:
+    """Two boxes with the same tracking number and the same items are two shipments. A run
+    killed after counting the second POST's attempt (before the POST) must still create it."""
+    oid = world.create(order_body(9, lines=(("MUG-1", "Mug", 2, "12.00"),)))
+    world.tick()
+    world.apply(PUSH)
+    world.orders("ship", str(oid), "--tracking", "1ZSAME", "--carrier", "ups", "--item",
+                 "MUG-1=1")
+    world.orders("ship", str(oid), "--tracking", "1ZSAME", "--carrier", "ups", "--item",
+                 "MUG-1=1")
+    world.tick()
+    # points: 1 decision, 2 attempt, (POST), 3 done-check; 4 decision, 5 attempt -> killed
+    r = world.run("apply", "--state", str(world.state), "--set", PUSH, **{CRASH_ENV: "5"})
+    assert r.returncode == KILLED
+    assert len(world.store_shipments(oid)) == 1
+    summary = world.apply(PUSH, expect_rc=None)
+    assert summary.get("errors") == 0, summary.get("problems")
+    world.tick()
+    world.apply(PUSH)
+    ledger = world.ledger_get(oid)
+    assert ledger["state"]["shipped"] == "complete"
+    store = world.store_shipments(oid)
+    assert len(store) == 2, store
+    assert world.store_order(oid)["items_shipped"] == 2
+    assert len({s["store_id"] for s in ledger["shipments"]}) == 2

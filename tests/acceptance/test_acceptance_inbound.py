@@ -3,15 +3,15 @@
 One store, built in stages, drives every scenario at once (the real command costs ~1 s per run):
 stage 1 creates the orders, stage 2 makes the later store changes, stage 3 the second shipment,
 stage 4 is a run with nothing new. After every stage the test keeps both sides: the ledger
-(read as `rulesync orders show --json` prints it), the store orders and the apply summary. Each test then checks
-its own order on both sides, after its stage and at the end.
+(read as `rulesync orders show --json` prints it), the store orders and the apply summary.
+Each test then checks its own order on both sides, after its stage and at the end.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-
 from acceptance_world import (
     ADDRESS,
     NOTHING_DONE,
@@ -264,7 +264,7 @@ def test_explain_names_the_rule_and_its_version_for_a_no_update(stages: Stages) 
     r = stages.w.run("explain", str(stages.ids["bare_shipped"]), "--json", "--state",
                      str(stages.w.state))
     assert r.returncode == 0, r.stderr
-    data = __import__("json").loads(r.stdout)
+    data = json.loads(r.stdout)
     matched = [(d["event"]["type"], d["matched"], d["rules_sha256"]) for d in data["decisions"]]
     assert any(t == "order.status_changed" and "shipped-status-only" in m and sha
                for t, m, sha in matched), matched

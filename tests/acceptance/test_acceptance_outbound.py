@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from acceptance_world import NOTHING_DONE, World, counts, order_body, shipment_items
 
 PUSH = "push_order_info=true"
