@@ -33,6 +33,7 @@ class Config:
     api_url: str = DEFAULT_API_URL
     token_env: str = TOKEN_ENV
     retry_floor_seconds: float | None = None
+    origins: Mapping[str, str] = field(default_factory=dict)  # setting -> where it was given
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def token(self) -> str:
@@ -46,7 +47,7 @@ class Config:
         return token
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -56,7 +57,10 @@ def _read_file(path: Path) -> dict[str, Any]:
         or schema.problems(doc, "config")
     if problems:
         raise InvalidRules(problems)
-    return doc.data  # type: ignore[return-value]
+    data: dict[str, Any] = doc.data  # type: ignore[assignment]
+    origins = {name: "{}:{}:{}".format(path, *doc.where(("settings", name)))
+               for name in data.get("settings", {})}
+    return data, origins
 
 
 def load(path: Path | None = None, *, state: Path | None = None,
@@ -65,7 +69,8 @@ def load(path: Path | None = None, *, state: Path | None = None,
     env = dict(os.environ if environ is None else environ)
     if path is None and Path(DEFAULT_FILE).is_file():
         path = Path(DEFAULT_FILE)
-    data: dict[str, Any] = _read_file(path) if path else {"version": 1}
+    data, origins = _read_file(path) if path else ({"version": 1}, {})
+    origins.update({name: "--set" for name in settings or {}})
     base = path.parent if path else Path.cwd()
     store: dict[str, Any] = data.get("store", {})
     rule_paths = tuple(base / p for p in data.get("rules", [])) or (shipped.BIGCOMMERCE,)
@@ -80,4 +85,4 @@ def load(path: Path | None = None, *, state: Path | None = None,
         api_url=env.get("BIGCOMMERCE_API_URL") or store.get("api_url", DEFAULT_API_URL),
         token_env=store.get("token_env", TOKEN_ENV),
         retry_floor_seconds=store.get("retry_floor_seconds"),
-        environ=env)
+        origins=origins, environ=env)

@@ -24,7 +24,7 @@ TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")
 class InvalidRules(RulesyncError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sort(problems)
-        super().__init__(f"{len(problems)} problem(s) in the rule files:\n"
+        super().__init__(f"{len(problems)} problem(s):\n"
                          + "\n".join(map(str, self.problems)))
 
 

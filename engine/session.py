@@ -32,31 +32,37 @@ def rulesets_by_direction(config: Config) -> dict[str, RuleSet]:
 
 
 def check_settings(rulesets: Mapping[str, RuleSet] | list[RuleSet],
-                   settings: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A setting no rule file declares is a typo: refuse it instead of silently ignoring it."""
+                   settings: Mapping[str, Any], origins: Mapping[str, str] | None = None
+                   ) -> Mapping[str, Any]:
+    """A setting no rule file declares is a typo: refuse it instead of silently ignoring it.
+
+    `origins` says where each setting was given (`rulesync.yaml:7:3`), for the message."""
     values = rulesets.values() if isinstance(rulesets, Mapping) else rulesets
     defaults = {k: v for r in values for k, v in r.settings.items()}
     for name, value in settings.items():
+        where = f"{origins[name]}: " if origins and name in origins else ""
         if name not in defaults:
-            raise ConfigError(f"unknown setting '{name}' (known: {', '.join(sorted(defaults))})")
+            raise ConfigError(f"{where}unknown setting '{name}' "
+                              f"(known: {', '.join(sorted(defaults))})")
         if type(value) is not type(defaults[name]):
-            raise ConfigError(f"setting '{name}' must be {type(defaults[name]).__name__} like its "
-                              f"default {defaults[name]!r}, not {value!r}")
+            raise ConfigError(f"{where}setting '{name}' must be {type(defaults[name]).__name__} "
+                              f"like its default {defaults[name]!r}, not {value!r}")
     return settings
 
 
 def client_for(config: Config) -> BigCommerceClient:
     policy = RetryPolicy()
     if config.retry_floor_seconds is not None:
-        policy = RetryPolicy(server_error_floor=config.retry_floor_seconds,
-                             max_delay=max(config.retry_floor_seconds, 1.0))
+        floor = config.retry_floor_seconds
+        policy = RetryPolicy(server_error_floor=floor, base_delay=min(1.0, floor),
+                             max_delay=max(floor, 1.0))
     return BigCommerceClient(config.store_hash, config.token(), config.api_url, policy=policy)
 
 
 @contextmanager
 def open_sync(config: Config) -> Iterator[Sync]:
     rulesets = rulesets_by_direction(config)
-    settings = check_settings(rulesets, config.settings)
+    settings = check_settings(rulesets, config.settings, config.origins)
     client = client_for(config)
     state = SqliteState(config.state)  # first: it creates the folder the ledger shares
     ledger = Ledger(config.state)

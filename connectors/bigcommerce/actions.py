@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from connectors.bigcommerce.client import BigCommerceClient
@@ -47,7 +48,8 @@ def _address(side: StoreSide, call: ActionCall) -> int | str:
         return (f"the items ship to {len(found)} different addresses; record one ledger "
                 "shipment per address")
     address = order.as_dict().get("shipping_address") or {}
-    return found.pop() if found else address.get("id") or "the order has no shipping address"
+    chosen = found.pop() if found else address.get("id")
+    return int(chosen) if chosen is not None else "the order has no shipping address"
 
 
 def shipment_body(call: ActionCall, address_id: int) -> dict[str, Any]:
@@ -71,13 +73,24 @@ def create_store_shipment(side: StoreSide, call: ActionCall) -> Outcome:
     if isinstance(address, str):
         return Outcome("conflict", f"not sent: {address}")
     body = shipment_body(call, address)
+    order = side.ledger.get(call.order_id)
+    source = str(call.event["shipment"]["id"])
+    mine = next((s for s in (order.shipments if order else ()) if s.id == source), None)
+    if mine is not None and mine.store_id:  # linked by an earlier attempt that then died
+        return Outcome("done", f"store shipment {mine.store_id}")
+    # A store shipment already linked to another ledger shipment is that one's, not ours, even
+    # when address, tracking number and items are the same.
+    taken = {str(s.store_id) for s in (order.shipments if order else ()) if s.store_id}
+
+    def ours(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+        return str(existing["id"]) not in taken and same_shipment(existing, wanted)
+
     made = None
     if call.attempts > 1:  # an earlier attempt may have created it before the process died
-        made = next((s for s in side.client.list_shipments(call.order_id)
-                     if same_shipment(s, body)), None)
+        made = next((s for s in side.client.list_shipments(call.order_id) if ours(s, body)), None)
     if made is None:
-        made = side.client.create_shipment_once(call.order_id, body, match=same_shipment)
-    side.ledger.link_store_shipment(call.order_id, str(call.event["shipment"]["id"]), made["id"])
+        made = side.client.create_shipment_once(call.order_id, body, match=ours)
+    side.ledger.link_store_shipment(call.order_id, source, made["id"])
     return Outcome("done", f"store shipment {made['id']}")
 
 

@@ -1,7 +1,7 @@
 """Inbound actions (store -> ledger): each maps to one idempotent ledger method."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from connectors.ledger.errors import Conflict
 from connectors.ledger.ledger import Ledger

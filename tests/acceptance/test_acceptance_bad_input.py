@@ -135,8 +135,6 @@ def test_bad_setting_value_in_config_is_refused_before_any_change(world: World) 
     assert world.writes() == {}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a wrongly typed setting in rulesync.yaml is refused "
-                   "without naming the file, line and column")
 def test_bad_setting_value_in_config_names_file_line_col(world: World) -> None:
     err = refused(world, write_config(world, BAD_VALUE))
     assert re.search(r"rulesync\.yaml:3:\d+", err), err
@@ -328,9 +326,6 @@ def one_fault_on(w: World, nth_post: int, seed: int) -> None:
     app.handle = handle  # type: ignore[method-assign]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: after an ambiguous failure of the second of two "
-                   "identical shipment POSTs, the reconcile takes the store shipment already "
-                   "linked to the first; the second store shipment is never created")
 def test_dropped_post_of_a_second_identical_shipment_is_not_lost(world: World) -> None:
     oid = world.create(order_body(9, lines=(("MUG-1", "Mug", 2, "12.00"),)))
     world.tick()

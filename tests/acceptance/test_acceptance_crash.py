@@ -266,10 +266,6 @@ def test_killed_after_the_shipment_post_the_rerun_reconciles_instead_of_posting(
     assert ledger["state"]["shipped"] == "complete"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the rerun reconciles the second identical shipment "
-                   "with the store shipment already linked to the first; linking fails "
-                   "('one of them is already linked'), apply exits 1 and the second store "
-                   "shipment is never created")
 def test_two_identical_ledger_shipments_survive_a_crash_before_the_second_post(
         world: World) -> None:
     """Two boxes with the same tracking number and the same items are two shipments. A run
