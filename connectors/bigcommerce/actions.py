@@ -1,8 +1,8 @@
 """Outbound actions (ledger -> store): status writes and shipments, each exactly once."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.bigcommerce.client import BigCommerceClient
