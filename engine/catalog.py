@@ -69,7 +69,7 @@ ACTIONS: dict[str, dict[str, ActionSpec]] = {
               status_id=int, allow_downgrade=bool),
         _spec("create_store_shipment",
               "create a store shipment with tracking for exactly the event's items",
-              comments=str),
+              comments=str, allow_downgrade=bool),
     )},
 }
 

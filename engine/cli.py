@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from engine.errors import RulesyncError
-from engine.logs import setup_logging
+from engine.logs import redact, setup_logging
 
 BUG_EXIT = 3
 
@@ -41,12 +41,13 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except RulesyncError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {redact(str(e))}", err=True)
         sys.exit(e.exit_code)
     except Exception as e:  # a bug: one line and a hint, unless asked for the traceback
         if "--traceback" in sys.argv:
             raise
-        click.echo(f"internal error: {type(e).__name__}: {e} (rerun with --traceback)", err=True)
+        click.echo(f"internal error: {type(e).__name__}: {redact(str(e))} (rerun with --traceback)",
+                   err=True)
         sys.exit(BUG_EXIT)
 
 

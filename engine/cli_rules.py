@@ -10,7 +10,7 @@ import yaml
 
 import rules as shipped
 from engine import report
-from engine.catalog import EVENT_TYPES
+from engine.catalog import EVENT_TYPES, NOT_IMPORTED_STATE, SHIPPED_VALUES
 from engine.errors import RulesyncError
 from engine.interpreter import evaluate
 from engine.loader import discover, load_file, load_rulesets
@@ -73,6 +73,22 @@ def _read_json(path: Path, what: str) -> Any:
         raise RulesyncError(f"cannot read {what} {path}: {e}") from None
 
 
+def _state(given: Any, path: Path) -> dict[str, Any]:
+    """A state file is merged over the never-imported state, as in test cases; typos refused."""
+    if not isinstance(given, dict):
+        raise RulesyncError(f"{path}: a state is a JSON object (see README, 'Events and state')")
+    unknown = sorted(set(given) - set(NOT_IMPORTED_STATE))
+    if unknown:
+        raise RulesyncError(f"{path}: unknown state field '{unknown[0]}' "
+                            f"(known: {', '.join(NOT_IMPORTED_STATE)})")
+    for name, value in given.items():
+        if name == "shipped" and value not in SHIPPED_VALUES:
+            raise RulesyncError(f"{path}: shipped must be one of {', '.join(SHIPPED_VALUES)}")
+        if name != "shipped" and not isinstance(value, bool):
+            raise RulesyncError(f"{path}: {name} must be true or false, not {value!r}")
+    return {**NOT_IMPORTED_STATE, **given}
+
+
 @click.command("eval")
 @click.argument("event_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--state", "state_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -87,7 +103,7 @@ def eval_cmd(event_file: Path, state_file: Path | None, rule_paths: tuple[Path, 
     event = _read_json(event_file, "event")
     if not isinstance(event, dict) or "type" not in event:
         raise RulesyncError(f"{event_file}: an event is a JSON object with a 'type'")
-    state = _read_json(state_file, "state") if state_file else None
+    state = _state(_read_json(state_file, "state"), state_file) if state_file else None
     rulesets = load_rulesets(default_paths(rule_paths))
     ruleset = next((r for r in rulesets if event["type"] in EVENT_TYPES[r.direction]), None)
     if ruleset is None:

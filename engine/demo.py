@@ -52,7 +52,7 @@ def _ledger_changes(ledger: Ledger) -> list[tuple[str, int]]:
              ("pack", Ledger.mark_packed, lambda s: s["paid"] and not s["packed"]
               and not s["void"]),
              ("ship", None, lambda s: s["shipped"] == "none" and not s["void"]
-              and not s["warnings"]),
+              and not s["closed"] and not s["warnings"]),
              ("close", Ledger.close_order, lambda s: not s["closed"] and not s["void"]),
              ("void", Ledger.void, lambda s: s["shipped"] == "none" and not s["void"]
               and not s["closed"]),

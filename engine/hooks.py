@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from connectors.bigcommerce.client import BigCommerceClient
+from engine.errors import ConfigError
 from engine.state import Inbox
 from engine.webhooks import SCOPES
 
@@ -14,9 +16,23 @@ def ours(client: BigCommerceClient, destination: str | None = None) -> list[dict
             and (destination is None or h.get("destination") == destination)]
 
 
+def check_destination(destination: str) -> None:
+    """BigCommerce delivers only to HTTPS on port 443 (FACTS §7); plain HTTP only on loopback,
+    for the sandbox."""
+    url = urlsplit(destination)
+    loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
+    if url.scheme == "https" and url.port in (None, 443) or url.scheme == "http" and loopback:
+        return
+    raise ConfigError(f"{destination}: BigCommerce delivers webhooks only to https:// on port 443 "
+                      "(put `rulesync serve` behind a TLS proxy, see README)")
+
+
 def register(client: BigCommerceClient, destination: str, header: str, secret: str
              ) -> list[tuple[str, str]]:
-    """Create the missing hooks, re-activate inactive ones; (scope, what happened) each."""
+    """Create the missing hooks, re-activate inactive ones; (scope, what happened) each.
+
+    Hooks of the same scopes sending elsewhere are listed as such: each would deliver too."""
+    check_destination(destination)
     existing = {h["scope"]: h for h in ours(client, destination)}
     done = []
     for scope in SCOPES:
@@ -31,6 +47,9 @@ def register(client: BigCommerceClient, destination: str, header: str, secret: s
         else:
             client.update_hook(hook["id"], body)  # keeps the secret header current
             done.append((scope, "active"))
+    done += [(h["scope"], f"ALSO active to {h['destination']} (remove it: rulesync webhooks "
+              f"remove --destination {h['destination']})")
+             for h in ours(client) if h.get("destination") != destination and h.get("is_active")]
     return done
 
 

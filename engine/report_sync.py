@@ -69,6 +69,8 @@ def explain_text(order_id: int, decisions: list[dict[str, Any]], history: list[A
         lines.append(f"    rules {d['rules']} v{d['rules_version']} sha256 {d['rules_sha256'][:12]}"
                      f" -> {', '.join(d['matched']) or 'no rule matched'}")
         lines += [f"    no update: {r}" for r in d["no_update"]]
+        if d["outcome"].startswith("error"):
+            lines.append(f"    {d['outcome']}")
         for outcome in d["action_outcomes"]:
             if outcome:
                 lines.append(f"    {outcome['action']}: {outcome['status']}"

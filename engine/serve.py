@@ -75,6 +75,7 @@ class App:
         beat = float(state.get_meta("worker_heartbeat", "0"))
         alive = time.time() - beat < STALLED_AFTER
         return {"status": "ok" if alive else "stalled", "queue_depth": self.inbox().depth(),
+                "dead_deliveries": self.inbox().dead(),
                 "worker_error": state.get_meta("worker_error") or None,
                 "last_sync": state.get_meta("last_sync") or None,
                 "hooks": json.loads(state.get_meta("hooks", "null")),
@@ -93,37 +94,42 @@ class Worker(threading.Thread):
         super().__init__(name="rulesync-worker", daemon=True)
         self.config, self.poll_seconds, self.stop = config, poll_seconds, stop
         self.hook_scopes: set[str] = set()  # active hooks as last read, for /healthz
+        self.next_poll = 0.0
+        self.last_hooks, self.hooks_stale = -HOOKS_REFRESH, True
 
     def run(self) -> None:
         with open_sync(self.config) as sync:
             inbox, feed = Inbox(sync.state), ChangeFeed(sync.client, sync.state.known_items_shipped)
-            next_poll = next_hooks = 0.0
             while not self.stop.is_set():
                 sync.state.set_meta("worker_heartbeat", str(time.time()))
                 try:
-                    scopes = self.drain(sync, inbox, feed)
-                    busy = bool(scopes)
-                    if not scopes <= self.hook_scopes:  # a delivery from a hook not seen yet
-                        next_hooks = 0.0
-                    if time.monotonic() >= next_poll:
-                        sync.run(dry=False)  # catch-up poll + pending + outbound
-                        next_poll, busy = time.monotonic() + self.poll_seconds, True
-                    else:
-                        busy = bool(sync.outbound(False, Summary())) or busy
-                    if time.monotonic() >= next_hooks:
-                        found = hooks.status(sync.client, None)
-                        sync.state.set_meta("hooks", json.dumps(found))
-                        self.hook_scopes = {h["scope"] for h in found if h["is_active"]}
-                        next_hooks = time.monotonic() + HOOKS_REFRESH
-                    if busy:
-                        sync.state.set_meta("last_sync", utc_now())
+                    busy = self.step(sync, inbox, feed)
                 except Exception as e:  # noqa: BLE001 - the worker must outlive any one failure
                     log.warning("sync failed, retrying shortly: %s", e)
                     sync.state.set_meta("worker_error", f"{utc_now()}: {e}")
                     self.stop.wait(1.0)
                     continue
-                if not busy:
+                if busy:
+                    sync.state.set_meta("last_sync", utc_now())
+                else:
                     self.stop.wait(0.05)
+
+    def step(self, sync: Sync, inbox: Inbox, feed: ChangeFeed) -> bool:
+        """One turn: queued deliveries, ledger pushes, and the catch-up poll when it is due."""
+        with sync.state.exclusive():
+            scopes = self.drain(sync, inbox, feed)
+            busy = bool(scopes) or bool(sync.outbound(False, Summary()))
+        if time.monotonic() >= self.next_poll:
+            sync.run(dry=False)  # catch-up poll + pending actions + outbound
+            self.next_poll, busy = time.monotonic() + self.poll_seconds, True
+        self.hooks_stale |= not scopes <= self.hook_scopes  # a delivery from a hook not seen yet
+        now = time.monotonic()
+        if now >= self.last_hooks + HOOKS_REFRESH or (self.hooks_stale and now >= self.last_hooks + 1):
+            found = hooks.status(sync.client, None)
+            sync.state.set_meta("hooks", json.dumps(found))
+            self.hook_scopes = {h["scope"] for h in found if h["is_active"]}
+            self.last_hooks, self.hooks_stale = now, False
+        return busy
 
     def drain(self, sync: Sync, inbox: Inbox, feed: ChangeFeed) -> set[str]:
         """Apply queued deliveries: one re-fetch per order, orders in order of first arrival.
@@ -131,19 +137,23 @@ class Worker(threading.Thread):
         Returns the scopes of the deliveries applied."""
         rows = inbox.pending()
         by_order: dict[int, list[int]] = {}
+        shipment_news = {row["order_id"] for row in rows if row["scope"].startswith(
+            "store/shipment/")}
         for row in rows:
             by_order.setdefault(row["order_id"], []).append(row["id"])
         for order_id, ids in by_order.items():
             if self.stop.is_set():
                 break
             try:
-                sync.store_change(feed.change(sync.client.get_order(order_id)), False, Summary())
+                sync.store_change(feed.change(sync.client.get_order(order_id)), False, Summary(),
+                                  shipments_changed=order_id in shipment_news)
             except NotFoundError:
                 log.warning("order %s from a webhook is not in the store: ignored", order_id)
             except ApiError:
                 raise  # the store is unavailable: keep the deliveries, retry the whole queue
             except Exception as e:  # noqa: BLE001 - one bad order must not block the queue
-                log.warning("order %s from a webhook could not be applied: %s (the catch-up "
-                            "poll will look at it again)", order_id, e)
+                log.warning("order %s from a webhook could not be applied: %s", order_id, e)
+                inbox.failed(ids, f"{utc_now()}: {e}")  # retried, then kept as dead
+                continue
             inbox.mark_done(ids)
         return {row["scope"] for row in rows}

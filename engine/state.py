@@ -7,6 +7,7 @@ implementation would provide.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -24,7 +25,8 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS sync_inbox (
         id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE, order_id INTEGER,
         scope TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL,
-        done INTEGER NOT NULL DEFAULT 0)""",
+        done INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '')""",
     """CREATE TABLE IF NOT EXISTS sync_outbox (
         key TEXT PRIMARY KEY, seq INTEGER NOT NULL, order_id INTEGER NOT NULL,
         direction TEXT NOT NULL, action TEXT NOT NULL, params TEXT NOT NULL,
@@ -76,6 +78,19 @@ class SqliteState:
 
     def close(self) -> None:
         self.conn.close()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One sync at a time per state file, across processes (`apply` from cron beside
+        `serve`): an OS file lock, which the kernel releases when a process dies, even by
+        SIGKILL, so a crash never leaves it held. A PostgreSQL state store would use an
+        advisory lock."""
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -144,7 +159,7 @@ class SqliteState:
     def finish_action(self, key: str, status: str, outcome: str, at: str) -> None:
         with self.transaction() as c:
             c.execute("UPDATE sync_outbox SET status = ?, outcome = ?, updated_at = ? "
-                      "WHERE key = ?", (status, outcome, at, key))
+                      "WHERE key = ? AND status = 'pending'", (status, outcome, at, key))
 
     def decisions(self, order_id: int) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM sync_decisions WHERE order_id = ? ORDER BY id",
@@ -173,11 +188,23 @@ class Inbox:
                             (hash_, order_id, scope, payload, at))
             return cur.rowcount == 1
 
+    MAX_ATTEMPTS = 5  # then the delivery is kept, "dead", for a person to look at
+
     def pending(self, limit: int = 500) -> list[dict[str, Any]]:
         rows = self.state.conn.execute(
-            "SELECT id, order_id, scope FROM sync_inbox WHERE done = 0 ORDER BY id LIMIT ?",
-            (limit,))
+            "SELECT id, order_id, scope FROM sync_inbox WHERE done = 0 AND attempts < ? "
+            "ORDER BY id LIMIT ?", (self.MAX_ATTEMPTS, limit))
         return [dict(r) for r in rows]
+
+    def failed(self, ids: list[int], error: str) -> None:
+        with self.state.transaction() as c:
+            c.executemany("UPDATE sync_inbox SET attempts = attempts + 1, last_error = ? "
+                          "WHERE id = ?", [(error, i) for i in ids])
+
+    def dead(self) -> int:
+        return int(self.state.conn.execute(
+            "SELECT count(*) FROM sync_inbox WHERE done = 0 AND attempts >= ?",
+            (self.MAX_ATTEMPTS,)).fetchone()[0])
 
     def mark_done(self, ids: list[int]) -> None:
         with self.state.transaction() as c:
@@ -185,7 +212,8 @@ class Inbox:
 
     def depth(self) -> int:
         return int(self.state.conn.execute(
-            "SELECT count(*) FROM sync_inbox WHERE done = 0").fetchone()[0])
+            "SELECT count(*) FROM sync_inbox WHERE done = 0 AND attempts < ?",
+            (self.MAX_ATTEMPTS,)).fetchone()[0])
 
     def last_received(self) -> dict[str, str]:
         rows = self.state.conn.execute(

@@ -20,13 +20,15 @@ from connectors.bigcommerce import actions as store_actions
 from connectors.bigcommerce.changefeed import ChangeFeed, Cursor, OrderChange
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.errors import FatalApiError
+from connectors.bigcommerce.normalize import normalize_shipment
 from connectors.ledger import actions as ledger_actions
 from connectors.ledger.errors import LedgerError
 from connectors.ledger.ledger import Ledger
 from engine.catalog import INBOUND, OUTBOUND
 from engine.effects import ActionCall, Outcome
+from engine.errors import EvaluationError
 from engine.events import ledger_event, predict, store_events
-from engine.interpreter import evaluate
+from engine.interpreter import evaluate, event_id
 from engine.model import Decision, RuleSet
 from engine.state import SqliteState
 
@@ -63,13 +65,16 @@ class Sync:
 
     def run(self, *, dry: bool, progress: Callable[[int], None] = lambda n: None) -> Summary:
         summary = Summary()
-        if not dry:
+        if dry:  # reads only: no lock needed, and `plan` never waits for a running sync
+            summary.actions += [_pending_view(r) for r in self.state.pending_actions()]
+            self.inbound(dry, summary, progress)
+            self.outbound(dry, summary)
+            return summary
+        with self.state.exclusive():
             for row in self.state.pending_actions():
                 self._execute(row, summary)
-        else:
-            summary.actions += [_pending_view(r) for r in self.state.pending_actions()]
-        self.inbound(dry, summary, progress)
-        self.outbound(dry, summary)
+            self.inbound(dry, summary, progress)
+            self.outbound(dry, summary)
         return summary
 
     def _crash_point(self) -> None:
@@ -89,7 +94,9 @@ class Sync:
         if not dry:
             self.state.set_meta("inbound_cursor", batch.cursor.to_json())
 
-    def store_change(self, change: OrderChange, dry: bool, summary: Summary) -> None:
+    def store_change(self, change: OrderChange, dry: bool, summary: Summary, *,
+                     shipments_changed: bool = False) -> None:
+        """Events for one changed store order, decided and (unless `dry`) applied."""
         oid = change.order_id
         if change.order is None:  # an unknown status or a broken record: reported, not guessed
             message = change.error.message if change.error else "unreadable order"
@@ -98,7 +105,9 @@ class Sync:
             return
         order = self.ledger.get(oid)
         known = {str(i) for s in (order.shipments if order else ()) for i in (s.id, s.store_id) if i}
-        events = store_events(change.order, change.shipments, self.state.store_order(oid), known)
+        last_seen = self.state.store_order(oid)
+        events = store_events(change.order, self._shipments(change, last_seen, shipments_changed),
+                              last_seen, known)
         state = self.ledger.state_of(oid)
         for event in events:
             state = self._decide(self.rulesets[INBOUND], event, state, dry, summary)
@@ -107,6 +116,19 @@ class Sync:
                 oid, status_id=change.order["status_id"],
                 items_shipped=change.order["items_shipped"],
                 date_modified=change.order["date_modified"])
+
+    def _shipments(self, change: OrderChange, last_seen: dict[str, Any] | None,
+                   changed: bool) -> Any:
+        """The change feed fetches shipments when items_shipped moved. A shipment deleted and
+        made again (how BigCommerce changes a shipment's items, FACTS §3) leaves it as it was,
+        so a shipped order modified since we last saw it is looked at too."""
+        order = change.order or {}
+        if change.shipments is not None or not (changed or (
+                order.get("status_id") in (2, 3) and last_seen is not None
+                and last_seen["date_modified"] != order.get("date_modified"))):
+            return change.shipments
+        return [normalize_shipment(s, order.get("line_items", ()))
+                for s in self.client.list_shipments(change.order_id)]
 
     def outbound(self, dry: bool, summary: Summary) -> int:
         """Handle the ledger's changes since the last run; returns how many were read."""
@@ -126,7 +148,16 @@ class Sync:
 
     def _decide(self, ruleset: RuleSet, event: dict[str, Any], state: dict[str, Any],
                 dry: bool, summary: Summary) -> dict[str, Any]:
-        decision = evaluate(ruleset, event, state, self.settings)
+        try:
+            decision = evaluate(ruleset, event, state, self.settings)
+        except EvaluationError as e:  # this event is reported; the run goes on with the next
+            summary.counts["errors"] += 1
+            summary.problems.append(f"order {event['order_id']}: {e}")
+            if not dry:
+                failed = Decision(event_id(event), (), (), ())
+                self.state.record_decision(
+                    _decision_row(ruleset, event, failed, self.now(), f"error: {e}"), [])
+            return state
         if decision.no_update or not decision.actions:
             summary.counts["skipped"] += 1
         if dry:
@@ -189,12 +220,12 @@ def _pending_view(row: Mapping[str, Any]) -> dict[str, Any]:
         "key": row["key"]}), "pending_since": row["created_at"]}
 
 
-def _decision_row(ruleset: RuleSet, event: Mapping[str, Any], decision: Decision, at: str
-                  ) -> dict[str, Any]:
+def _decision_row(ruleset: RuleSet, event: Mapping[str, Any], decision: Decision, at: str,
+                  outcome: str = "") -> dict[str, Any]:
     return {"order_id": event["order_id"], "direction": ruleset.direction,
             "event_id": decision.event_id, "event": json.dumps(event, default=str),
             "rules": ruleset.name, "rules_version": ruleset.version,
             "rules_sha256": ruleset.content_hash, "matched": json.dumps(decision.matched),
             "actions": json.dumps([a.as_dict() for a in decision.actions]),
             "no_update": json.dumps(decision.no_update),
-            "outcome": "no_update" if decision.no_update else "recorded", "at": at}
+            "outcome": outcome or ("no_update" if decision.no_update else "recorded"), "at": at}

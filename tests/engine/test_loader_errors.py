@@ -331,7 +331,7 @@ def test_loading_the_folder_reports_every_file_sorted(
     assert {p.file for p in found} == {str(path) for path, _ in broken_dir.values()}
     assert found == sorted(found, key=lambda p: (p.file, p.line, p.col))
     text = str(caught.value)
-    assert text.startswith(f"{len(found)} problem(s) in the rule files:\n")
+    assert text.startswith(f"{len(found)} problem(s):\n")
 
 
 # ---------------------------------------------------------------------------------------------
