@@ -134,6 +134,7 @@ def hand_written(rs: RuleSet) -> Callable[[Mapping[str, Any], Mapping[str, Any],
     shipment_recorded = entry("shipment-recorded")
     shipment_for_unknown_order = entry("shipment-for-unknown-order")
     shipment_deleted = entry("shipment-deleted")
+    shipment_deleted_unknown_order = entry("shipment-deleted-unknown-order")
     cancelled = entry("cancelled")
     cancelled_never_imported = entry("cancelled-never-imported")
     completed_previously_imported = entry("completed-previously-imported")
@@ -176,7 +177,8 @@ def hand_written(rs: RuleSet) -> Callable[[Mapping[str, Any], Mapping[str, Any],
             hit = shipment_recorded if imported is True else shipment_for_unknown_order \
                 if imported is False else None
         elif kind == "shipment.deleted":
-            hit = shipment_deleted
+            hit = shipment_deleted if imported is True else shipment_deleted_unknown_order \
+                if imported is False else None
         else:
             hit = None
         if hit is None:
@@ -209,7 +211,8 @@ ZEN_ROWS: tuple[tuple[str, str, str, str, str], ...] = (
     ("shipped-status-only", '"order.status_changed"', "2, 3", "", ""),
     ("shipment-recorded", '"shipment.created", "shipment.updated"', "", "true", ""),
     ("shipment-for-unknown-order", '"shipment.created", "shipment.updated"', "", "false", ""),
-    ("shipment-deleted", '"shipment.deleted"', "", "", ""),
+    ("shipment-deleted", '"shipment.deleted"', "", "true", ""),
+    ("shipment-deleted-unknown-order", '"shipment.deleted"', "", "false", ""),
     ("cancelled", '"order.status_changed"', "5", "true", ""),
     ("cancelled-never-imported", '"order.status_changed"', "5", "false", ""),
     ("completed-previously-imported", '"order.status_changed"', "10", "true", ""),

@@ -60,6 +60,7 @@ ACTIONS: dict[str, dict[str, ActionSpec]] = {
         _spec("mark_paid", "mark the ledger order paid"),
         _spec("mark_packed", "mark the ledger order packed"),
         _spec("record_shipment", "record the event's shipment with its tracking"),
+        _spec("remove_shipment", "forget a store shipment the store deleted"),
         _spec("close_order", "close the ledger order"),
         _spec("void_order", "void the ledger order"),
         _spec("mark_refunded", "mark the ledger order refunded"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from connectors.ledger.records import HistoryEntry
+from connectors.ledger.records import HistoryEntry, Shipment
 
 # Ledger history kinds that outbound rules see; other kinds (imported, shipment_linked) are
 # bookkeeping and cause nothing.
@@ -18,10 +18,15 @@ LEDGER_EVENTS = {"paid": "order.paid", "packed": "order.packed",
 
 
 def store_events(order: Mapping[str, Any], shipments: Iterable[Mapping[str, Any]] | None,
-                 last_seen: Mapping[str, Any] | None, known_shipments: set[str]
+                 last_seen: Mapping[str, Any] | None, recorded: Iterable[Shipment]
                  ) -> list[dict[str, Any]]:
-    """Events for one changed store order: a status change, then shipments the ledger lacks."""
+    """Events for one changed store order: a status change, shipments the store no longer has
+    (their quantities free up first), then shipments the ledger lacks.
+
+    `shipments` is None when they were not fetched; `recorded` are the ledger's shipments."""
     oid = int(order["id"])
+    recorded = list(recorded)
+    known = {str(i) for s in recorded for i in (s.id, s.store_id) if i}
     events: list[dict[str, Any]] = []
     previous = None if last_seen is None else last_seen["status_id"]
     if previous != order["status_id"]:
@@ -30,8 +35,17 @@ def store_events(order: Mapping[str, Any], shipments: Iterable[Mapping[str, Any]
                        "type": "order.status_changed", "order_id": oid,
                        "previous_status_id": previous, "new_status_id": order["status_id"],
                        "order": dict(order)})
-    for shipment in shipments or ():
-        if str(shipment["id"]) not in known_shipments:
+    if shipments is None:
+        return events
+    shipments = list(shipments)
+    in_store = {str(s["id"]) for s in shipments}
+    for gone in recorded:
+        if gone.origin == "store" and str(gone.store_id or gone.id) not in in_store:
+            events.append({"id": f"store:{oid}:shipment-deleted:{gone.id}",
+                           "type": "shipment.deleted", "order_id": oid,
+                           "shipment": gone.as_dict()})
+    for shipment in shipments:
+        if str(shipment["id"]) not in known:
             events.append({"id": f"store:{oid}:shipment:{shipment['id']}",
                            "type": "shipment.created", "order_id": oid,
                            "shipment": dict(shipment), "order": dict(order)})

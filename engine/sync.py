@@ -104,10 +104,9 @@ class Sync:
             summary.problems.append(f"order {oid}: {message}")
             return
         order = self.ledger.get(oid)
-        known = {str(i) for s in (order.shipments if order else ()) for i in (s.id, s.store_id) if i}
         last_seen = self.state.store_order(oid)
         events = store_events(change.order, self._shipments(change, last_seen, shipments_changed),
-                              last_seen, known)
+                              last_seen, order.shipments if order else ())
         state = self.ledger.state_of(oid)
         for event in events:
             state = self._decide(self.rulesets[INBOUND], event, state, dry, summary)

@@ -8,7 +8,7 @@ from typing import Any
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.shipments import same_shipment
 from connectors.ledger.ledger import Ledger
-from engine.catalog import downgrade
+from engine.catalog import TERMINAL_STATUSES, downgrade, status_label
 from engine.effects import DONE, NOOP, ActionCall, Handler, Outcome
 from engine.state import SqliteState
 
@@ -20,10 +20,28 @@ class StoreSide:
     state: SqliteState
 
 
+CLOSED_STATUSES = TERMINAL_STATUSES | {10}  # Completed, Cancelled, Refunded
+
+
+def _live_status(side: StoreSide, order_id: int) -> int:
+    """The store order's status now: it may have moved since rulesync last read it (a merchant,
+    or a shipment we created). Not remembered: a merchant's change is the inbound sync's to see."""
+    return int(side.client.get_order(order_id)["status_id"])
+
+
+def _remember_shipped(side: StoreSide, order_id: int) -> None:
+    """Read back the status our shipment gave the order (FACTS §5 GAP: the docs do not say it
+    changes it). Partially Shipped / Shipped are what a shipment causes, so remembering them
+    hides nothing inbound rules act on, and reading them back is then no change."""
+    order = side.client.get_order(order_id)
+    if int(order["status_id"]) in (2, 3):
+        side.state.remember_store_order(order_id, status_id=int(order["status_id"]),
+                                        items_shipped=int(order.get("items_shipped") or 0))
+
+
 def set_store_status(side: StoreSide, call: ActionCall) -> Outcome:
     target = int(call.params["status_id"])
-    known = side.state.store_order(call.order_id)
-    current = None if known is None else known["status_id"]
+    current = _live_status(side, call.order_id)
     if current == target:
         return NOOP
     why = downgrade(current, target)
@@ -89,8 +107,14 @@ def create_store_shipment(side: StoreSide, call: ActionCall) -> Outcome:
     if call.attempts > 1:  # an earlier attempt may have created it before the process died
         made = next((s for s in side.client.list_shipments(call.order_id) if ours(s, body)), None)
     if made is None:
+        current = _live_status(side, call.order_id)
+        if current in CLOSED_STATUSES and not call.params.get("allow_downgrade"):
+            # A shipment moves the order to Partially Shipped or Shipped (FACTS §5).
+            return Outcome("conflict", f"not sent: the store order is {status_label(current)} "
+                           "and a shipment would move it back to Shipped")
         made = side.client.create_shipment_once(call.order_id, body, match=ours)
     side.ledger.link_store_shipment(call.order_id, source, made["id"])
+    _remember_shipped(side, call.order_id)
     return Outcome("done", f"store shipment {made['id']}")
 
 

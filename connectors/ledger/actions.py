@@ -34,11 +34,19 @@ def record_shipment(ledger: Ledger, call: ActionCall) -> Outcome:
     return DONE if changed else NOOP
 
 
+def remove_shipment(ledger: Ledger, call: ActionCall) -> Outcome:
+    shipment = call.event.get("shipment") or {}
+    changed = ledger.remove_shipment(call.order_id, str(shipment.get("id", "")), origin=ORIGIN,
+                                     note=call.params.get("note", ""))
+    return DONE if changed else NOOP
+
+
 HANDLERS: dict[str, Handler] = {
     "import_order": import_order,
     "mark_paid": _flag(Ledger.mark_paid),
     "mark_packed": _flag(Ledger.mark_packed),
     "record_shipment": record_shipment,
+    "remove_shipment": remove_shipment,
     "close_order": _flag(Ledger.close_order),
     "void_order": _flag(Ledger.void),
     "mark_refunded": _flag(Ledger.refund),

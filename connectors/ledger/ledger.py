@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from connectors.ledger import changes, details, policy, quantities, records, rows
-from connectors.ledger.errors import LedgerError, UnknownOrder
+from connectors.ledger.errors import Conflict, LedgerError, UnknownOrder
 from connectors.ledger.records import HistoryEntry, LedgerOrder, Shipment
 from connectors.ledger.schema import connect
 
@@ -123,6 +123,24 @@ class Ledger:
             store_id = source_id if origin == "store" else None
             made = changes.new_shipment(order, source_id, shipment, items, entry, store_id)
             self._add_shipment(conn, entry, made)
+        return True
+
+    def remove_shipment(self, order_id: int | str, source_id: str, *, origin: str,
+                        note: str = "", at: datetime | None = None) -> bool:
+        """Forget a shipment the store deleted (how BigCommerce changes a shipment's items or
+        fixes a tracking number: delete, then create again). Only shipments that came from the
+        store; one made in the ledger is the ledger's to keep. False if it is not here."""
+        key = details.order_key(order_id)
+        with self._transaction() as conn:
+            shipment = rows.find_shipment(conn, key, str(source_id))
+            if shipment is None:
+                return False
+            if shipment.origin != "store":
+                raise Conflict(key, "remove shipment", f"shipment {shipment.id} was made in the "
+                               "ledger; a deletion in the store does not remove it")
+            rows.delete_shipment(conn, key, shipment.id)
+            rows.add_history(conn, changes.new_entry(key, "shipment_removed", origin, note, at,
+                                                     shipment.as_dict()))
         return True
 
     def ship(self, order_id: int | str, tracking_number: str, carrier: str,

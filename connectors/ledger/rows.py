@@ -99,6 +99,13 @@ def insert_shipment(conn: sqlite3.Connection, shipment: Shipment) -> str:
     return source_id
 
 
+def delete_shipment(conn: sqlite3.Connection, order_id: int, source_id: str) -> None:
+    conn.execute("DELETE FROM ledger_shipment_items WHERE shipment_id IN (SELECT id FROM "
+                 "ledger_shipments WHERE order_id = ? AND source_id = ?)", (order_id, source_id))
+    conn.execute("DELETE FROM ledger_shipments WHERE order_id = ? AND source_id = ?",
+                 (order_id, source_id))
+
+
 def link_store_id(conn: sqlite3.Connection, order_id: int, source_id: str, store_id: str) -> None:
     conn.execute("UPDATE ledger_shipments SET store_id = ? WHERE order_id = ? AND source_id = ?",
                  (store_id, order_id, source_id))

@@ -130,7 +130,8 @@ def unknown_action(src: str) -> tuple[str, Expected]:
     i = rule_index(text, "cancelled")
     return text, Expected(*position(text, "void_ordr"), f"$.rules[{i}].actions[0]",
                           "rule 'cancelled': unknown inbound action 'void_ordr' (known: "
-                          "import_order, mark_paid, mark_packed, record_shipment, close_order, "
+                          "import_order, mark_paid, mark_packed, record_shipment, "
+                          "remove_shipment, close_order, "
                           "void_order, mark_refunded)")
 
 

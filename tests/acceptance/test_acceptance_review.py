@@ -1,0 +1,85 @@
+"""Cases found in review, each through the real command against the sandbox: the store's live
+status guards every push, one sync per state file, and a store shipment deleted and made again."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from acceptance_world import RULESYNC, World, counts, order_body
+
+from engine.state import SqliteState
+
+PUSH = "push_order_info=true"
+
+
+def _imported(w: World, status_id: int) -> int:
+    oid = w.create(order_body(status_id))
+    w.tick()
+    w.apply()
+    return oid
+
+
+def test_paid_after_shipped_in_one_run_does_not_move_the_store_back(tmp_path: Path) -> None:
+    with World(tmp_path) as w:
+        oid = _imported(w, 7)
+        w.orders("ship", str(oid), "--tracking", "1ZALL", "--carrier", "ups")
+        w.orders("pay", str(oid))
+        summary = w.apply(PUSH)
+        assert counts(summary)["pushed"] == 1 and counts(summary)["conflicts"] == 1, summary
+        assert any("back from 2 Shipped" in p for p in summary["problems"]), summary["problems"]
+        assert w.store_order(oid)["status_id"] == 2  # Shipped, not Awaiting Fulfillment
+        w.tick()
+        assert w.plan(PUSH)["actions"] == []
+
+
+def test_shipping_a_completed_store_order_is_a_conflict(tmp_path: Path) -> None:
+    with World(tmp_path) as w:
+        oid = _imported(w, 9)
+        w.sb.store.set_status(oid, 10)  # the merchant completes it in the store
+        w.orders("ship", str(oid), "--tracking", "1ZLATE", "--carrier", "ups")
+        summary = w.apply(PUSH)
+        assert counts(summary)["conflicts"] == 1, summary
+        assert any("10 Completed" in p for p in summary["problems"]), summary["problems"]
+        assert w.store_shipments(oid) == [] and w.store_order(oid)["status_id"] == 10
+
+
+def test_a_second_apply_waits_for_the_first_on_one_state_file(tmp_path: Path) -> None:
+    with World(tmp_path) as w:
+        oid = _imported(w, 7)
+        w.orders("pay", str(oid))
+        state = SqliteState(w.state)
+        with state.exclusive():  # as a running `apply` or `serve` holds it
+            second = subprocess.Popen(
+                [RULESYNC, "apply", "--json", "--state", str(w.state), "--set", PUSH],
+                cwd=w.dir, env=w.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True)
+            try:
+                second.wait(timeout=1.5)
+                raise AssertionError("apply ran while another sync held the state file")
+            except subprocess.TimeoutExpired:
+                pass
+            assert w.writes() == {}
+        out, err = second.communicate(timeout=60)
+        state.close()
+        assert second.returncode == 0, err
+        assert w.store_order(oid)["status_id"] == 11
+
+
+def test_a_store_shipment_deleted_and_made_again_replaces_it_in_the_ledger(
+        tmp_path: Path) -> None:
+    with World(tmp_path) as w:
+        oid = _imported(w, 9)
+        wrong = w.ship_in_store(oid, {"MUG-1": 2, "CAP-1": 1}, "1ZWRONG")
+        w.tick()
+        w.apply()
+        assert [s["tracking_number"] for s in w.ledger_get(oid)["shipments"]] == ["1ZWRONG"]
+        w.sb.store.delete_shipment(oid, wrong["id"])
+        w.ship_in_store(oid, {"MUG-1": 2, "CAP-1": 1}, "1ZRIGHT")
+        w.tick()
+        summary = w.apply()
+        assert counts(summary)["errors"] == 0, summary["problems"]
+        ledger = w.ledger_get(oid)
+        assert [s["tracking_number"] for s in ledger["shipments"]] == ["1ZRIGHT"]
+        assert ledger["state"]["shipped"] == "complete"
+        w.tick()
+        assert w.plan()["actions"] == []
