@@ -83,3 +83,21 @@ def test_a_store_shipment_deleted_and_made_again_replaces_it_in_the_ledger(
         assert ledger["state"]["shipped"] == "complete"
         w.tick()
         assert w.plan()["actions"] == []
+
+
+def test_a_pushed_ledger_shipment_deleted_in_the_store_is_a_conflict_shown_once(
+        tmp_path: Path) -> None:
+    with World(tmp_path) as w:
+        oid = _imported(w, 9)
+        w.orders("ship", str(oid), "--tracking", "1ZMINE", "--carrier", "ups")
+        assert counts(w.apply(PUSH))["pushed"] == 1
+        (made,) = w.store_shipments(oid)
+        w.sb.store.delete_shipment(oid, made["id"])
+        w.tick()
+        summary = w.apply(PUSH)
+        assert counts(summary)["conflicts"] == 1, summary
+        assert any("made in the ledger" in p for p in summary["problems"]), summary["problems"]
+        assert [s["tracking_number"] for s in w.ledger_get(oid)["shipments"]] == ["1ZMINE"]
+        w.tick()
+        again = w.apply(PUSH)
+        assert counts(again)["conflicts"] == 0 and w.store_shipments(oid) == []
