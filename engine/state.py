@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from engine.errors import RulesyncError
 
+SCHEMA_VERSION = 1  # a later version adds its migration steps here, as the ledger does
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS sync_store_orders (
@@ -73,8 +74,16 @@ class SqliteState:
             with self.transaction() as c:
                 for statement in SCHEMA:
                     c.execute(statement)
+                c.execute("INSERT OR IGNORE INTO sync_meta (key, value) VALUES "
+                          "('schema_version', ?)", (str(SCHEMA_VERSION),))
         except (OSError, sqlite3.Error) as e:
             raise RulesyncError(f"cannot open the state file {self.path}: {e}") from None
+        found = int(self.get_meta("schema_version", "0"))
+        if found > SCHEMA_VERSION:
+            self.conn.close()
+            raise RulesyncError(f"the state file {self.path} was written by a newer rulesync "
+                                f"(state schema {found}, this one knows {SCHEMA_VERSION}): "
+                                "upgrade rulesync")
 
     def close(self) -> None:
         self.conn.close()
