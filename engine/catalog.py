@@ -84,13 +84,17 @@ def status_label(status_id: object) -> str:
 # back along it (e.g. Shipped -> Awaiting Fulfillment) is a conflict unless the rule allows it.
 FULFILMENT_RANK = {7: 1, 11: 2, 9: 3, 3: 4, 2: 5, 10: 6}
 TERMINAL_STATUSES = frozenset({5, 4})  # Cancelled, Refunded: nothing moves an order out of them
+# Off the path, where a merchant or the payment provider holds the order: a ledger change does
+# not take it out of them (Incomplete, Pending, Declined, Manual Verification Required, Disputed,
+# Partially Refunded).
+HOLD_STATUSES = frozenset({0, 1, 6, 12, 13, 14})
 
 
 def downgrade(current: int | None, target: int) -> str:
     """Why writing `target` over `current` moves the order backwards, or '' if it does not."""
     if current is None or current == target:
         return ""
-    if current in TERMINAL_STATUSES:
+    if current in TERMINAL_STATUSES or current in HOLD_STATUSES:
         return f"the store order is {status_label(current)}"
     if FULFILMENT_RANK.get(target, 99) < FULFILMENT_RANK.get(current, 0):
         return f"it would move the store order back from {status_label(current)} to " \

@@ -38,7 +38,9 @@ class Config:
 
     def token(self) -> str:
         """The access token, read from the environment only when a command needs the store."""
-        token = self.environ.get(self.token_env, "")
+        token = self.environ.get(self.token_env, "").strip()
+        if any(ord(c) < 32 or ord(c) == 127 for c in token):  # never echoed back by an HTTP error
+            raise ConfigError(f"the token in {self.token_env} contains control characters")
         if not token:
             raise ConfigError(f"no store access token: set the environment variable {self.token_env}")
         if not self.store_hash:

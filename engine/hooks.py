@@ -19,9 +19,14 @@ def ours(client: BigCommerceClient, destination: str | None = None) -> list[dict
 def check_destination(destination: str) -> None:
     """BigCommerce delivers only to HTTPS on port 443 (FACTS §7); plain HTTP only on loopback,
     for the sandbox."""
-    url = urlsplit(destination)
+    try:
+        url = urlsplit(destination)
+        port = url.port
+    except ValueError:
+        url, port = urlsplit(""), -1
     loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
-    if url.scheme == "https" and url.port in (None, 443) or url.scheme == "http" and loopback:
+    if url.hostname and (url.scheme == "https" and port in (None, 443)
+                         or url.scheme == "http" and loopback):
         return
     raise ConfigError(f"{destination}: BigCommerce delivers webhooks only to https:// on port 443 "
                       "(put `rulesync serve` behind a TLS proxy, see README)")

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from connectors.bigcommerce.changefeed import ChangeFeed
 from connectors.bigcommerce.errors import ApiError, NotFoundError
 from engine import hooks
 from engine.config import Config
@@ -99,11 +98,11 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         with open_sync(self.config) as sync:
-            inbox, feed = Inbox(sync.state), ChangeFeed(sync.client, sync.state.known_items_shipped)
+            inbox = Inbox(sync.state)
             while not self.stop.is_set():
                 sync.state.set_meta("worker_heartbeat", str(time.time()))
                 try:
-                    busy = self.step(sync, inbox, feed)
+                    busy = self.step(sync, inbox)
                 except Exception as e:  # noqa: BLE001 - the worker must outlive any one failure
                     log.warning("sync failed, retrying shortly: %s", e)
                     sync.state.set_meta("worker_error", f"{utc_now()}: {e}")
@@ -114,10 +113,11 @@ class Worker(threading.Thread):
                 else:
                     self.stop.wait(0.05)
 
-    def step(self, sync: Sync, inbox: Inbox, feed: ChangeFeed) -> bool:
+    def step(self, sync: Sync, inbox: Inbox) -> bool:
         """One turn: queued deliveries, ledger pushes, and the catch-up poll when it is due."""
         with sync.state.exclusive():
-            scopes = self.drain(sync, inbox, feed)
+            sync.finish_pending(Summary())  # our own effects are linked before webhooks are read
+            scopes = self.drain(sync, inbox)
             busy = bool(scopes) or bool(sync.outbound(False, Summary()))
         if time.monotonic() >= self.next_poll:
             sync.run(dry=False)  # catch-up poll + pending actions + outbound
@@ -131,7 +131,7 @@ class Worker(threading.Thread):
             self.last_hooks, self.hooks_stale = now, False
         return busy
 
-    def drain(self, sync: Sync, inbox: Inbox, feed: ChangeFeed) -> set[str]:
+    def drain(self, sync: Sync, inbox: Inbox) -> set[str]:
         """Apply queued deliveries: one re-fetch per order, orders in order of first arrival.
 
         Returns the scopes of the deliveries applied."""
@@ -145,8 +145,7 @@ class Worker(threading.Thread):
             if self.stop.is_set():
                 break
             try:
-                sync.store_change(feed.change(sync.client.get_order(order_id)), False, Summary(),
-                                  shipments_changed=order_id in shipment_news)
+                sync.refresh(order_id, Summary(), shipments_changed=order_id in shipment_news)
             except NotFoundError:
                 log.warning("order %s from a webhook is not in the store: ignored", order_id)
             except ApiError:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 
 from engine.errors import RulesyncError
 
+log = logging.getLogger("rulesync.state")
 SCHEMA_VERSION = 1  # a later version adds its migration steps here, as the ledger does
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
@@ -27,7 +30,7 @@ SCHEMA = (
         id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE, order_id INTEGER,
         scope TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL,
         done INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT NOT NULL DEFAULT '')""",
+        retry_at REAL NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '')""",
     """CREATE TABLE IF NOT EXISTS sync_outbox (
         key TEXT PRIMARY KEY, seq INTEGER NOT NULL, order_id INTEGER NOT NULL,
         direction TEXT NOT NULL, action TEXT NOT NULL, params TEXT NOT NULL,
@@ -95,7 +98,11 @@ class SqliteState:
         SIGKILL, so a crash never leaves it held. A PostgreSQL state store would use an
         advisory lock."""
         with open(self.path.with_name(self.path.name + ".lock"), "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.warning("waiting for another rulesync sync on %s to finish", self.path)
+                fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
@@ -202,13 +209,15 @@ class Inbox:
     def pending(self, limit: int = 500) -> list[dict[str, Any]]:
         rows = self.state.conn.execute(
             "SELECT id, order_id, scope FROM sync_inbox WHERE done = 0 AND attempts < ? "
-            "ORDER BY id LIMIT ?", (self.MAX_ATTEMPTS, limit))
+            "AND retry_at <= ? ORDER BY id LIMIT ?", (self.MAX_ATTEMPTS, time.time(), limit))
         return [dict(r) for r in rows]
 
     def failed(self, ids: list[int], error: str) -> None:
+        """Try again later, 2, 4, 8, 16 s after each failure, then keep it as dead."""
         with self.state.transaction() as c:
-            c.executemany("UPDATE sync_inbox SET attempts = attempts + 1, last_error = ? "
-                          "WHERE id = ?", [(error, i) for i in ids])
+            c.executemany("UPDATE sync_inbox SET attempts = attempts + 1, last_error = ?, "
+                          "retry_at = ? + (1 << (attempts + 1)) WHERE id = ?",
+                          [(error, time.time(), i) for i in ids])
 
     def dead(self) -> int:
         return int(self.state.conn.execute(

@@ -62,6 +62,7 @@ class Sync:
     now: Callable[[], str] = utc_now
     crash_at: int = field(default_factory=lambda: int(os.environ.get(CRASH_ENV) or 0))
     _points: int = 0
+    _feed: ChangeFeed | None = None
 
     def run(self, *, dry: bool, progress: Callable[[int], None] = lambda n: None) -> Summary:
         summary = Summary()
@@ -71,8 +72,7 @@ class Sync:
             self.outbound(dry, summary)
             return summary
         with self.state.exclusive():
-            for row in self.state.pending_actions():
-                self._execute(row, summary)
+            self.finish_pending(summary)
             self.inbound(dry, summary, progress)
             self.outbound(dry, summary)
         return summary
@@ -86,8 +86,7 @@ class Sync:
 
     def inbound(self, dry: bool, summary: Summary, progress: Callable[[int], None]) -> None:
         raw = self.state.get_meta("inbound_cursor")
-        feed = ChangeFeed(self.client, known_items_shipped=self.state.known_items_shipped)
-        batch = feed.changes(Cursor.from_json(raw) if raw else Cursor())
+        batch = self.feed.changes(Cursor.from_json(raw) if raw else Cursor())
         for n, change in enumerate(batch, 1):
             self.store_change(change, dry, summary)
             progress(n)
@@ -105,8 +104,12 @@ class Sync:
             return
         order = self.ledger.get(oid)
         last_seen = self.state.store_order(oid)
-        events = store_events(change.order, self._shipments(change, last_seen, shipments_changed),
-                              last_seen, order.shipments if order else ())
+        recorded = order.shipments if order else ()
+        moved = last_seen is not None and last_seen["date_modified"] != change.order["date_modified"]
+        shipments_changed = shipments_changed or moved and (
+            change.order["status_id"] in (2, 3) or any(s.store_id for s in recorded))
+        events = store_events(change.order, self._shipments(change, shipments_changed),
+                              last_seen, recorded)
         state = self.ledger.state_of(oid)
         for event in events:
             state = self._decide(self.rulesets[INBOUND], event, state, dry, summary)
@@ -116,15 +119,13 @@ class Sync:
                 items_shipped=change.order["items_shipped"],
                 date_modified=change.order["date_modified"])
 
-    def _shipments(self, change: OrderChange, last_seen: dict[str, Any] | None,
-                   changed: bool) -> Any:
+    def _shipments(self, change: OrderChange, changed: bool) -> Any:
         """The change feed fetches shipments when items_shipped moved. A shipment deleted and
         made again (how BigCommerce changes a shipment's items, FACTS §3) leaves it as it was,
-        so a shipped order modified since we last saw it is looked at too."""
+        so `changed` also covers a shipped order, or one with recorded store shipments, that was
+        modified since we last saw it."""
         order = change.order or {}
-        if change.shipments is not None or not (changed or (
-                order.get("status_id") in (2, 3) and last_seen is not None
-                and last_seen["date_modified"] != order.get("date_modified"))):
+        if change.shipments is not None or not changed:
             return change.shipments
         return [normalize_shipment(s, order.get("line_items", ()))
                 for s in self.client.list_shipments(change.order_id)]
@@ -181,13 +182,12 @@ class Sync:
         call = ActionCall(row["key"], row["order_id"], row["action"], json.loads(row["params"]),
                           json.loads(row["event"]), attempts)
         try:
-            if row["direction"] == INBOUND:
-                outcome = ledger_actions.execute(self.ledger, call)
-            else:
-                side = store_actions.StoreSide(self.client, self.ledger, self.state)
-                outcome = store_actions.execute(side, call)
+            outcome = self._effect(call, row["direction"], summary)
         except (FatalApiError, LedgerError) as e:
             outcome = Outcome("failed", str(e))
+        except store_actions.StaleOrder as e:  # changed again meanwhile: the next run retries
+            summary.problems.append(f"{e}; {call.action} is left for the next run")
+            return
         self._crash_point()
         self.state.finish_action(row["key"], outcome.status, outcome.message, self.now())
         summary.counts[_counter(row, outcome)] += 1
@@ -196,6 +196,39 @@ class Sync:
             "key": call.key}), "outcome": outcome.status, "message": outcome.message})
         if outcome.status in ("failed", "conflict"):
             summary.problems.append(f"order {call.order_id}: {call.action}: {outcome.message}")
+
+
+    def _effect(self, call: ActionCall, direction: str, summary: Summary) -> Outcome:
+        if direction == INBOUND:
+            return ledger_actions.execute(self.ledger, call)
+        side = store_actions.StoreSide(self.client, self.ledger, self.state)
+        try:
+            return store_actions.execute(side, call)
+        except store_actions.StaleOrder:
+            # The merchant changed the order since inbound read it: sync that in first, so our
+            # write does not hide it (e.g. paid in the store while it was packed in the ledger).
+            self.refresh(call.order_id, summary)
+            return store_actions.execute(side, call)
+
+    def refresh(self, order_id: int, summary: Summary, *, shipments_changed: bool = False
+                ) -> None:
+        """Inbound for one order, read now: a webhook's order, or one found stale."""
+        change = self.feed.change(self.client.get_order(order_id))
+        self.store_change(change, False, summary, shipments_changed=shipments_changed)
+
+    @property
+    def feed(self) -> ChangeFeed:
+        """One change feed per sync, so the store's status labels are read once."""
+        if self._feed is None:
+            self._feed = ChangeFeed(self.client, known_items_shipped=self.state.known_items_shipped)
+        return self._feed
+
+    def finish_pending(self, summary: Summary) -> None:
+        """Actions an earlier run recorded and did not finish (it crashed, or the store was down).
+        First, before anything reads the store: our own effects must be linked before they are
+        read back."""
+        for row in self.state.pending_actions():
+            self._execute(row, summary)
 
 
 def _counter(row: Mapping[str, Any], outcome: Outcome) -> str:

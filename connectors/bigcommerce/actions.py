@@ -8,7 +8,7 @@ from typing import Any
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.shipments import same_shipment
 from connectors.ledger.ledger import Ledger
-from engine.catalog import TERMINAL_STATUSES, downgrade, status_label
+from engine.catalog import HOLD_STATUSES, TERMINAL_STATUSES, downgrade, status_label
 from engine.effects import DONE, NOOP, ActionCall, Handler, Outcome
 from engine.state import SqliteState
 
@@ -20,13 +20,24 @@ class StoreSide:
     state: SqliteState
 
 
-CLOSED_STATUSES = TERMINAL_STATUSES | {10}  # Completed, Cancelled, Refunded
+# Completed, Cancelled, Refunded and the holds: a shipment would move the order to (Partially)
+# Shipped, out of them.
+NO_SHIPMENT_STATUSES = TERMINAL_STATUSES | HOLD_STATUSES | {10}
+
+
+class StaleOrder(Exception):
+    """The store order changed since the inbound sync last read it: that change must be synced
+    in first, or what this push writes would hide it."""
 
 
 def _live_status(side: StoreSide, order_id: int) -> int:
-    """The store order's status now: it may have moved since rulesync last read it (a merchant,
-    or a shipment we created). Not remembered: a merchant's change is the inbound sync's to see."""
-    return int(side.client.get_order(order_id)["status_id"])
+    """The store order's status now, which must be the one the inbound sync last saw."""
+    live = int(side.client.get_order(order_id)["status_id"])
+    seen = side.state.store_order(order_id)
+    if seen is not None and seen["status_id"] is not None and seen["status_id"] != live:
+        raise StaleOrder(f"order {order_id} is {status_label(live)} in the store, last synced "
+                         f"as {status_label(seen['status_id'])}")
+    return live
 
 
 def _remember_shipped(side: StoreSide, order_id: int) -> None:
@@ -108,10 +119,10 @@ def create_store_shipment(side: StoreSide, call: ActionCall) -> Outcome:
         made = next((s for s in side.client.list_shipments(call.order_id) if ours(s, body)), None)
     if made is None:
         current = _live_status(side, call.order_id)
-        if current in CLOSED_STATUSES and not call.params.get("allow_downgrade"):
+        if current in NO_SHIPMENT_STATUSES and not call.params.get("allow_downgrade"):
             # A shipment moves the order to Partially Shipped or Shipped (FACTS §5).
             return Outcome("conflict", f"not sent: the store order is {status_label(current)} "
-                           "and a shipment would move it back to Shipped")
+                           "and a shipment would move it to Shipped")
         made = side.client.create_shipment_once(call.order_id, body, match=ours)
     side.ledger.link_store_shipment(call.order_id, source, made["id"])
     _remember_shipped(side, call.order_id)

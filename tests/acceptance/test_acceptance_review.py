@@ -101,3 +101,44 @@ def test_a_pushed_ledger_shipment_deleted_in_the_store_is_a_conflict_shown_once(
         w.tick()
         again = w.apply(PUSH)
         assert counts(again)["conflicts"] == 0 and w.store_shipments(oid) == []
+
+
+def test_a_store_change_not_yet_synced_is_synced_before_a_push_hides_it(tmp_path: Path) -> None:
+    with World(tmp_path) as w:
+        oid = _imported(w, 7)
+        w.orders("pack", str(oid))
+        w.sb.store.set_status(oid, 11)  # paid in the store, in the second the feed leaves open
+        summary = w.apply(PUSH)
+        assert counts(summary)["pushed"] == 1 and counts(summary)["errors"] == 0, summary
+        ledger = w.ledger_get(oid)["state"]
+        assert ledger["paid"] and ledger["packed"]  # the store's payment reached the ledger
+        assert w.store_order(oid)["status_id"] == 9
+        w.tick()
+        assert w.plan(PUSH)["actions"] == []
+
+
+def test_a_store_order_on_hold_is_not_moved_by_the_ledger(tmp_path: Path) -> None:
+    with World(tmp_path) as w:
+        oid = _imported(w, 7)
+        w.sb.store.set_status(oid, 12)  # Manual Verification Required
+        w.tick()
+        w.apply()
+        w.orders("pay", str(oid))
+        summary = w.apply(PUSH)
+        assert counts(summary)["conflicts"] == 1, summary
+        assert w.store_order(oid)["status_id"] == 12
+
+
+def test_a_shipment_remade_on_a_completed_order_is_still_seen(tmp_path: Path) -> None:
+    with World(tmp_path) as w:
+        oid = _imported(w, 9)
+        wrong = w.ship_in_store(oid, {"MUG-1": 2, "CAP-1": 1}, "1ZWRONG")
+        w.sb.store.set_status(oid, 10)
+        w.tick()
+        w.apply()
+        w.sb.store.delete_shipment(oid, wrong["id"])
+        w.ship_in_store(oid, {"MUG-1": 2, "CAP-1": 1}, "1ZRIGHT")
+        w.sb.store.set_status(oid, 10)
+        w.tick()
+        assert counts(w.apply())["errors"] == 0
+        assert [s["tracking_number"] for s in w.ledger_get(oid)["shipments"]] == ["1ZRIGHT"]

@@ -35,3 +35,18 @@ def test_the_outbox_keeps_one_row_per_key_and_finishes_only_pending_rows(tmp_pat
     assert state.pending_actions() == []
     assert len(state.decisions(1)) == 1
     state.close()
+
+
+def test_a_failed_delivery_waits_longer_each_time_then_is_dead(tmp_path: Path) -> None:
+    from engine.state import Inbox
+
+    inbox = Inbox(SqliteState(tmp_path / "state.sqlite"))
+    assert inbox.add("h1", 7, "store/order/created", "{}", "t")
+    assert not inbox.add("h1", 7, "store/order/created", "{}", "t")  # same hash: one effect
+    (row,) = inbox.pending()
+    inbox.failed([row["id"]], "boom")
+    assert inbox.pending() == [] and inbox.depth() == 1  # not before its retry time
+    for _ in range(Inbox.MAX_ATTEMPTS - 1):
+        inbox.state.conn.execute("UPDATE sync_inbox SET retry_at = 0")
+        inbox.failed([row["id"]], "boom")
+    assert inbox.dead() == 1 and inbox.depth() == 0
