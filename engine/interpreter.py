@@ -71,21 +71,12 @@ def _level(entries: list[tuple[Rule, Test | None, dict[str, frozenset[Any]]]],
     return table
 
 
-def candidates(ruleset: RuleSet, event: Mapping[str, Any], state: Mapping[str, Any],
-               settings: Mapping[str, Any]) -> Bucket:
-    level: Any = ruleset.index
-    for get in ruleset.index_paths:
-        v = get(event, state, settings)
-        level = (level.get(v) or level[OTHER]) if v.__class__ in _LOOKUP else level[OTHER]
-    return level  # type: ignore[no-any-return]
-
-
 def evaluate(ruleset: RuleSet, event: Mapping[str, Any], state: Mapping[str, Any] | None = None,
              settings: Mapping[str, Any] | None = None, *, trace: bool = False) -> Decision:
     """Decide what `event` causes. `settings` overrides the rule file's defaults."""
     st = _NOT_IMPORTED if state is None else state
     se = EMPTY if settings is None else settings
-    level: Any = ruleset.index  # candidates(), inlined: this is the hot path
+    level: Any = ruleset.index  # the candidate rules for this event's indexed values
     for get in ruleset.index_paths:
         v = get(event, st, se)
         level = (level.get(v) or level[OTHER]) if v.__class__ in _LOOKUP else level[OTHER]

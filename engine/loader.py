@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from types import MappingProxyType
 from typing import Any
@@ -142,9 +142,8 @@ class _Builder:
                 self.check_match(rid, m)
         actions = tuple(self.action(rid, a, where + ("actions", j))
                         for j, a in enumerate(item.get("actions", [])))
-        rule = Rule(rid, i, when, tuple(a for a in actions if a), item.get("no_update"), where,
+        return Rule(rid, i, when, tuple(a for a in actions if a), item.get("no_update"), where,
                     item.get("description", ""))
-        return replace(rule, test=conditions.compile_test(when, self.settings))
 
     def expression(self, rid: str, source: str, where: Path) -> Any:
         try:

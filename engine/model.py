@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from engine.conditions import Node, Test
+from engine.conditions import Node
 from engine.problems import Path
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -32,7 +32,6 @@ class Rule:
     no_update: str | None
     where: Path
     description: str = ""
-    test: Test = field(default=lambda ev, st, se: True, compare=False, repr=False)
 
     # Precomputed once so the interpreter's common case builds nothing but the decision.
     ids: tuple[str, ...] = field(init=False, repr=False, compare=False)

@@ -24,7 +24,7 @@ from connectors.bigcommerce.normalize import normalize_shipment
 from connectors.ledger import actions as ledger_actions
 from connectors.ledger.errors import LedgerError
 from connectors.ledger.ledger import Ledger
-from engine.catalog import INBOUND, OUTBOUND
+from engine.catalog import INBOUND, NOT_IMPORTED_STATE, OUTBOUND
 from engine.effects import ActionCall, Outcome
 from engine.errors import EvaluationError
 from engine.events import ledger_event, predict, store_events
@@ -110,7 +110,7 @@ class Sync:
             change.order["status_id"] in (2, 3) or any(s.store_id for s in recorded))
         events = store_events(change.order, self._shipments(change, shipments_changed),
                               last_seen, recorded)
-        state = self.ledger.state_of(oid)
+        state = order.state() if order else dict(NOT_IMPORTED_STATE)
         for event in events:
             state = self._decide(self.rulesets[INBOUND], event, state, dry, summary)
         if not dry:
