@@ -26,7 +26,6 @@ OTHER: Any = type("Other", (), {"__repr__": lambda self: "<other>"})()
 _NOT_IMPORTED = MappingProxyType(dict(NOT_IMPORTED_STATE))
 _INDEXABLE = (str, int)
 _LOOKUP = (str, int, float)  # 1.0 finds the bucket of 1, as `equals: 1` says; True never does
-Bucket = tuple[tuple[Rule, Test | None], ...]
 
 
 def _parts(node: Node | None) -> tuple[Node, ...]:
