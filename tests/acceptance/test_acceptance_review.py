@@ -142,3 +142,27 @@ def test_a_shipment_remade_on_a_completed_order_is_still_seen(tmp_path: Path) ->
         w.tick()
         assert counts(w.apply())["errors"] == 0
         assert [s["tracking_number"] for s in w.ledger_get(oid)["shipments"]] == ["1ZRIGHT"]
+
+
+def test_a_rule_failing_for_one_event_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    import shutil
+
+    import rules as shipped
+
+    with World(tmp_path) as w:
+        copy = w.dir / "myrules"
+        shutil.copytree(shipped.BIGCOMMERCE, copy)
+        outbound = copy / "outbound.yaml"
+        outbound.write_text(outbound.read_text().replace(
+            "({{ event.shipment.id }})", "({{ event.shipment.box.label }})"))
+        config = w.dir / "rulesync.yaml"
+        config.write_text("version: 1\nrules: [myrules]\n")
+        shipped_oid, paid_oid = _imported(w, 9), _imported(w, 7)
+        w.orders("ship", str(shipped_oid), "--tracking", "1ZX", "--carrier", "ups")
+        w.orders("pay", str(paid_oid))
+        summary = w.apply(PUSH, config=config, expect_rc=1)
+        assert counts(summary)["errors"] == 1 and counts(summary)["pushed"] == 1, summary
+        assert any("rule 'shipped'" in p and "box" in p for p in summary["problems"])
+        assert w.store_order(paid_oid)["status_id"] == 11  # the next event still ran
+        explained = w.run("explain", str(shipped_oid), "--state", str(w.state), config=config)
+        assert "error:" in explained.stdout
