@@ -8,6 +8,7 @@ from typing import Any
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.shipments import same_shipment
 from connectors.ledger.ledger import Ledger
+from connectors.ledger.records import LedgerOrder
 from engine.catalog import HOLD_STATUSES, TERMINAL_STATUSES, downgrade, status_label
 from engine.effects import DONE, NOOP, ActionCall, Handler, Outcome
 from engine.state import SqliteState
@@ -64,19 +65,17 @@ def set_store_status(side: StoreSide, call: ActionCall) -> Outcome:
     return DONE
 
 
-def _address(side: StoreSide, call: ActionCall) -> int | str:
+def _address(order: LedgerOrder, call: ActionCall) -> int | str:
     """The one store address the shipment's items go to, or why there is not exactly one."""
-    order = side.ledger.get(call.order_id)
-    if order is None:
-        return f"order {call.order_id} is not in the ledger"
-    lines = {item["id"]: item.get("order_address_id") for item in order.as_dict()["line_items"]}
+    details = order.as_dict()
+    lines = {item["id"]: item.get("order_address_id") for item in details["line_items"]}
     found = {lines.get(i["order_product_id"]) for i in call.event["shipment"]["items"]}
     found.discard(None)
     if len(found) > 1:
         # A store shipment belongs to one address (FACTS §10); the ledger keeps only the first.
         return (f"the items ship to {len(found)} different addresses; record one ledger "
                 "shipment per address")
-    address = order.as_dict().get("shipping_address") or {}
+    address = details.get("shipping_address") or {}
     chosen = found.pop() if found else address.get("id")
     return int(chosen) if chosen is not None else "the order has no shipping address"
 
@@ -98,18 +97,20 @@ def shipment_body(call: ActionCall, address_id: int) -> dict[str, Any]:
 
 
 def create_store_shipment(side: StoreSide, call: ActionCall) -> Outcome:
-    address = _address(side, call)
+    order = side.ledger.get(call.order_id)
+    if order is None:
+        return Outcome("failed", f"order {call.order_id} is not in the ledger")
+    address = _address(order, call)
     if isinstance(address, str):
         return Outcome("conflict", f"not sent: {address}")
     body = shipment_body(call, address)
-    order = side.ledger.get(call.order_id)
     source = str(call.event["shipment"]["id"])
-    mine = next((s for s in (order.shipments if order else ()) if s.id == source), None)
+    mine = next((s for s in order.shipments if s.id == source), None)
     if mine is not None and mine.store_id:  # linked by an earlier attempt that then died
         return Outcome("done", f"store shipment {mine.store_id}")
     # A store shipment already linked to another ledger shipment is that one's, not ours, even
     # when address, tracking number and items are the same.
-    taken = {str(s.store_id) for s in (order.shipments if order else ()) if s.store_id}
+    taken = {str(s.store_id) for s in order.shipments if s.store_id}
 
     def ours(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
         return str(existing["id"]) not in taken and same_shipment(existing, wanted)
