@@ -12,7 +12,7 @@ _TOKEN_LIKE = re.compile(r"(?i)(x-auth-token|token|secret)(['\"]?\s*[:=]\s*['\"]
 
 def redact(text: str) -> str:
     for name in SECRET_ENVS:
-        secret = os.environ.get(name)
+        secret = os.environ.get(name, "").strip()  # the token is used stripped (engine.config)
         if secret:
             text = text.replace(secret, "***")
     return _TOKEN_LIKE.sub(r"\1\2***", text)
