@@ -1,4 +1,4 @@
-"""Fixtures of the acceptance tests; the harness itself is in acceptance_world.py."""
+"""Fixtures of the acceptance tests; the harness itself is in tests/support/acceptance_world.py."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acceptance_world import World
+
+from tests.support.acceptance_world import World
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acceptance_world import NOTHING_DONE, TOKEN, World, counts, order_body
 
 from connectors.bigcommerce.sandbox import statuses
+from tests.support.acceptance_world import NOTHING_DONE, TOKEN, World, counts, order_body
 
 SHIPPED_RULES = Path(__file__).resolve().parents[2] / "rules" / "bigcommerce"
 PUSH = "push_order_info=true"

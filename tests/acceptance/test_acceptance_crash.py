@@ -12,9 +12,9 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from acceptance_world import NOTHING_DONE, World, counts, order_body
 
 from connectors.ledger import Ledger, LedgerError
+from tests.support.acceptance_world import NOTHING_DONE, World, counts, order_body
 
 PUSH = "push_order_info=true"
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"

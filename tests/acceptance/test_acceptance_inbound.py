@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 import pytest
-from acceptance_world import (
+
+from tests.support.acceptance_world import (
     ADDRESS,
     NOTHING_DONE,
     SECOND_ADDRESS,

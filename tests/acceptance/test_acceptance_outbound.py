@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from acceptance_world import NOTHING_DONE, World, counts, order_body, shipment_items
+
+from tests.support.acceptance_world import NOTHING_DONE, World, counts, order_body, shipment_items
 
 PUSH = "push_order_info=true"
 NAMES = {"pay": 7, "pack": 7, "ship": 7, "close": 7, "void": 7, "refund": 11, "store_ship": 9}

@@ -5,9 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from acceptance_world import RULESYNC, World, counts, order_body
-
 from engine.state import SqliteState
+from tests.support.acceptance_world import RULESYNC, World, counts, order_body
 
 PUSH = "push_order_info=true"
 

@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_world import (
+
+from connectors.bigcommerce.sandbox import Sandbox
+from connectors.bigcommerce.sandbox.clock import FrozenClock
+from engine.webhooks import MAX_BODY, SCOPES
+from tests.support.serve_world import (
     BILLED,
     PACKED,
     PAID,
@@ -38,10 +42,6 @@ from serve_world import (
     wait_for,
     wait_state,
 )
-
-from connectors.bigcommerce.sandbox import Sandbox
-from connectors.bigcommerce.sandbox.clock import FrozenClock
-from engine.webhooks import MAX_BODY, SCOPES
 
 
 @pytest.fixture

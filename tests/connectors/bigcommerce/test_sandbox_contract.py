@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-from conftest import SandboxApi, order_body
+
+from tests.support.sandbox_api import SandboxApi, order_body
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import SandboxApi, order_body
 
 from connectors.bigcommerce.sandbox import Sandbox
+from tests.support.sandbox_api import SandboxApi, order_body
 
 RATE_HEADERS = (
     "X-Rate-Limit-Time-Window-Ms",

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conftest import SANDBOX_T0, SandboxApi, order_body
-
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
 from connectors.bigcommerce.sandbox.dates import rfc2822
+from tests.support.sandbox_api import SANDBOX_T0, SandboxApi, order_body
 
 
 def _make(api: SandboxApi, n: int, **extra) -> list[dict]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import SandboxApi, order_body
-
 from connectors.bigcommerce.sandbox.clock import FrozenClock
+from tests.support.sandbox_api import SandboxApi, order_body
 
 
 def _order_and_lines(api: SandboxApi, quantities=(2, 1), addresses=1) -> tuple[int, list[dict]]:

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import requests
-from conftest import SandboxApi, order_body
 
 from connectors.bigcommerce.sandbox import Sandbox, Store
 from connectors.bigcommerce.sandbox.clock import FrozenClock
 from connectors.bigcommerce.sandbox.seeding import seed
+from tests.support.sandbox_api import SandboxApi, order_body
 
 
 def _snapshot(store: Store) -> list[tuple]:

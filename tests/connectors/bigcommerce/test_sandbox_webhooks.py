@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import SandboxApi, order_body
 
 from connectors.bigcommerce.sandbox import Sandbox
+from tests.support.sandbox_api import SandboxApi, order_body
 
 
 class Receiver:

@@ -1,0 +1,1 @@
+"""rulesync's test suite; shared helpers are in tests.support."""
