@@ -1,12 +1,10 @@
 """Cases found in review, each through the real command against the sandbox: the store's live
-status guards every push, one sync per state file, and a store shipment deleted and made again."""
+status guards every push, and a store shipment deleted and made again."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from engine.state import SqliteState
-from tests.support.acceptance_world import RULESYNC, World, counts, order_body
+from tests.support.acceptance_world import World, counts, order_body
 
 PUSH = "push_order_info=true"
 
@@ -40,28 +38,6 @@ def test_shipping_a_completed_store_order_is_a_conflict(tmp_path: Path) -> None:
         assert counts(summary)["conflicts"] == 1, summary
         assert any("10 Completed" in p for p in summary["problems"]), summary["problems"]
         assert w.store_shipments(oid) == [] and w.store_order(oid)["status_id"] == 10
-
-
-def test_a_second_apply_waits_for_the_first_on_one_state_file(tmp_path: Path) -> None:
-    with World(tmp_path) as w:
-        oid = _imported(w, 7)
-        w.orders("pay", str(oid))
-        state = SqliteState(w.state)
-        with state.exclusive():  # as a running `apply` or `serve` holds it
-            second = subprocess.Popen(
-                [RULESYNC, "apply", "--json", "--state", str(w.state), "--set", PUSH],
-                cwd=w.dir, env=w.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True)
-            try:
-                second.wait(timeout=1.5)
-                raise AssertionError("apply ran while another sync held the state file")
-            except subprocess.TimeoutExpired:
-                pass
-            assert w.writes() == {}
-        out, err = second.communicate(timeout=60)
-        state.close()
-        assert second.returncode == 0, err
-        assert w.store_order(oid)["status_id"] == 11
 
 
 def test_a_store_shipment_deleted_and_made_again_replaces_it_in_the_ledger(
