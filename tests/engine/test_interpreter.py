@@ -361,10 +361,8 @@ def test_sandbox_refuses_unsafe_attribute_access(template: str) -> None:
             f"    actions: [{{create_store_shipment: {{comments: \"{template}\"}}}}]\n"
             "  - id: rest\n    no_update: rest\n")
     loaded = load_text("evil.yaml", text)
-    if loaded.problems:  # refused when the file loads: fine
-        assert loaded.ruleset is None
-        return
-    assert loaded.ruleset is not None
+    # The file is well formed; the sandbox refuses the access when the template is rendered.
+    assert loaded.problems == [] and loaded.ruleset is not None
     with pytest.raises(EvaluationError, match="unsafe"):  # jinja2's SecurityError, named
         evaluate(loaded.ruleset, shipped())
 
@@ -375,9 +373,9 @@ def test_expr_in_sandbox_refuses_unsafe_access() -> None:
             "    no_update: evil\n"
             "  - id: rest\n    no_update: rest\n")
     loaded = load_text("evil.yaml", text)
-    if loaded.ruleset is not None:
-        with pytest.raises(EvaluationError, match="unsafe"):
-            evaluate(loaded.ruleset, paid())
+    assert loaded.problems == [] and loaded.ruleset is not None
+    with pytest.raises(EvaluationError, match="unsafe"):
+        evaluate(loaded.ruleset, paid())
 
 
 # ---------------------------------------------------------------------------------------------
