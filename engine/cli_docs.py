@@ -1,0 +1,41 @@
+"""CLI verb `docs`: the configured rule files as the help article's tables, for people."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from engine import config as configuration
+from engine.docs import Places, build
+from engine.docs_render import FORMATS, render, write
+from engine.errors import ConfigError
+from engine.loader import load_rulesets
+from engine.session import check_settings
+
+
+@click.command("docs")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="md", show_default=True,
+              help="Markdown (tables and a Mermaid diagram) or one self-contained HTML page.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Write index.md / index.html into this folder instead of printing.")
+@click.option("--store", metavar="NAME",
+              help="The store whose rules to show, once rulesync.yaml can name several stores.")
+@click.pass_context
+def docs(ctx: click.Context, fmt: str, out: Path | None, store: str | None) -> None:
+    """Render the configured rule files as tables, one row per rule, with a state diagram."""
+    config = configuration.load(ctx.obj.get("config"))
+    if store is not None:
+        # Today's configuration is one unnamed store; accepting any name would silently show
+        # rules that may not be that store's once `stores:` exists.
+        raise ConfigError(f"--store {store}: the configuration names no stores (it has one); "
+                          "leave out --store")
+    rulesets = load_rulesets(config.rules)
+    settings = check_settings(rulesets, config.settings, config.origins)
+    cwd = Path.cwd()
+    roots = (config.file.parent,) if config.file else ()
+    document = build(rulesets, settings, Places(project=cwd, output=out or cwd, roots=roots))
+    text = render(document, fmt)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"wrote {write(text, out, fmt)}")
