@@ -3,7 +3,9 @@
 The sandbox runs in its own process (`rulesync sandbox --seed N`) so that the memory measured is
 rulesync's alone; each `rulesync apply` also runs in a fresh process, which reports its own peak
 resident memory. Prints orders per second, API calls per order and peak memory for N orders, and
-peak memory for N/10 orders beside it: the backfill streams, so memory must stay flat.
+peak memory for N/10 orders beside it: the backfill streams, so memory must stay flat. Targets:
+no order in error (the seeded statuses 0-14 import only some orders, by the rules), and at most
+2x the peak memory for 10x the orders; the exit status is 1 when one is MISSED.
 
     python bench/backfill.py [--orders 10000]
 """
@@ -19,6 +21,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+MEMORY_RATIO = 2.0  # streaming: 10x the orders may not cost more than 2x the memory
 
 # Runs `rulesync apply` in this process and writes its peak RSS (KiB on Linux) to a pipe at exit.
 APPLY = """
@@ -76,7 +80,7 @@ def backfill(orders: int) -> dict[str, float]:
             "imported": summary["imported"], "errors": summary["errors"]}
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10_000)
     args = parser.parse_args()
@@ -89,7 +93,12 @@ def main() -> None:
     print(f"peak memory ratio {large['orders']}/{small['orders']} orders: "
           f"{large['peak_mib'] / small['peak_mib']:.2f}x for {large['orders'] // small['orders']}x"
           " the orders")
+    complete = all(r["errors"] == 0 for r in (small, large))
+    flat = large["peak_mib"] <= MEMORY_RATIO * small["peak_mib"]
+    print(f"target no order in error: {'met' if complete else 'MISSED'}")
+    print(f"target peak memory <= {MEMORY_RATIO:g}x for 10x the orders: {'met' if flat else 'MISSED'}")
+    return 0 if complete and flat else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -225,7 +225,7 @@ def change_phase(sb: Sandbox, serve: Serve, state: Path, order_ids: list[int],
             "failed_webhook_attempts": len(failed)}
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--senders", type=int, default=8)
     ap.add_argument("--rate", type=float, default=200.0, help="deliveries per second, in total")
@@ -286,7 +286,8 @@ def main() -> None:
     if args.json:
         print(json.dumps({"ack": acks, "change": change, "serve_exit": rc,
                           "targets_met": {"ack": ack_ok, "change": change_ok}}, default=str))
+    return 0 if ack_ok and change_ok else 1  # a MISSED target fails the run
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -123,12 +123,12 @@ class _Builder:
                              f"(first used by rules[{seen[item['id']]}])")
             seen.setdefault(item["id"], i)
             rules.append(self.rule(item, i, where))
-        index_paths, index = build_index(rules, self.settings)
+        candidates = build_index(rules, self.settings)
         return RuleSet(
             file=self.doc.file, name=self.data.get("name", FsPath(self.doc.file).stem),
             direction=self.direction, hit_policy=self.data.get("hit_policy", "first"),
             settings=self.settings, rules=tuple(rules), version=self.data["version"],
-            content_hash=content_hash, index_paths=index_paths, index=index)
+            content_hash=content_hash, candidates=candidates)
 
     def rule(self, item: dict[str, Any], i: int, where: Path) -> Rule:
         rid = item["id"]

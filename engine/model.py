@@ -58,9 +58,9 @@ class RuleSet:
     rules: tuple[Rule, ...]
     version: int
     content_hash: str
-    # index: for each value of the index paths, the rules that may match, with their residual test
-    index_paths: tuple[Callable[..., Any], ...] = field(default=(), compare=False, repr=False)
-    index: Mapping[Any, Any] = field(default_factory=lambda: EMPTY, compare=False, repr=False)
+    # (event, state, settings) -> the rules that may match, in order, with their residual tests
+    candidates: Callable[..., Any] = field(default=lambda ev, st, se: (), compare=False,
+                                           repr=False)
 
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)

@@ -62,7 +62,24 @@ def test_the_check_fails_loudly_on_a_wrong_key(rs, inputs) -> None:  # type: ign
     with pytest.raises(bench.Mismatch, match=f"event #{i} "):
         bench.check_decisions("hand-written", got, want, inputs)
     with pytest.raises(bench.Mismatch, match="event #0 "):
-        bench.check_rule_ids("zen", ["not-a-rule"] * len(want), want, rs, inputs)
+        bench.check_outcomes("zen", [("not-a-rule", ())] * len(want), want, inputs)
+
+
+def test_the_zen_check_compares_zen_own_actions(rs, inputs) -> None:  # type: ignore[no-untyped-def]
+    want = bench.run_rulesync(rs, inputs)
+    right = [(d.matched[0] if d.matched else None, tuple(a.name for a in d.actions)) for d in want]
+    bench.check_outcomes("zen", right, want, inputs)
+    i = next(i for i, d in enumerate(want) if len(d.actions) > 1)
+    wrong = list(right)
+    wrong[i] = (right[i][0], right[i][1][:-1])  # the right rule, one action short
+    with pytest.raises(bench.Mismatch, match=f"event #{i} "):
+        bench.check_outcomes("zen", wrong, want, inputs)
+
+
+def test_every_engine_gets_only_the_fields_the_table_reads(inputs) -> None:  # type: ignore[no-untyped-def]
+    for event, state, settings in inputs:
+        assert set(event) <= {"id", "type", "new_status_id"}
+        assert set(state) == {"imported"} and set(settings) == {"auto_close"}
 
 
 def test_zen_agrees_per_event_and_in_loop_mode(rs, inputs) -> None:  # type: ignore[no-untyped-def]
@@ -71,8 +88,19 @@ def test_zen_agrees_per_event_and_in_loop_mode(rs, inputs) -> None:  # type: ign
                                                       "zen loop"]
 
 
-def test_the_bench_runs_end_to_end(capsys) -> None:  # type: ignore[no-untyped-def]
-    assert bench.main(["--events", "500", "--reps", "1"]) == 0
+@pytest.mark.parametrize(("hand_target", "rc", "verdict"), [(float("inf"), 0, "met"),
+                                                            (0.0, 1, "MISSED")])
+def test_the_bench_runs_end_to_end_and_exits_1_on_a_missed_target(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], hand_target: float,
+        rc: int, verdict: str) -> None:
+    # Targets every run meets, but the one vs hand-written set to be met always or never.
+    monkeypatch.setattr(bench, "TARGET_VS_ZEN", 0.0)
+    monkeypatch.setattr(bench, "TARGET_VS_ZEN_LOOP", 0.0)
+    monkeypatch.setattr(bench, "TARGET_VS_HAND", hand_target)
+    assert bench.main(["--events", "500", "--reps", "1"]) == rc
     out = capsys.readouterr().out
     assert "agree with rulesync on every event" in out
     assert "rulesync" in out and "hand-written" in out
+    hand = next(line for line in out.splitlines() if "than hand-written" in line)
+    assert hand.split()[-1] == verdict, out
+    assert out.count("MISSED") == (rc == 1), out
