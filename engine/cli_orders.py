@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,6 +14,7 @@ from engine.errors import RulesyncError
 from engine.report_sync import ledger_table
 
 ORIGIN = "user"  # a ledger user: these changes are what outbound rules push to the store
+NOTE_OPTION = click.option("--note", default="", help="A note kept in the order's history.")
 
 
 def _ledger(ctx: click.Context, state_path: Path | None) -> Ledger:
@@ -27,58 +29,93 @@ def orders() -> None:
     """The ledger's orders."""
 
 
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)
+
+
 @orders.command("list")
 @state_option
-@click.option("--limit", default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
+              help="At most this many orders, lowest ids first; 0 lists them all.")
+@JSON_OPTION
 @click.pass_context
 def list_orders(ctx: click.Context, state_path: Path | None, limit: int, as_json: bool) -> None:
-    """List ledger orders."""
+    """List ledger orders, and say how many more lie past --limit."""
     with _ledger(ctx, state_path) as ledger:
-        found = ledger.list_orders(limit=limit)
+        total = ledger.count_orders()
+        found = ledger.list_orders(limit=limit or max(total, 1))
+    more = total - len(found)
     if as_json:
-        click.echo(json.dumps([o.as_dict() for o in found], indent=2, default=str))
+        click.echo(_json({"orders": [o.as_dict() for o in found], "total": total, "more": more}))
         return
     click.echo(ledger_table(found))
+    click.echo(f"{len(found)} of {total} order(s)" + (
+        f"; {more} more past --limit {limit} (--limit 0 lists all)" if more else ""))
 
 
 @orders.command()
 @click.argument("order_id", type=int)
 @state_option
-@click.option("--json", "as_json", is_flag=True)
+@JSON_OPTION
 @click.pass_context
 def show(ctx: click.Context, order_id: int, state_path: Path | None, as_json: bool) -> None:
-    """Show one ledger order."""
+    """Show one ledger order: state, customer, shipping address, items, shipments."""
     with _ledger(ctx, state_path) as ledger:
         order = ledger.get(order_id)
     if order is None:
         raise RulesyncError(f"order {order_id} is not in the ledger")
     data = order.as_dict()
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
-        return
-    state = data["state"]
-    click.echo(f"order {order_id}: " + ", ".join(
+    click.echo(_json(data) if as_json else order_text(data))
+
+
+def _address(a: dict[str, Any] | None) -> str:
+    if not a:
+        return "-"
+    name = " ".join(x for x in (a.get("first_name"), a.get("last_name")) if x)
+    region = " ".join(x for x in (a.get("state"), a.get("zip")) if x)
+    parts = (name, a.get("company"), a.get("street_1"), a.get("street_2"), a.get("city"), region,
+             a.get("country_iso2") or a.get("country"))
+    return ", ".join(str(x) for x in parts if x)
+
+
+def order_text(data: dict[str, Any]) -> str:
+    state, customer = data["state"], data["customer"] or {}
+    lines = [f"order {data['order_id']}: " + ", ".join(
         [k for k in ("billed", "paid", "packed", "closed", "void", "refunded") if state[k]]
-        + [f"shipped {state['shipped']}"]))
-    for item in data["line_items"]:
-        click.echo(f"  {item['sku']}: {item.get('quantity')} x {item.get('name', '')}")
+        + [f"shipped {state['shipped']}"])]
+    who = " ".join(x for x in (customer.get("first_name"), customer.get("last_name")) if x)
+    contact = " ".join(x for x in (customer.get("email") and f"<{customer['email']}>",
+                                   customer.get("phone")) if x)
+    lines.append(f"  customer: {' '.join(x for x in (who, contact) if x) or '-'}")
+    lines.append(f"  ship to:  {_address(data['shipping_address'])}")
+    lines.append(f"  total:    {data['totals'].get('total_inc_tax', '-')} "
+                 f"{data['totals'].get('currency', '')}".rstrip())
+    lines += [f"  {i['sku']}: {i.get('quantity')} x {i.get('name', '')}" for i in data["line_items"]]
     for s in data["shipments"]:
         items = ", ".join(f"{i['sku']}={i['quantity']}" for i in s["items"])
-        click.echo(f"  shipment {s['id']}: {s['carrier']} {s['tracking_number']} ({items})")
-    for w in data["warnings"]:
-        click.echo(f"  warning: {w}")
+        lines.append(f"  shipment {s['id']}: {s['carrier']} {s['tracking_number'] or '(no tracking)'}"
+                     f" ({items})")
+    lines += [f"  warning: {w}" for w in data["warnings"]]
+    return "\n".join(lines)
 
 
 def _flag_command(name: str, method: Callable[..., bool], doc: str) -> click.Command:
     @click.command(name, help=doc)
     @click.argument("order_id", type=int)
     @state_option
-    @click.option("--note", default="", help="A note kept in the order's history.")
+    @NOTE_OPTION
+    @JSON_OPTION
     @click.pass_context
-    def command(ctx: click.Context, order_id: int, state_path: Path | None, note: str) -> None:
+    def command(ctx: click.Context, order_id: int, state_path: Path | None, note: str,
+                as_json: bool) -> None:
         with _ledger(ctx, state_path) as ledger:
             changed = method(ledger, order_id, origin=ORIGIN, note=note)
+        if as_json:
+            click.echo(_json({"order_id": order_id, "change": name, "recorded": changed}))
+            return
         click.echo(f"order {order_id}: {name} " + ("recorded" if changed else "(already so)"))
     return command
 
@@ -104,17 +141,28 @@ def _items(pairs: tuple[str, ...]) -> dict[str, int] | None:
 
 @orders.command()
 @click.argument("order_id", type=int)
-@click.option("--tracking", required=True, help="The tracking number.")
+@click.option("--tracking", default="", help="The tracking number (required unless --no-tracking).")
+@click.option("--no-tracking", is_flag=True, help="Ship without a tracking number, on purpose.")
 @click.option("--carrier", required=True, help="The carrier, e.g. ups, usps, fedex, dhl.")
 @click.option("--item", "items", multiple=True, metavar="SKU=QTY",
               help="Units to ship (repeatable); default: everything not yet shipped.")
 @state_option
+@NOTE_OPTION
+@JSON_OPTION
 @click.pass_context
-def ship(ctx: click.Context, order_id: int, tracking: str, carrier: str, items: tuple[str, ...],
-         state_path: Path | None) -> None:
+def ship(ctx: click.Context, order_id: int, tracking: str, no_tracking: bool, carrier: str,
+         items: tuple[str, ...], state_path: Path | None, note: str, as_json: bool) -> None:
     """Record a shipment in the ledger."""
+    tracking = tracking.strip()
+    if bool(tracking) == no_tracking:
+        raise click.UsageError("give --tracking NUMBER, or --no-tracking to ship without one"
+                               if not tracking else "--tracking and --no-tracking exclude each other")
+    parsed = _items(items)
     with _ledger(ctx, state_path) as ledger:
-        made = ledger.ship(order_id, tracking, carrier, _items(items), origin=ORIGIN)
+        made = ledger.ship(order_id, tracking, carrier, parsed, origin=ORIGIN, note=note)
+    if as_json:
+        click.echo(_json({"order_id": order_id, "shipment": made}))
+        return
     shipped = ", ".join(f"{i['sku']}={i['quantity']}" for i in made["items"])
     click.echo(f"order {order_id}: shipment {made['id']} recorded ({shipped})")
 

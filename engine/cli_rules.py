@@ -9,19 +9,34 @@ import click
 import yaml
 
 import rules as shipped
+from engine import config as configuration
 from engine import report
 from engine.catalog import EVENT_TYPES, NOT_IMPORTED_STATE, SHIPPED_VALUES
+from engine.config import Config
 from engine.errors import RulesyncError
 from engine.interpreter import evaluate
 from engine.loader import discover, load_file, load_rulesets
 from engine.session import check_settings
-from engine.testcases import run
+from engine.testcases import beside, run
 
 PATHS = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 
 
-def default_paths(paths: tuple[Path, ...]) -> tuple[Path, ...]:
-    return paths or (shipped.BIGCOMMERCE,)
+def configured(ctx: click.Context, sets: tuple[str, ...] = ()) -> tuple[Config, str]:
+    """The configuration, and a phrase naming where its rules come from."""
+    config = configuration.load(ctx.obj.get("config"), settings=parse_settings(sets))
+    if config.rules != (shipped.BIGCOMMERCE,):
+        return config, f"the rules {config.file} configures"
+    return config, "the shipped rules" + (f": {config.file} names none" if config.file else
+                                          ": no rulesync.yaml here")
+
+
+def rule_paths(ctx: click.Context, paths: tuple[Path, ...]) -> tuple[tuple[Path, ...], str | None]:
+    """The paths given, or else the rules rulesync.yaml configures (the shipped ones without)."""
+    if paths:
+        return paths, None
+    config, source = configured(ctx)
+    return config.rules, source
 
 
 def parse_settings(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -40,29 +55,52 @@ def set_option(f: Any) -> Any:
                         help="Override a setting for this run (repeatable).")(f)
 
 
+def format_options(f: Any) -> Any:
+    f = click.option("--json", "as_json", is_flag=True, help="Same as --format json.")(f)
+    return click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]),
+                        help="text (the default), json, or github (GitHub Actions "
+                        "annotations).")(f)
+
+
+def output_format(fmt: str | None, as_json: bool) -> str:
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} disagree: give one")
+    return "json" if as_json else fmt or "text"
+
+
 @click.command()
 @PATHS
-@click.option("--format", "fmt", type=click.Choice(list(report.PROBLEM_REPORTERS)),
-              default="text", show_default=True)
-def validate(paths: tuple[Path, ...], fmt: str) -> None:
-    """Check rule files (schema and meaning). Exit 0 valid, 1 invalid, 2 usage."""
-    files = discover(default_paths(paths))
+@format_options
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str | None, as_json: bool) -> None:
+    """Check rule files (schema and meaning): PATHS, or else the rules rulesync.yaml configures.
+
+    Exit 0 valid, 1 invalid, 2 usage."""
+    show = report.PROBLEM_REPORTERS[output_format(fmt, as_json)]
+    targets, source = rule_paths(ctx, paths)
+    files = discover(targets)
     if not files:
-        raise RulesyncError("no rule files found")
+        raise RulesyncError(f"no rule files found in {', '.join(map(str, targets))}")
     problems = [p for f in files for p in load_file(f).problems]
-    click.echo(report.PROBLEM_REPORTERS[fmt](problems, len(files)))
+    click.echo(show(problems, report.Checked(tuple(map(str, files)), source)))
     raise SystemExit(1 if problems else 0)
 
 
 @click.command("test")
 @PATHS
 @click.option("--strict", is_flag=True, help="Also fail when a rule is exercised by no case.")
-def test_cmd(paths: tuple[Path, ...], strict: bool) -> None:
-    """Run the test cases kept beside rule files (*.tests.yaml)."""
-    result = run(default_paths(paths))
+@format_options
+@click.pass_context
+def test_cmd(ctx: click.Context, paths: tuple[Path, ...], strict: bool, fmt: str | None,
+             as_json: bool) -> None:
+    """Run the test cases (*.tests.yaml) in PATHS, or else beside the configured rules."""
+    show = report.TEST_REPORTERS[output_format(fmt, as_json)]
+    targets, source = rule_paths(ctx, paths)
+    result = run(paths or beside(targets))
     if not result.results:
-        raise RulesyncError("no test cases found (files named *.tests.yaml)")
-    click.echo(report.test_report(result))
+        raise RulesyncError(f"no test cases found in {', '.join(map(str, targets))} "
+                            "(files named *.tests.yaml)")
+    click.echo(show(result, source))
     raise SystemExit(1 if result.failed or (strict and result.unexercised) else 0)
 
 
@@ -89,27 +127,42 @@ def _state(given: Any, path: Path) -> dict[str, Any]:
     return {**NOT_IMPORTED_STATE, **given}
 
 
+def _refuse_state(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        raise click.BadParameter("--state is the SQLite state file in every command; give the "
+                                 "order's JSON state with --order-state", param_hint="--state")
+
+
 @click.command("eval")
 @click.argument("event_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--state", "state_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The ledger state of the order (JSON); default: never imported.")
-@click.option("--rules", "rule_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Rule files or directories; default: the shipped rules.")
+@click.option("--order-state", "state_file",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The ledger state of the order (JSON, see README); default: never imported.")
+@click.option("--state", hidden=True, expose_value=False, callback=_refuse_state)
+@click.option("--rules", "rule_files", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Rule files or directories (repeatable); default: the rules rulesync.yaml "
+              "configures, or the shipped ones.")
 @set_option
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
-def eval_cmd(event_file: Path, state_file: Path | None, rule_paths: tuple[Path, ...],
-             sets: tuple[str, ...], as_json: bool) -> None:
+@click.pass_context
+def eval_cmd(ctx: click.Context, event_file: Path, state_file: Path | None,
+             rule_files: tuple[Path, ...], sets: tuple[str, ...], as_json: bool) -> None:
     """Print the decision and trace for one event (normalized JSON, see README)."""
     event = _read_json(event_file, "event")
     if not isinstance(event, dict) or "type" not in event:
         raise RulesyncError(f"{event_file}: an event is a JSON object with a 'type'")
     state = _state(_read_json(state_file, "state"), state_file) if state_file else None
-    rulesets = load_rulesets(default_paths(rule_paths))
+    if rule_files:  # settings from rulesync.yaml belong to its rules, not to the files given
+        rulesets = load_rulesets(rule_files)
+        settings = check_settings(rulesets, parse_settings(sets))
+    else:
+        config, _ = configured(ctx, sets)
+        rulesets = load_rulesets(config.rules)
+        settings = check_settings(rulesets, config.settings, config.origins)
     ruleset = next((r for r in rulesets if event["type"] in EVENT_TYPES[r.direction]), None)
     if ruleset is None:
         known = ", ".join(t for ts in EVENT_TYPES.values() for t in ts)
         raise RulesyncError(f"no rule file handles event type {event['type']!r} (known: {known})")
-    settings = check_settings(rulesets, parse_settings(sets))
     decision = evaluate(ruleset, event, state, settings, trace=True)
     show = report.decision_json if as_json else report.decision_text
     click.echo(show(ruleset, event, decision))

@@ -32,9 +32,11 @@ def _secret(config: Config) -> str:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; keep loopback behind a TLS proxy.")
 @click.option("--port", default=8080, show_default=True, help="0 picks a free port.")
-@click.option("--path", "hook_path", default="/webhooks", show_default=True)
+@click.option("--path", "hook_path", default="/webhooks", show_default=True,
+              help="The URL path webhook deliveries are posted to.")
 @click.option("--poll-seconds", default=300.0, show_default=True,
               help="Catch-up poll of the change feed, for webhooks that never arrive.")
 @click.option("--threads", default=8, show_default=True, help="HTTP worker threads.")
@@ -78,19 +80,24 @@ def webhooks() -> None:
     """The store's webhooks that feed `rulesync serve`."""
 
 
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
 @webhooks.command()
 @click.argument("destination")
+@JSON_OPTION
 @click.pass_context
-def register(ctx: click.Context, destination: str) -> None:
+def register(ctx: click.Context, destination: str, as_json: bool) -> None:
     """Create (or re-activate) the hooks, sending to DESTINATION (https://host/webhooks)."""
     config = load_config(ctx, None)
     done = hooks.register(client_for(config), destination, SECRET_HEADER, _secret(config))
-    click.echo(table(("scope", "hook"), done))
+    click.echo(json.dumps([{"scope": scope, "hook": hook} for scope, hook in done], indent=2)
+               if as_json else table(("scope", "hook"), done))
 
 
 @webhooks.command()
 @state_option
-@click.option("--json", "as_json", is_flag=True)
+@JSON_OPTION
 @click.pass_context
 def status(ctx: click.Context, state_path: Path | None, as_json: bool) -> None:
     """Show each hook: active or not, and when `serve` last received a delivery for it."""
@@ -109,9 +116,11 @@ def status(ctx: click.Context, state_path: Path | None, as_json: bool) -> None:
 
 
 @webhooks.command()
-@click.option("--destination", help="Only the hooks sending there.")
+@click.argument("destination", required=False)
+@JSON_OPTION
 @click.pass_context
-def remove(ctx: click.Context, destination: str | None) -> None:
-    """Delete rulesync's hooks from the store."""
+def remove(ctx: click.Context, destination: str | None, as_json: bool) -> None:
+    """Delete rulesync's hooks from the store: those sending to DESTINATION, or all of them."""
     removed = hooks.remove(client_for(load_config(ctx, None)), destination)
-    click.echo(f"removed {len(removed)} hook(s)")
+    click.echo(json.dumps({"removed": removed}, indent=2, default=str) if as_json
+               else f"removed {len(removed)} hook(s)")

@@ -1,19 +1,31 @@
 """CLI verbs that sync: plan, apply, explain."""
 from __future__ import annotations
 
+import logging
+import shlex
+import shutil
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from connectors.bigcommerce.changefeed import Cursor
 from connectors.ledger.ledger import Ledger
 from engine import config as configuration
 from engine import report_sync
+from engine.cli_progress import Progress
 from engine.cli_rules import parse_settings, set_option
+from engine.errors import RulesyncError
 from engine.session import open_sync
 from engine.state import SqliteState
+from engine.sync import Sync
+
+log = logging.getLogger("rulesync.apply")
 
 
 def state_option(f: Any) -> Any:
@@ -34,9 +46,20 @@ def load_config(ctx: click.Context, state_path: Path | None, sets: tuple[str, ..
 @click.pass_context
 def plan(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
     """Show what `apply` would do, both directions. Changes nothing, not even the watermark."""
-    with open_sync(load_config(ctx, state_path, sets)) as sync:
+    with _read_only(load_config(ctx, state_path, sets)) as config, open_sync(config) as sync:
         summary = sync.run(dry=True)
     click.echo(report_sync.plan_json(summary) if as_json else report_sync.plan_text(summary))
+
+
+@contextmanager
+def _read_only(config: configuration.Config) -> Iterator[configuration.Config]:
+    """Without a state file yet, plan against an empty one in a temporary folder: `plan`
+    creates nothing, not even the state's folder."""
+    if config.state.exists():
+        yield config
+        return
+    with tempfile.TemporaryDirectory(prefix="rulesync-plan-") as tmp:
+        yield replace(config, state=Path(tmp) / "state.sqlite")
 
 
 @click.command()
@@ -47,42 +70,60 @@ def plan(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], as_
 def apply(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
     """Sync both directions. Exit 1 when an action failed for good."""
     with open_sync(load_config(ctx, state_path, sets)) as sync:
-        with _progress() as progress:
+        progress = _progress(ctx, sync)
+        try:
             summary = sync.run(dry=False, progress=progress)
+        finally:
+            progress.close()
+        stats = sync.client.stats
+        log.info("read %d store order(s) in %.1f s; store API: %d request(s), %d retried, %d "
+                 "rate-limited", progress.read, progress.elapsed(), stats.get("requests", 0),
+                 stats.get("retries", 0), stats.get("rate_limited", 0))
     click.echo(report_sync.apply_json(summary) if as_json else report_sync.apply_text(summary))
     raise SystemExit(1 if summary.counts["errors"] else 0)
 
 
-class _progress:
-    """A counter on stderr while a long run reads orders, only when stderr is a terminal."""
+def _progress(ctx: click.Context, sync: Sync) -> Progress:
+    """A bar on a terminal (text logs, not --quiet); progress log lines otherwise."""
+    def count() -> int:
+        raw = sync.state.get_meta("inbound_cursor")
+        return sync.feed.count(Cursor.from_json(raw) if raw else Cursor())
 
-    def __enter__(self) -> Callable[[int], None]:
-        self.tty = sys.stderr.isatty()
-        return self.show
-
-    def show(self, n: int) -> None:
-        if self.tty and n % 100 == 0:
-            click.echo(f"\rorders read: {n}", err=True, nl=False)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.tty:
-            click.echo("\r", err=True, nl=False)
+    bar = sys.stderr.isatty() and ctx.obj.get("log_format") == "text" \
+        and not ctx.obj.get("quiet")
+    return Progress(count, bar=bar)
 
 
 @click.command()
 @click.argument("order_id", type=int)
 @state_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 @click.pass_context
 def explain(ctx: click.Context, order_id: int, state_path: Path | None, as_json: bool) -> None:
-    """The decision history of one order."""
+    """The decision history of one order. Exit 1 when rulesync knows nothing of it."""
     config = load_config(ctx, state_path)
+    if not config.state.exists():
+        raise RulesyncError(f"no state at {config.state}: run `rulesync apply` first")
     state = SqliteState(config.state)
     with Ledger(config.state) as ledger:
         decisions, history = state.decisions(order_id), ledger.history(order_id)
     state.close()
+    if not decisions and not history:
+        raise RulesyncError(f"order {order_id}: no decision recorded and not in the ledger "
+                            f"({config.state})")
     show = report_sync.explain_json if as_json else report_sync.explain_text
     click.echo(show(order_id, decisions, history))
+
+
+def invoked_as() -> str:
+    """How to type rulesync again from here: `rulesync` when that is what runs on the PATH,
+    otherwise the path the user typed (`.venv/bin/rulesync`), so printed hints work as printed."""
+    typed = sys.argv[0]
+    found = shutil.which("rulesync")
+    if Path(typed).name != "rulesync" or (
+            found and Path(found).resolve() == Path(typed).resolve()):
+        return "rulesync"
+    return shlex.quote(typed)
 
 
 @click.command()
@@ -98,16 +139,23 @@ def demo(count: int, workdir: Path) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     for leftover in workdir.glob("state.sqlite*"):
         leftover.unlink()
-    raise SystemExit(demo_run.run(workdir, count, click.echo))
+    raise SystemExit(demo_run.run(workdir, count, click.echo, program=invoked_as()))
 
 
 @click.command("init")
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
-def init_cmd(target: Path, force: bool) -> None:
+@click.option("--install", metavar="REQUIREMENT", help="What the CI workflow installs "
+              "(a pip requirement, e.g. 'bigcommerce-rulesync @ git+https://host/repo@TAG'); "
+              "default: this version pinned by name, or the git commit it was installed from.")
+def init_cmd(target: Path, force: bool, install: str | None) -> None:
     """Start a project: rulesync.yaml, copies of the rules and tests, pre-commit and CI."""
-    from engine.init import init
+    from engine.init import init, install_requirement
 
-    for path in init(target, force=force):
+    requirement = install_requirement(install)
+    for path in init(target, force=force, requirement=requirement):
         click.echo(f"wrote {path}")
-    click.echo("next: edit rulesync.yaml, then `rulesync validate rules && rulesync test rules`")
+    program = invoked_as()
+    where = "" if target.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(target))} && "
+    click.echo(f"next: edit rulesync.yaml, then `{where}{program} validate && {program} test`")
+    click.echo(f"CI installs {requirement} (.github/workflows/rulesync.yml)")

@@ -6,6 +6,7 @@ second sync pushes those changes to the store (push_order_info and auto_close on
 """
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -79,7 +80,8 @@ def _store_view(sandbox: Sandbox, order_id: int) -> tuple[str, str]:
     return status_label(order["status_id"]), tracking or "-"
 
 
-def run(workdir: Path, orders: int, echo: Callable[[str], None]) -> int:
+def run(workdir: Path, orders: int, echo: Callable[[str], None], program: str = "rulesync") -> int:
+    """The demo; `program` is how the user runs rulesync, so the closing hints work as printed."""
     clock = FrozenClock(time.time())
     with Sandbox(store_hash="demo", token=TOKEN, seed_orders=orders, seed=7, clock=clock) as sb:
         config = _config(sb, workdir / "state.sqlite")
@@ -102,6 +104,9 @@ def run(workdir: Path, orders: int, echo: Callable[[str], None]) -> int:
         with open_sync(config) as sync:
             clock.advance(2)
             echo("\n4. Plan after the sync: " + report_sync.plan_text(sync.run(dry=True)))
-        echo(f"\nSee why an order looks the way it does: rulesync explain {changes[0][1]} "
-             f"--state {config.state}" if changes else "")
+        state = shlex.quote(str(config.state))
+        if changes:
+            echo(f"\nSee why an order looks the way it does: {program} explain {changes[0][1]} "
+                 f"--state {state}")
+        echo(f"The ledger: {program} orders list --state {state}")
     return 1 if summary.counts["errors"] else 0

@@ -1,11 +1,14 @@
 """`rulesync init`: a starter project a user owns: config, rule copies, hooks and CI."""
 from __future__ import annotations
 
+import json
 import shutil
+from importlib import metadata
 from pathlib import Path
 
 import rules as shipped
-from engine.errors import RulesyncError
+from engine import DISTRIBUTION, __version__
+from engine.errors import ConfigError, RulesyncError
 
 CONFIG = """\
 # yaml-language-server: $schema=rules/schema/config-v1.schema.json
@@ -28,16 +31,16 @@ repos:
     hooks:
       - id: rulesync-validate
         name: rulesync validate
-        entry: rulesync validate rules
+        entry: rulesync validate
         language: system
         pass_filenames: false
-        files: ^rules/
+        files: ^(rules/|rulesync\\.yaml$)
       - id: rulesync-test
         name: rulesync test
-        entry: rulesync test --strict rules
+        entry: rulesync test --strict
         language: system
         pass_filenames: false
-        files: ^rules/
+        files: ^(rules/|rulesync\\.yaml$)
 """
 
 WORKFLOW = """\
@@ -49,25 +52,44 @@ jobs:
     steps:
       - uses: actions/checkout@v4
       - uses: actions/setup-python@v5
-        with: {python-version: "3.11"}
-      - run: pip install rulesync
-      - run: rulesync validate --format github rules
-      - run: rulesync test --strict rules
+        with: {{python-version: "3.11"}}
+      # The rulesync this project was made with, pinned: upgrade on purpose, not by surprise.
+      - run: pip install '{requirement}'
+      - run: rulesync validate --format github
+      - run: rulesync test --strict --format github
 """
 
 
-def files() -> dict[str, str | Path]:
-    out: dict[str, str | Path] = {"rulesync.yaml": CONFIG, ".pre-commit-config.yaml": PRE_COMMIT,
-                                  ".github/workflows/rulesync.yml": WORKFLOW}
+def install_requirement(given: str | None = None) -> str:
+    """What CI installs: `given`, else the git commit this copy was installed from, else this
+    version by name (pip records the source of a `pip install git+...` in direct_url.json)."""
+    if given is not None:
+        if not given.strip() or any(c in given for c in "'\"\n\r"):
+            raise ConfigError(f"--install {given!r}: give one pip requirement, without quotes")
+        return given.strip()
+    try:
+        source = json.loads(metadata.distribution(DISTRIBUTION).read_text("direct_url.json") or "{}")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        source = {}
+    vcs = source.get("vcs_info", {})
+    if vcs.get("vcs") == "git" and vcs.get("commit_id"):
+        return f"{DISTRIBUTION} @ git+{source['url']}@{vcs['commit_id']}"
+    return f"{DISTRIBUTION}=={__version__}"
+
+
+def files(requirement: str) -> dict[str, str | Path]:
+    out: dict[str, str | Path] = {
+        "rulesync.yaml": CONFIG, ".pre-commit-config.yaml": PRE_COMMIT,
+        ".github/workflows/rulesync.yml": WORKFLOW.format(requirement=requirement)}
     for source in sorted(shipped.ROOT.glob("*/*")):
         if source.suffix in (".yaml", ".json"):
             out[f"rules/{source.parent.name}/{source.name}"] = source
     return out
 
 
-def init(target: Path, *, force: bool = False) -> list[Path]:
+def init(target: Path, *, requirement: str, force: bool = False) -> list[Path]:
     """Write the starter files; refuse to overwrite anything unless `force`."""
-    planned = {target / name: content for name, content in files().items()}
+    planned = {target / name: content for name, content in files(requirement).items()}
     existing = [p for p in planned if p.exists()]
     if existing and not force:
         raise RulesyncError(f"{existing[0]} already exists (use --force to overwrite)")

@@ -6,7 +6,12 @@ import logging
 import os
 import re
 
+from engine.errors import ConfigError
+
 SECRET_ENVS = ("BIGCOMMERCE_ACCESS_TOKEN", "RULESYNC_WEBHOOK_SECRET")
+LEVEL_ENV = "RULESYNC_LOG_LEVEL"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+PROGRESS_LOGGER = "rulesync.progress"
 _TOKEN_LIKE = re.compile(r"(?i)(x-auth-token|token|secret)(['\"]?\s*[:=]\s*['\"]?)([^\s'\",}]+)")
 
 
@@ -30,10 +35,52 @@ class _Redacting(logging.Formatter):
         return redact(super().format(record))
 
 
-def setup_logging(fmt: str = "text", level: int = logging.WARNING) -> None:
+def level_from_env(default: int = logging.WARNING) -> int:
+    """RULESYNC_LOG_LEVEL by name (INFO, debug, ...) or number; a typo is a configuration error."""
+    value = os.environ.get(LEVEL_ENV, "").strip()
+    if not value:
+        return default
+    if value.isdigit():
+        return int(value)
+    if value.upper() not in LEVELS:
+        raise ConfigError(f"{LEVEL_ENV}={value!r} is not a log level (known: {', '.join(LEVELS)})")
+    return int(logging.getLevelName(value.upper()))
+
+
+def level_for(verbose: int, quiet: bool) -> int | None:
+    """-q: errors only; -v: INFO; -vv: DEBUG. None: leave the environment's level."""
+    if quiet:
+        return logging.ERROR
+    if verbose:
+        return logging.DEBUG if verbose > 1 else logging.INFO
+    return None
+
+
+def setup_logging(fmt: str = "text", level: int | None = None) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(_Redacting(fmt == "json"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(int(os.environ.get("RULESYNC_LOG_LEVEL", level)) if
-                  os.environ.get("RULESYNC_LOG_LEVEL", "").isdigit() else level)
+    set_level(level if level is not None else level_from_env())
+
+
+def set_level(level: int) -> None:
+    """The root level; progress lines show unless errors only were asked for (-q)."""
+    logging.getLogger().setLevel(level)
+    logging.getLogger(PROGRESS_LOGGER).setLevel(min(level, logging.INFO)
+                                                if level < logging.ERROR else level)
+
+
+def json_lines() -> bool:
+    """Whether log lines (and so the final error line) are JSON."""
+    return any(isinstance(h.formatter, _Redacting) and h.formatter.as_json
+               for h in logging.getLogger().handlers)
+
+
+def error_line(message: str, exit_code: int, kind: str = "error") -> str:
+    """The last line a failing command prints: text, or one JSON object with --log-format json."""
+    message = redact(message)
+    if json_lines():
+        return json.dumps({"level": "ERROR", "error": kind, "exit_code": exit_code,
+                           "message": message})
+    return message if kind == "usage" else f"{kind}: {message}"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engine.catalog import status_label
@@ -16,40 +17,85 @@ def _gh_escape(text: str, *, prop: bool = False) -> str:
     return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
 
-def problems_text(problems: Sequence[Problem], files: int) -> str:
+@dataclass(frozen=True)
+class Checked:
+    """Which files a command read, and why those: the files given, or the configured rules."""
+
+    files: tuple[str, ...]
+    source: str | None = None  # e.g. "the rules rulesync.yaml configures"; None: given as arguments
+
+    def line(self) -> str:
+        return f"checked {', '.join(self.files)}" + (f" ({self.source})" if self.source else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checked": list(self.files), "source": self.source or "arguments"}
+
+
+def _problems_summary(problems: Sequence[Problem], checked: Checked) -> str:
     if not problems:
-        return f"ok: {files} rule file(s) valid"
-    return "\n".join(map(str, problems)) + f"\n{len(problems)} problem(s) in {files} file(s)"
+        return f"ok: {len(checked.files)} rule file(s) valid"
+    return f"{len(problems)} problem(s) in {len(checked.files)} file(s)"
 
 
-def problems_json(problems: Sequence[Problem], files: int) -> str:
-    return json.dumps({"valid": not problems, "files": files,
+def problems_text(problems: Sequence[Problem], checked: Checked) -> str:
+    return "\n".join([checked.line(), *map(str, problems), _problems_summary(problems, checked)])
+
+
+def problems_json(problems: Sequence[Problem], checked: Checked) -> str:
+    return json.dumps({"valid": not problems, "files": len(checked.files), **checked.as_dict(),
                        "problems": [p.as_dict() for p in problems]}, indent=2)
 
 
-def problems_github(problems: Sequence[Problem], files: int) -> str:
+def problems_github(problems: Sequence[Problem], checked: Checked) -> str:
     lines = [f"::error file={_gh_escape(p.file, prop=True)},line={p.line},col={p.col},"
              f"title=rulesync validate::{_gh_escape(p.path + ': ' + p.message)}" for p in problems]
-    return "\n".join(lines + [problems_text([], files) if not problems
-                              else f"{len(problems)} problem(s) in {files} file(s)"])
+    return "\n".join([checked.line(), *lines, _problems_summary(problems, checked)])
 
 
-PROBLEM_REPORTERS: dict[str, Callable[[Sequence[Problem], int], str]] = {
+PROBLEM_REPORTERS: dict[str, Callable[[Sequence[Problem], Checked], str]] = {
     "text": problems_text, "json": problems_json, "github": problems_github}
 
 
-def test_report(report: Report) -> str:
-    lines = []
-    for r in report.results:
-        lines.append(f"{'PASS' if r.passed else 'FAIL'} {r.file}:{r.line}: {r.name}")
-        lines += [f"     {f}" for f in r.failures]
+def _test_summary(report: Report) -> list[str]:
     failed = len(report.failed)
-    lines.append(f"{len(report.results) - failed} passed, {failed} failed")
+    lines = [f"{len(report.results) - failed} passed, {failed} failed"]
     for file, ids in report.unexercised.items():
         lines.append(f"rules no case exercised in {file}: {', '.join(ids)}")
     if not report.unexercised:
         lines.append("every rule was exercised by at least one case")
-    return "\n".join(lines)
+    return lines
+
+
+def tests_text(report: Report, source: str | None) -> str:
+    lines = [Checked(tuple(report.files), source).line()]
+    for r in report.results:
+        lines.append(f"{'PASS' if r.passed else 'FAIL'} {r.file}:{r.line}: {r.name}")
+        lines += [f"     {f}" for f in r.failures]
+    return "\n".join(lines + _test_summary(report))
+
+
+def tests_json(report: Report, source: str | None) -> str:
+    return json.dumps({"passed": len(report.results) - len(report.failed),
+                       "failed": len(report.failed),
+                       **Checked(tuple(report.files), source).as_dict(),
+                       "cases": [{"file": r.file, "line": r.line, "name": r.name,
+                                  "passed": r.passed, "failures": list(r.failures)}
+                                 for r in report.results],
+                       "unexercised": report.unexercised}, indent=2)
+
+
+def tests_github(report: Report, source: str | None) -> str:
+    lines = [Checked(tuple(report.files), source).line()]
+    lines += [f"::error file={_gh_escape(r.file, prop=True)},line={r.line},title=rulesync test::"
+              + _gh_escape(f"{r.name}: " + "; ".join(r.failures)) for r in report.failed]
+    lines += [f"::warning file={_gh_escape(file, prop=True)},title=rulesync test::"
+              + _gh_escape(f"rules no case exercised: {', '.join(ids)}")
+              for file, ids in report.unexercised.items()]
+    return "\n".join(lines + _test_summary(report))
+
+
+TEST_REPORTERS: dict[str, Callable[[Report, str | None], str]] = {
+    "text": tests_text, "json": tests_json, "github": tests_github}
 
 
 def describe_event(event: Mapping[str, Any]) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from engine import schema
 from engine.catalog import NOT_IMPORTED_STATE
+from engine.errors import RulesyncError
 from engine.interpreter import evaluate
 from engine.loader import TESTS_SUFFIXES, InvalidRules, load_file
 from engine.model import Decision, RuleSet
@@ -30,6 +31,7 @@ class CaseResult:
 @dataclass
 class Report:
     results: list[CaseResult] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # the test files run, in order
     unexercised: dict[str, list[str]] = field(default_factory=dict)  # rule file -> rule ids
 
     @property
@@ -45,12 +47,25 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
+def beside(rule_paths: Iterable[str | Path]) -> list[Path]:
+    """The test files that go with configured rule paths: a folder as is, a rule file's
+    `NAME.tests.yaml` when there is one."""
+    found: list[Path] = []
+    for p in map(Path, rule_paths):
+        if p.is_dir():
+            found.append(p)
+            continue
+        found += [t for t in (p.with_name(p.stem + s) for s in TESTS_SUFFIXES) if t.is_file()]
+    return found
+
+
 def run(paths: Iterable[str | Path]) -> Report:
     """Run every case; raises InvalidRules when a test file or its rule file is invalid."""
     report = Report()
     exercised: dict[str, set[str]] = {}
     rulesets: dict[str, RuleSet] = {}
     for file in discover(paths):
+        report.files.append(str(file))
         ruleset, cases = _load(file)
         rulesets[ruleset.file] = ruleset
         seen = exercised.setdefault(ruleset.file, set())
@@ -70,6 +85,10 @@ def _load(file: Path) -> tuple[RuleSet, list[tuple[int, dict[str, Any]]]]:
         doc = read(str(file), file.read_text(encoding="utf-8"))
     except OSError as e:
         raise InvalidRules([Problem(str(file), 1, 1, "$", f"cannot read: {e.strerror}")]) from None
+    if _looks_like_rules(doc.data):  # the schema's complaints would be a page of noise
+        raise RulesyncError(f"{file} is a rule file, not a test file: `rulesync test` runs the "
+                            f"cases of *.tests.yaml files (give one, or their folder); "
+                            f"`rulesync validate {file}` checks a rule file")
     problems = doc.problems or [p for p in [schema.check_version(doc, "a test file")] if p] \
         or schema.problems(doc, "tests")
     if problems:
@@ -77,8 +96,13 @@ def _load(file: Path) -> tuple[RuleSet, list[tuple[int, dict[str, Any]]]]:
     data: dict[str, Any] = doc.data  # type: ignore[assignment]
     loaded = load_file(file.parent / data["rules"])
     if loaded.problems or not loaded.ruleset:
-        raise InvalidRules(loaded.problems)
+        raise RulesyncError(f"{file} tests {loaded.file}, which is invalid: "
+                            + str(InvalidRules(loaded.problems)))
     return loaded.ruleset, [(doc.where(("cases", i))[0], c) for i, c in enumerate(data["cases"])]
+
+
+def _looks_like_rules(data: Any) -> bool:
+    return isinstance(data, dict) and ("direction" in data or isinstance(data.get("rules"), list))
 
 
 def _run_case(file: str, line: int, ruleset: RuleSet, case: dict[str, Any]

@@ -37,6 +37,7 @@ KnownShipped = Callable[[int], "int | None"] | Mapping[int, int]
 class OrderSource(Protocol):
     def server_time(self) -> int: ...
     def list_orders_page(self, **filters: Any) -> list[dict[str, Any]]: ...
+    def count_orders(self, **filters: Any) -> int: ...
     def list_shipments(self, order_id: int) -> list[dict[str, Any]]: ...
     def order_statuses(self) -> list[dict[str, Any]]: ...
 
@@ -145,6 +146,12 @@ class ChangeFeed:
 
     def changes(self, cursor: Cursor | None = None) -> ChangeBatch:
         return ChangeBatch(self, cursor or Cursor())
+
+    def count(self, cursor: Cursor) -> int:
+        """About how many orders the next window lists (GET /v2/orders/count with its lower
+        bound), for a progress total; the listing stays the authority."""
+        return self.client.count_orders(
+            min_date_modified=rfc2822(max(0, cursor.watermark - self.overlap)))
 
     def labels(self) -> dict[int, str]:
         """Status labels, read once per feed (they are per store, FACTS §1)."""

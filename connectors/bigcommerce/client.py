@@ -38,7 +38,7 @@ SHIPMENT_WRITABLE = frozenset({
 
 def _user_agent() -> str:
     try:
-        return f"rulesync/{metadata.version('rulesync')}"
+        return f"rulesync/{metadata.version('bigcommerce-rulesync')}"
     except metadata.PackageNotFoundError:
         return "rulesync/0"
 
@@ -137,6 +137,10 @@ class BigCommerceClient:
         """One page of orders (defaults: limit 250, with consignments and line items)."""
         params = {"limit": PAGE_LIMIT, **ORDER_INCLUDES, **filters}
         return self.request("GET", "/v2/orders", None, params) or []
+
+    def count_orders(self, **filters: Any) -> int:
+        """How many orders match `filters` (GET /v2/orders/count: the list's filters, no paging)."""
+        return int(self.request("GET", "/v2/orders/count", None, filters)["count"])
 
     def get_order(self, order_id: int) -> dict[str, Any]:
         return self.request("GET", "/v2/orders/{order_id}", {"order_id": order_id}, ORDER_INCLUDES)

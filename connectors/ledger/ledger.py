@@ -59,6 +59,10 @@ class Ledger:
         with self._transaction("BEGIN") as conn:
             return rows.list_orders(conn, limit, offset)
 
+    def count_orders(self) -> int:
+        with self._transaction("BEGIN") as conn:
+            return int(conn.execute("SELECT count(*) FROM ledger_orders").fetchone()[0])
+
     def history(self, order_id: int | str) -> list[HistoryEntry]:
         with self._transaction("BEGIN") as conn:
             return rows.history(conn, "order_id = ? ORDER BY seq", (details.order_key(order_id),))

@@ -15,7 +15,7 @@ EVENT = {"type": "order.status_changed", "order_id": 7, "previous_status_id": 7,
 def _eval(tmp_path: Path, state: object, **env: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "event.json").write_text(json.dumps(EVENT))
     (tmp_path / "state.json").write_text(json.dumps(state))
-    return subprocess.run([RULESYNC, "eval", "event.json", "--state", "state.json"],
+    return subprocess.run([RULESYNC, "eval", "event.json", "--order-state", "state.json"],
                           cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, **env})
 

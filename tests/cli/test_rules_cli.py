@@ -41,22 +41,31 @@ def broken(tmp_path: Path) -> tuple[Path, int, int]:
 # validate
 
 
-def test_validate_the_shipped_rules() -> None:
-    r = run("validate")
-    assert (r.returncode, r.stdout.strip()) == (0, "ok: 2 rule file(s) valid"), r.stderr
+SHIPPED = [str(rules.BIGCOMMERCE / "inbound.yaml"), str(rules.BIGCOMMERCE / "outbound.yaml")]
+
+
+def test_validate_the_shipped_rules(tmp_path: Path) -> None:
+    r = run("validate", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        f"checked {', '.join(SHIPPED)} (the shipped rules: no rulesync.yaml here)",
+        "ok: 2 rule file(s) valid"]
 
 
 def test_validate_from_another_directory_finds_the_packaged_rules(tmp_path: Path) -> None:
     r = run("validate", "--format", "json", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert json.loads(r.stdout) == {"valid": True, "files": 2, "problems": []}
+    assert json.loads(r.stdout) == {"valid": True, "files": 2, "checked": SHIPPED,
+                                    "source": "the shipped rules: no rulesync.yaml here",
+                                    "problems": []}
 
 
 def test_validate_an_invalid_file_text(broken: tuple[Path, int, int]) -> None:
     path, line, col = broken
     r = run("validate", str(path))
     assert r.returncode == 1
-    first, summary = r.stdout.strip().split("\n")
+    checked, first, summary = r.stdout.strip().split("\n")
+    assert checked == f"checked {path}"
     assert first.startswith(f"{path}:{line}:{col}: $.rules[")
     assert "unknown inbound action 'void_ordr'" in first
     assert summary == "1 problem(s) in 1 file(s)"
@@ -78,7 +87,8 @@ def test_validate_github_annotations(broken: tuple[Path, int, int]) -> None:
     path, line, col = broken
     r = run("validate", "--format", "github", str(path))
     assert r.returncode == 1
-    annotation = r.stdout.splitlines()[0]
+    checked, annotation = r.stdout.splitlines()[:2]
+    assert checked == f"checked {path}"
     assert annotation.startswith(f"::error file={path},line={line},col={col}")
     head, sep, message = annotation.partition("::$.rules[")
     assert sep and "unknown inbound action 'void_ordr'" in message
@@ -101,7 +111,7 @@ def test_validate_a_folder_reports_all_files(tmp_path: Path,
             "version: 1", "version: 7"), encoding="utf-8")
     r = run("validate", str(tmp_path))
     assert r.returncode == 1
-    lines = r.stdout.strip().split("\n")
+    lines = r.stdout.strip().split("\n")[1:]
     assert lines[-1] == "2 problem(s) in 2 file(s)"
     assert lines[0].startswith(str(broken[0])) and lines[1].startswith(str(tmp_path / "outbound"))
     assert "unknown version 7 (supported: 1)" in lines[1]
@@ -230,10 +240,10 @@ def test_eval_state_and_set(tmp_path: Path) -> None:
     ten = {**ELEVEN, "id": "e-5-10", "new_status_id": 10}
     ev = str(write(tmp_path, "ten.json", ten))
     state = str(write(tmp_path, "state.json", {"imported": True, "billed": True}))
-    r = run("eval", ev, "--state", state, "--json")
+    r = run("eval", ev, "--order-state", state, "--json")
     assert json.loads(r.stdout)["actions"] == [] and json.loads(r.stdout)["no_update"]
     new = str(write(tmp_path, "new.json", {"imported": False}))
-    r = run("eval", ev, "--state", new, "--set", "auto_close=true", "--json")
+    r = run("eval", ev, "--order-state", new, "--set", "auto_close=true", "--json")
     assert [a["action"] for a in json.loads(r.stdout)["actions"]] == [
         "import_order", "mark_paid", "mark_packed", "close_order"]
 
@@ -250,7 +260,7 @@ def test_eval_outbound_with_push_on(tmp_path: Path) -> None:
 def test_eval_unknown_setting_is_a_clear_error(tmp_path: Path) -> None:
     r = run("eval", str(write(tmp_path, "ev.json", ELEVEN)), "--set", "auto_clse=true")
     assert r.returncode == 1
-    assert r.stderr.strip().startswith("error: unknown setting 'auto_clse' (known: ")
+    assert r.stderr.strip().startswith("error: --set: unknown setting 'auto_clse' (known: ")
     assert "auto_close" in r.stderr
     no_traceback(r)
 
@@ -277,7 +287,7 @@ def test_eval_an_event_of_the_wrong_shape_is_a_clear_error(tmp_path: Path, event
 
 def test_eval_malformed_state_json_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "st.json").write_text("{imported: true}", encoding="utf-8")
-    r = run("eval", str(write(tmp_path, "ev.json", ELEVEN)), "--state", str(tmp_path / "st.json"))
+    r = run("eval", str(write(tmp_path, "ev.json", ELEVEN)), "--order-state", str(tmp_path / "st.json"))
     assert r.returncode == 1 and r.stderr.startswith("error: cannot read state ")
     no_traceback(r)
 

@@ -16,7 +16,10 @@ from . import Sandbox
 @click.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=0, show_default=True, help="Port; 0 picks a free one.")
-@click.option("--store-hash", default="sandbox", show_default=True)
+@click.option(
+    "--store-hash", default="sandbox", show_default=True,
+    help="The store hash in the API paths (/stores/HASH/v2/...).",
+)
 @click.option(
     "--token",
     envvar="BIGCOMMERCE_ACCESS_TOKEN",
@@ -34,14 +37,19 @@ from . import Sandbox
     help="JSON file to load the store from and save it to after every change.",
 )
 @click.option("--quota", type=int, default=None, help="Requests per window (default: unlimited).")
-@click.option("--window-ms", default=30000, show_default=True)
+@click.option(
+    "--window-ms", default=30000, show_default=True, help="The rate-limit window of --quota."
+)
 @click.option(
     "--fault-rate", default=0.0, show_default=True, help="Fraction of API requests that fail."
 )
 @click.option(
     "--latency-ms", default=0, show_default=True, help="Delay added to every API request."
 )
-@click.option("--fault-seed", default=0, show_default=True)
+@click.option(
+    "--fault-seed", default=0, show_default=True,
+    help="Seed of the fault injection, so a faulty run can be repeated.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -69,7 +77,12 @@ def sandbox(
         fault_seed=fault_seed,
         data_file=data_file,
     )
-    sb.start()
+    try:
+        sb.start()
+    except OSError as e:  # a port in use is the user's to fix, not a crash
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {e.strerror} (give another --port, or 0 for a free one)"
+        ) from None
     click.echo(f"BigCommerce sandbox serving at {sb.base_url}")
     click.echo("Point rulesync at it with:")
     click.echo(f"  export BIGCOMMERCE_API_URL={sb.base_url}")
