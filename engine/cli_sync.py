@@ -5,10 +5,6 @@ import logging
 import shlex
 import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,7 @@ from engine.cli_progress import Progress
 from engine.cli_rules import parse_settings, set_option
 from engine.errors import RulesyncError
 from engine.session import open_sync
+from engine.session import plan as run_plan
 from engine.state import SqliteState
 from engine.sync import Sync
 
@@ -39,40 +36,40 @@ def load_config(ctx: click.Context, state_path: Path | None, sets: tuple[str, ..
                               settings=parse_settings(sets))
 
 
+def push_current_option(f: Any) -> Any:
+    return click.option(
+        "--push-current", is_flag=True,
+        help="Also push the present ledger state of the orders whose changes were held while "
+             "push_order_info was off (needs it on).")(f)
+
+
 @click.command()
 @state_option
 @set_option
+@push_current_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.pass_context
-def plan(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
-    """Show what `apply` would do, both directions. Changes nothing, not even the watermark."""
-    with _read_only(load_config(ctx, state_path, sets)) as config, open_sync(config) as sync:
-        summary = sync.run(dry=True)
+def plan(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], push_current: bool,
+         as_json: bool) -> None:
+    """Show what `apply` would do, both directions, with each action's outcome. Reads the store
+    as `apply` does; writes nothing, not even a missing state file."""
+    summary = run_plan(load_config(ctx, state_path, sets), push_current=push_current)
     click.echo(report_sync.plan_json(summary) if as_json else report_sync.plan_text(summary))
 
 
-@contextmanager
-def _read_only(config: configuration.Config) -> Iterator[configuration.Config]:
-    """Without a state file yet, plan against an empty one in a temporary folder: `plan`
-    creates nothing, not even the state's folder."""
-    if config.state.exists():
-        yield config
-        return
-    with tempfile.TemporaryDirectory(prefix="rulesync-plan-") as tmp:
-        yield replace(config, state=Path(tmp) / "state.sqlite")
-
-
 @click.command()
 @state_option
 @set_option
+@push_current_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
-def apply(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], as_json: bool) -> None:
+def apply(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], push_current: bool,
+          as_json: bool) -> None:
     """Sync both directions. Exit 1 when an action failed for good."""
     with open_sync(load_config(ctx, state_path, sets)) as sync:
         progress = _progress(ctx, sync)
         try:
-            summary = sync.run(dry=False, progress=progress)
+            summary = sync.run(progress=progress, push_current=push_current)
         finally:
             progress.close()
         stats = sync.client.stats

@@ -21,7 +21,7 @@ from connectors.ledger.ledger import Ledger
 from engine import report_sync
 from engine.catalog import status_label
 from engine.config import Config
-from engine.session import open_sync
+from engine.session import open_sync, plan
 
 TOKEN = "demo-token"  # the sandbox's own token, not a secret: it guards only this process
 SETTINGS = {"auto_close": True, "push_order_info": True}
@@ -36,7 +36,7 @@ def _config(sandbox: Sandbox, state: Path) -> Config:
 def _sync(config: Config, clock: FrozenClock) -> Any:
     clock.advance(2)  # the change feed leaves the current second for the next run
     with open_sync(config) as sync:
-        return sync.run(dry=False)
+        return sync.run()
 
 
 def _ledger_changes(ledger: Ledger) -> list[tuple[str, int]]:
@@ -101,9 +101,8 @@ def run(workdir: Path, orders: int, echo: Callable[[str], None], program: str = 
         echo("\nThe store now, for the changed orders:")
         echo(report_sync.table(("change", "order", "store status", "store shipments"),
                                [(name, oid, *_store_view(sb, oid)) for name, oid in changes]))
-        with open_sync(config) as sync:
-            clock.advance(2)
-            echo("\n4. Plan after the sync: " + report_sync.plan_text(sync.run(dry=True)))
+        clock.advance(2)
+        echo("\n4. Plan after the sync: " + report_sync.plan_text(plan(config)))
         state = shlex.quote(str(config.state))
         if changes:
             echo(f"\nSee why an order looks the way it does: {program} explain {changes[0][1]} "

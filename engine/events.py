@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from connectors.ledger.records import HistoryEntry, Shipment
+from connectors.ledger.records import HistoryEntry, LedgerOrder, Shipment
 
 # Ledger history kinds that outbound rules see; other kinds (imported, shipment_linked) are
 # bookkeeping and cause nothing.
@@ -66,15 +66,27 @@ def ledger_event(entry: HistoryEntry) -> dict[str, Any] | None:
     return event
 
 
-def predict(state: Mapping[str, Any], actions: Iterable[str]) -> dict[str, Any]:
-    """The ledger state after inbound actions, for `plan` (which must not change the ledger)."""
-    out = dict(state)
-    effects = {"import_order": ("imported", "billed"), "mark_paid": ("paid",),
-               "mark_packed": ("packed",), "close_order": ("closed",), "void_order": ("void",),
-               "mark_refunded": ("refunded",)}
-    for action in actions:
-        for flag in effects.get(action, ()):
-            out[flag] = True
-        if action == "record_shipment" and out.get("shipped") == "none":
-            out["shipped"] = "partial"
-    return out
+def present_events(order: LedgerOrder, stem: str) -> list[dict[str, Any]]:
+    """Outbound events that bring the store to the ledger order's present state, for
+    `apply --push-current` after changes were held while push_order_info was off.
+
+    Not a replay: one status event for how far the order got before shipping (none when it has
+    shipments, which move the store status themselves), each ledger shipment the store does
+    not have yet, then closed, voided or refunded. The outbound rules decide what each sends."""
+    state, oid = order.state(), order.order_id
+
+    def event(kind: str, suffix: str = "", **extra: Any) -> dict[str, Any]:
+        return {"id": f"{stem}:{kind}{suffix}", "type": kind, "order_id": oid, **extra}
+
+    if state["void"]:
+        return [event("order.voided")]
+    events = []
+    if state["shipped"] == "none" and (state["packed"] or state["paid"]):
+        events.append(event("order.packed" if state["packed"] else "order.paid"))
+    events += [event("order.shipped", f":{s.id}", shipment=s.as_dict())
+               for s in order.shipments if s.origin == "user" and not s.store_id]
+    if state["closed"]:
+        events.append(event("order.closed"))
+    if state["refunded"]:
+        events.append(event("order.refunded"))
+    return events

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -32,26 +33,54 @@ def _params(params: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items())
 
 
+OUTCOME_WORDS = {"done": "do", "noop": "no change", "conflict": "conflict", "failed": "fail"}
+
+
+def _outcome(action: Mapping[str, Any]) -> str:
+    word = OUTCOME_WORDS.get(action.get("outcome", ""), action.get("outcome", ""))
+    if action.get("outcome") in ("conflict", "failed") and action.get("message"):
+        word += f": {action['message']}"
+    return word + (" (pending from an earlier run)" if "pending_since" in action else "")
+
+
+def held_lines(held: Mapping[str, Any]) -> list[str]:
+    """What became of ledger changes made while push_order_info was off: never a silent drop."""
+    if not held.get("changes"):
+        return []
+    setting = held["setting"]
+    what = (f"held: {held['changes']} ledger change(s) on {held['orders']} order(s) not pushed "
+            f"to the store because {setting} {'was' if held.get('on') else 'is'} off")
+    if held.get("new"):
+        what += f" ({held['new']} in this run)"
+    todo = ("run `rulesync apply --push-current` to push those orders' present state"
+            if held.get("on") else
+            f"turn {setting} on and run `rulesync apply --push-current` to push those orders' "
+            "present state")
+    return [what, f"  {todo}"]
+
+
 def plan_text(summary: Summary) -> str:
     if not summary.actions:
         text = "nothing to do: both sides are in step"
     else:
-        text = table(("direction", "order", "event", "rule", "action", "params"),
+        text = table(("direction", "order", "event", "rule", "action", "params", "outcome"),
                      [(a["direction"], a["order_id"], a["event"], a["rule"], a["action"],
-                       _params(a["params"]) + (" (pending from an earlier run)"
-                                               if "pending_since" in a else ""))
-                      for a in summary.actions])
-        text += f"\n{len(summary.actions)} action(s) planned"
-    return "\n".join([text, *(f"problem: {p}" for p in summary.problems)])
+                       _params(a["params"]), _outcome(a)) for a in summary.actions])
+        outcomes = Counter(OUTCOME_WORDS.get(a.get("outcome", ""), "?") for a in summary.actions)
+        text += (f"\n{len(summary.actions)} action(s) planned: "
+                 + ", ".join(f"{n} {word}" for word, n in outcomes.items()))
+    return "\n".join([text, *held_lines(summary.held),
+                      *(f"problem: {p}" for p in summary.problems)])
 
 
 def plan_json(summary: Summary) -> str:
-    return json.dumps({"actions": summary.actions, "problems": summary.problems}, indent=2,
-                      default=str)
+    """The same document `apply --json` prints, for the run `apply` would make now."""
+    return apply_json(summary)
 
 
 def apply_text(summary: Summary) -> str:
     lines = [table(SUMMARY_KEYS, [[summary.counts[k] for k in SUMMARY_KEYS]])]
+    lines += held_lines(summary.held)
     lines += [f"problem: {p}" for p in summary.problems]
     return "\n".join(lines)
 

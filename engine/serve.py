@@ -118,9 +118,9 @@ class Worker(threading.Thread):
         with sync.state.exclusive():
             sync.finish_pending(Summary())  # our own effects are linked before webhooks are read
             scopes = self.drain(sync, inbox)
-            busy = bool(scopes) or bool(sync.outbound(False, Summary()))
+            busy = bool(scopes) or bool(sync.outbound(Summary()))
         if time.monotonic() >= self.next_poll:
-            sync.run(dry=False)  # catch-up poll + pending actions + outbound
+            sync.run()  # catch-up poll + pending actions + outbound
             self.next_poll, busy = time.monotonic() + self.poll_seconds, True
         self.hooks_stale |= not scopes <= self.hook_scopes  # a delivery from a hook not seen yet
         now = time.monotonic()

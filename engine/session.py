@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from connectors.bigcommerce.client import BigCommerceClient
@@ -10,11 +11,12 @@ from connectors.bigcommerce.policy import RetryPolicy
 from connectors.ledger.ledger import Ledger
 from engine.catalog import INBOUND, OUTBOUND
 from engine.config import Config
-from engine.errors import ConfigError
+from engine.errors import ConfigError, RulesyncError
 from engine.loader import load_rulesets
 from engine.model import RuleSet
+from engine.planning import PlanClient, mark_pending, private_copy
 from engine.state import SqliteState
-from engine.sync import Sync
+from engine.sync import Summary, Sync
 
 
 def rulesets_by_direction(config: Config) -> dict[str, RuleSet]:
@@ -50,24 +52,55 @@ def check_settings(rulesets: Mapping[str, RuleSet] | list[RuleSet],
     return settings
 
 
-def client_for(config: Config) -> BigCommerceClient:
+def client_for(config: Config, kind: type[BigCommerceClient] = BigCommerceClient
+               ) -> BigCommerceClient:
     policy = RetryPolicy()
     if config.retry_floor_seconds is not None:
         floor = config.retry_floor_seconds
         policy = RetryPolicy(server_error_floor=floor, base_delay=min(1.0, floor),
                              max_delay=max(floor, 1.0))
-    return BigCommerceClient(config.store_hash, config.token(), config.api_url, policy=policy)
+    return kind(config.store_hash, config.token(), config.api_url, policy=policy)
 
 
 @contextmanager
-def open_sync(config: Config) -> Iterator[Sync]:
+def open_sync(config: Config, *, plan: bool = False) -> Iterator[Sync]:
+    """Everything a sync needs. With `plan`, the same sync on a private copy of the state file
+    against a store it cannot write (engine/planning.py): the state file is left untouched."""
     rulesets = rulesets_by_direction(config)
     settings = check_settings(rulesets, config.settings, config.origins)
-    client = client_for(config)
-    state = SqliteState(config.state)  # first: it creates the folder the ledger shares
-    ledger = Ledger(config.state)
+    if not plan:
+        with _opened(config.state) as (state, ledger):
+            yield Sync(rulesets, settings, ledger, state, client_for(config))
+        return
+    client = client_for(config, PlanClient)
+    with private_copy(config.state) as copy, _opened(copy, config.state) as (state, ledger):
+        yield Sync(rulesets, settings, ledger, state, client, crash_at=0)
+
+
+def plan(config: Config, *, push_current: bool = False) -> Summary:
+    """What `apply` (with the same flags) would do now, action by action, with its outcomes."""
+    with open_sync(config, plan=True) as sync:
+        pending = {row["key"]: row["created_at"] for row in sync.state.pending_actions()}
+        return mark_pending(sync.run(push_current=push_current), pending)
+
+
+@contextmanager
+def _opened(path: Path, shown_as: Path | None = None) -> Iterator[tuple[SqliteState, Ledger]]:
+    """The sync state and the ledger in one file; errors name `shown_as` (the user's state
+    file) when `path` is plan's copy of it."""
     try:
-        yield Sync(rulesets, settings, ledger, state, client)
+        state = SqliteState(path)  # first: it creates the folder the ledger shares
+        try:
+            ledger = Ledger(path)
+        except BaseException:
+            state.close()
+            raise
+    except RulesyncError as e:
+        if shown_as is None:
+            raise
+        raise RulesyncError(str(e).replace(str(path), str(shown_as))) from None
+    try:
+        yield state, ledger
     finally:
         state.close()
         ledger.close()

@@ -63,6 +63,8 @@ class State(Protocol):
     def start_attempt(self, key: str) -> int: ...
     def finish_action(self, key: str, status: str, outcome: str, at: str) -> None: ...
     def decisions(self, order_id: int) -> list[dict[str, Any]]: ...
+    def held_changes(self) -> list[tuple[int, int]]: ...
+    def release_held(self, through: int) -> None: ...
 
 
 class SqliteState:
@@ -188,6 +190,19 @@ class SqliteState:
             d["action_outcomes"] = [self.action(a["key"]) for a in d["actions"]]
             out.append(d)
         return out
+
+    def held_changes(self) -> list[tuple[int, int]]:
+        """(decision id, order id) of the ledger changes held back while push_order_info was
+        off (decision outcome "held") and not yet pushed by `apply --push-current`."""
+        after = int(self.get_meta("held_released_through", "0"))
+        rows = self.conn.execute("SELECT id, order_id FROM sync_decisions WHERE direction = "
+                                 "'outbound' AND outcome = 'held' AND id > ? ORDER BY id",
+                                 (after,))
+        return [(int(i), int(o)) for i, o in rows]
+
+    def release_held(self, through: int) -> None:
+        """Held changes up to decision `through` have had their orders' present state pushed."""
+        self.set_meta("held_released_through", str(through))
 
 
 class Inbox:

@@ -3,7 +3,8 @@
 Every decision and its actions are written to the state store before any action runs; each
 action is marked done after it ran. A rerun first finishes what an earlier run left pending, and
 because event ids are deterministic, re-reading the same change finds its actions already done.
-`plan` walks the same path with `dry=True`: it reads both sides and writes nothing at all.
+`plan` runs this same path on a private copy of the state file against a store it cannot write
+(engine/planning.py), so what it shows is what `apply` would do.
 """
 from __future__ import annotations
 
@@ -26,14 +27,16 @@ from connectors.ledger.errors import LedgerError
 from connectors.ledger.ledger import Ledger
 from engine.catalog import INBOUND, NOT_IMPORTED_STATE, OUTBOUND
 from engine.effects import ActionCall, Outcome
-from engine.errors import EvaluationError
-from engine.events import ledger_event, predict, store_events
+from engine.errors import ConfigError, EvaluationError
+from engine.events import ledger_event, present_events, store_events
 from engine.interpreter import evaluate, event_id
 from engine.model import Decision, RuleSet
 from engine.state import SqliteState
 
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"  # test-only: SIGKILL this process at the Nth crash point
 COUNTED = {"done": None, "noop": "skipped", "conflict": "conflicts", "failed": "errors"}
+PUSH = "push_order_info"  # the setting without which ledger changes are held, not pushed
+HELD = "held"  # the decision outcome of a ledger change held back by PUSH being off
 
 
 def utc_now() -> str:
@@ -45,11 +48,15 @@ class Summary:
     counts: Counter[str] = field(default_factory=Counter)
     actions: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Ledger changes held back while push_order_info is off: `new` in this run, and all those
+    # waiting (`changes` on `orders`) for `apply --push-current`.
+    held: dict[str, Any] = field(default_factory=lambda: {"setting": PUSH, "on": False,
+                                                          "new": 0, "changes": 0, "orders": 0})
 
     def as_dict(self) -> dict[str, Any]:
         keys = ("imported", "updated", "pushed", "skipped", "conflicts", "errors")
-        return {**{k: self.counts[k] for k in keys}, "actions": self.actions,
-                "problems": self.problems}
+        return {**{k: self.counts[k] for k in keys}, "held": self.held,
+                "actions": self.actions, "problems": self.problems}
 
 
 @dataclass
@@ -64,17 +71,22 @@ class Sync:
     _points: int = 0
     _feed: ChangeFeed | None = None
 
-    def run(self, *, dry: bool, progress: Callable[[int], None] = lambda n: None) -> Summary:
+    def run(self, *, progress: Callable[[int], None] = lambda n: None,
+            push_current: bool = False) -> Summary:
+        if push_current and not self.push_on:
+            raise ConfigError(f"--push-current pushes ledger changes to the store, but {PUSH} "
+                              f"is off: turn it on (--set {PUSH}=true, or settings.{PUSH} in "
+                              "rulesync.yaml)")
         summary = Summary()
-        if dry:  # reads only: no lock needed, and `plan` never waits for a running sync
-            summary.actions += [_pending_view(r) for r in self.state.pending_actions()]
-            self.inbound(dry, summary, progress)
-            self.outbound(dry, summary)
-            return summary
         with self.state.exclusive():
             self.finish_pending(summary)
-            self.inbound(dry, summary, progress)
-            self.outbound(dry, summary)
+            self.inbound(summary, progress)
+            self.outbound(summary)
+            if push_current:
+                self.push_present(summary)
+            held = self.state.held_changes()
+        summary.held.update(on=self.push_on, new=summary.counts[HELD], changes=len(held),
+                            orders=len({order_id for _, order_id in held}))
         return summary
 
     def _crash_point(self) -> None:
@@ -84,18 +96,17 @@ class Sync:
 
     # -- directions ----------------------------------------------------------------------
 
-    def inbound(self, dry: bool, summary: Summary, progress: Callable[[int], None]) -> None:
+    def inbound(self, summary: Summary, progress: Callable[[int], None]) -> None:
         raw = self.state.get_meta("inbound_cursor")
         batch = self.feed.changes(Cursor.from_json(raw) if raw else Cursor())
         for n, change in enumerate(batch, 1):
-            self.store_change(change, dry, summary)
+            self.store_change(change, summary)
             progress(n)
-        if not dry:
-            self.state.set_meta("inbound_cursor", batch.cursor.to_json())
+        self.state.set_meta("inbound_cursor", batch.cursor.to_json())
 
-    def store_change(self, change: OrderChange, dry: bool, summary: Summary, *,
+    def store_change(self, change: OrderChange, summary: Summary, *,
                      shipments_changed: bool = False) -> None:
-        """Events for one changed store order, decided and (unless `dry`) applied."""
+        """Events for one changed store order, decided and applied."""
         oid = change.order_id
         if change.order is None:  # an unknown status or a broken record: reported, not guessed
             message = change.error.message if change.error else "unreadable order"
@@ -112,12 +123,11 @@ class Sync:
                               last_seen, recorded)
         state = order.state() if order else dict(NOT_IMPORTED_STATE)
         for event in events:
-            state = self._decide(self.rulesets[INBOUND], event, state, dry, summary)
-        if not dry:
-            self.state.remember_store_order(
-                oid, status_id=change.order["status_id"],
-                items_shipped=change.order["items_shipped"],
-                date_modified=change.order["date_modified"])
+            state = self._decide(self.rulesets[INBOUND], event, state, summary)
+        self.state.remember_store_order(
+            oid, status_id=change.order["status_id"],
+            items_shipped=change.order["items_shipped"],
+            date_modified=change.order["date_modified"])
 
     def _shipments(self, change: OrderChange, changed: bool) -> Any:
         """The change feed fetches shipments when items_shipped moved. A shipment deleted and
@@ -130,7 +140,7 @@ class Sync:
         return [normalize_shipment(s, order.get("line_items", ()))
                 for s in self.client.list_shipments(change.order_id)]
 
-    def outbound(self, dry: bool, summary: Summary) -> int:
+    def outbound(self, summary: Summary) -> int:
         """Handle the ledger's changes since the last run; returns how many were read."""
         seq = start = int(self.state.get_meta("outbound_seq", "0"))
         while entries := self.ledger.changes_since(seq, 500):
@@ -138,41 +148,72 @@ class Sync:
                 event = ledger_event(entry)
                 if event is not None:
                     self._decide(self.rulesets[OUTBOUND], event,
-                                 self.ledger.state_of(entry.order_id), dry, summary)
+                                 self.ledger.state_of(entry.order_id), summary)
                 seq = entry.seq
-                if not dry:
-                    self.state.set_meta("outbound_seq", str(seq))
+                self.state.set_meta("outbound_seq", str(seq))
         return seq - start
+
+    @property
+    def push_on(self) -> bool:
+        defaults = self.rulesets[OUTBOUND].settings
+        return bool({**defaults, **self.settings}.get(PUSH, True))
+
+    def push_present(self, summary: Summary) -> None:
+        """`apply --push-current`: each order with ledger changes held while push was off gets
+        its present ledger state pushed once, through the outbound rules (docs/sync.md says why
+        not a replay of each change). Event ids name the last held decision, so a rerun after a
+        crash makes the same ids and the outbox does each action once."""
+        held = self.state.held_changes()
+        last = {order_id: decision_id for decision_id, order_id in held}
+        for order_id, decision_id in last.items():
+            order = self.ledger.get(order_id)
+            if order is None:
+                continue
+            for event in present_events(order, f"ledger:present:{order_id}@{decision_id}"):
+                self._decide(self.rulesets[OUTBOUND], event, order.state(), summary)
+        if held:
+            self.state.release_held(held[-1][0])
 
     # -- decisions and actions -----------------------------------------------------------
 
     def _decide(self, ruleset: RuleSet, event: dict[str, Any], state: dict[str, Any],
-                dry: bool, summary: Summary) -> dict[str, Any]:
+                summary: Summary) -> dict[str, Any]:
         try:
             decision = evaluate(ruleset, event, state, self.settings)
         except EvaluationError as e:  # this event is reported; the run goes on with the next
             summary.counts["errors"] += 1
             summary.problems.append(f"order {event['order_id']}: {e}")
-            if not dry:
-                failed = Decision(event_id(event), (), (), ())
-                self.state.record_decision(
-                    _decision_row(ruleset, event, failed, self.now(), f"error: {e}"), [])
+            failed = Decision(event_id(event), (), (), ())
+            self.state.record_decision(
+                _decision_row(ruleset, event, failed, self.now(), f"error: {e}"), [])
             return state
+        outcome = ""
         if decision.no_update or not decision.actions:
             summary.counts["skipped"] += 1
-        if dry:
-            summary.actions += [_action_view(ruleset.direction, event, a.as_dict())
-                                for a in decision.actions]
-            return predict(state, (a.name for a in decision.actions))
+            if self._held_back(ruleset, event, state):
+                summary.counts[HELD] += 1
+                outcome = HELD
         rows = [{"key": a.key, "order_id": event["order_id"], "direction": ruleset.direction,
                  "action": a.name, "params": dict(a.params), "rule_id": a.rule_id,
                  "event": json.dumps(event, default=str), "at": self.now()}
                 for a in decision.actions]
-        self.state.record_decision(_decision_row(ruleset, event, decision, self.now()), rows)
+        self.state.record_decision(_decision_row(ruleset, event, decision, self.now(), outcome),
+                                   rows)
         self._crash_point()
         for row in rows:
             self._execute(self.state.action(row["key"]) or {}, summary)
         return self.ledger.state_of(event["order_id"])
+
+    def _held_back(self, ruleset: RuleSet, event: dict[str, Any], state: dict[str, Any]
+                   ) -> bool:
+        """A ledger change that only push_order_info being off kept from the store: the same
+        rules with it on would send something."""
+        if ruleset.direction != OUTBOUND or PUSH not in ruleset.settings or self.push_on:
+            return False
+        try:
+            return bool(evaluate(ruleset, event, state, {**self.settings, PUSH: True}).actions)
+        except EvaluationError:
+            return False
 
     def _execute(self, row: dict[str, Any], summary: Summary) -> None:
         if row.get("status") != "pending":
@@ -214,7 +255,7 @@ class Sync:
                 ) -> None:
         """Inbound for one order, read now: a webhook's order, or one found stale."""
         change = self.feed.change(self.client.get_order(order_id))
-        self.store_change(change, False, summary, shipments_changed=shipments_changed)
+        self.store_change(change, summary, shipments_changed=shipments_changed)
 
     @property
     def feed(self) -> ChangeFeed:
@@ -243,13 +284,6 @@ def _action_view(direction: str, event: Mapping[str, Any], action: dict[str, Any
                  ) -> dict[str, Any]:
     return {"direction": direction, "order_id": event["order_id"], "event": event["type"],
             "event_id": event["id"], **action}
-
-
-def _pending_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    event = json.loads(row["event"])
-    return {**_action_view(row["direction"], event, {
-        "action": row["action"], "params": json.loads(row["params"]), "rule": row["rule_id"],
-        "key": row["key"]}), "pending_since": row["created_at"]}
 
 
 def _decision_row(ruleset: RuleSet, event: Mapping[str, Any], decision: Decision, at: str,

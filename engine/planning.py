@@ -1,0 +1,120 @@
+"""`plan`: the very run `apply` would make, on a private copy of the state, against the live store.
+
+Like terraform's refresh, `plan` reads everything `apply` reads: the change feed, each order's
+live status before a push, the shipments a push would check. It does so by running the same
+engine (engine/sync.py) with two differences only:
+
+- the state file (ledger + sync state) is copied first, through SQLite's backup API, into a
+  private temporary folder, and the run works on the copy, which is then deleted; the state file
+  itself is never written (not even created when it does not exist);
+- the store client refuses every request but GET. Its two writes, a status PUT and a shipment
+  POST, are simulated: later reads in the same run see their effect, as they would in `apply`.
+
+So `plan --json` lists, action by action, what the next `apply --json` does on a quiet store,
+outcomes included: done, noop, a conflict with its reason, an action the ledger refuses. What
+it cannot know is a write the store itself would refuse (e.g. a 422), which only `apply` sees.
+"""
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from connectors.bigcommerce.client import BigCommerceClient
+from engine.errors import RulesyncError
+from engine.sync import Summary
+
+
+class StoreWriteInPlan(RuntimeError):
+    """A bug: something tried to change the store during `plan`."""
+
+
+class PlanClient(BigCommerceClient):
+    """Reads the store; answers its own writes from memory and never sends one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._orders: dict[int, dict[str, Any]] = {}  # status_id / items_shipped written
+        self._shipments: dict[int, list[dict[str, Any]]] = {}
+        self._made = 0
+
+    def request(self, method: str, template: str, path_params: Mapping[str, Any] | None = None,
+                params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
+        if method != "GET":  # the one gate every call goes through: nothing else can slip by
+            raise StoreWriteInPlan(f"plan never writes to the store ({method} {template})")
+        return super().request(method, template, path_params, params, body)
+
+    def _seen(self, order: dict[str, Any]) -> dict[str, Any]:
+        return {**order, **self._orders.get(int(order["id"]), {})}
+
+    def get_order(self, order_id: int) -> dict[str, Any]:
+        return self._seen(super().get_order(order_id))
+
+    def list_orders_page(self, **filters: Any) -> list[dict[str, Any]]:
+        return [self._seen(order) for order in super().list_orders_page(**filters)]
+
+    def list_shipments(self, order_id: int) -> list[dict[str, Any]]:
+        return super().list_shipments(order_id) + self._shipments.get(order_id, [])
+
+    def update_order_status(self, order_id: int, status_id: int) -> dict[str, Any]:
+        if type(status_id) is not int or not 0 <= status_id <= 14:
+            raise ValueError(f"status_id must be an integer 0-14, got {status_id!r}")
+        self._orders.setdefault(order_id, {})["status_id"] = status_id
+        return {"id": order_id, "status_id": status_id}
+
+    def create_shipment(self, order_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
+        """What the store does on POST (FACTS §5, as the sandbox models it): the items count as
+        shipped, and the order becomes Shipped once all are, else Partially Shipped. The id is
+        negative, so it can never be taken for a store shipment."""
+        order = self.get_order(order_id)
+        shipped = int(order.get("items_shipped") or 0) + sum(
+            int(item["quantity"]) for item in body.get("items") or ())
+        total = int(order.get("items_total") or 0)
+        self._orders.setdefault(order_id, {}).update(
+            items_shipped=shipped, status_id=2 if shipped >= total else 3)
+        self._made += 1
+        made = {**body, "id": -self._made, "order_id": order_id}
+        self._shipments.setdefault(order_id, []).append(made)
+        return made
+
+
+def snapshot(source: Path, copy: Path) -> None:
+    """Copy the state file, as of one consistent moment, without writing to it or beside it.
+
+    The source is opened read-write but only read: a read-only connection to a WAL database
+    leaves `-wal` and `-shm` files behind that it may not delete, while this connection, when it
+    is the last one, removes them as it found them. `mode=rw` never creates a missing file."""
+    target = sqlite3.connect(copy)
+    try:
+        if source.exists():
+            uri = f"{source.resolve().as_uri()}?mode=rw"
+            reader = sqlite3.connect(uri, uri=True, timeout=30)
+            try:
+                reader.backup(target)
+            finally:
+                reader.close()
+    except sqlite3.Error as e:
+        raise RulesyncError(f"cannot read the state file {source}: {e}") from None
+    finally:
+        target.close()
+
+
+@contextmanager
+def private_copy(source: Path) -> Iterator[Path]:
+    """A copy of the state file in a new temporary folder only this user can read (it holds
+    customers' addresses), removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="rulesync-plan-") as folder:
+        copy = Path(folder) / "state.sqlite"
+        snapshot(source, copy)
+        yield copy
+
+
+def mark_pending(summary: Summary, pending: Mapping[str, str]) -> Summary:
+    """Flag the actions an earlier `apply` recorded and did not finish (`pending_since`)."""
+    for action in summary.actions:
+        if action.get("key") in pending:
+            action["pending_since"] = pending[action["key"]]
+    return summary

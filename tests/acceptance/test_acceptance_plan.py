@@ -1,0 +1,188 @@
+"""`plan` predicts `apply` and writes nothing.
+
+1. On a quiet store, the actions `plan --json` lists are the actions the next `apply --json`
+   performs, outcome by outcome: pushes, no-ops, a conflict in each direction (with its reason),
+   and an order the merchant changed in the second the change feed has not closed yet.
+2. `plan` changes nothing: not the state file (byte for byte, every table), not its folder, not
+   the store; on a missing state file it creates neither the file nor its folder.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from acceptance_world import World, order_body
+
+PUSH = "push_order_info=true"
+CRASH_ENV = "RULESYNC_TEST_CRASH_AT"
+FIELDS = ("direction", "order_id", "event", "event_id", "rule", "action", "params", "key",
+          "outcome")
+
+
+def outcomes(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each action with what became of it; the message where it says why (not the new store
+    shipment's id, which only apply knows)."""
+    return [{**{k: a[k] for k in FIELDS},
+             "message": a["message"] if a["outcome"] in ("conflict", "failed") else None}
+            for a in summary["actions"]]
+
+
+@pytest.fixture(scope="module")
+def predicted(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with World(tmp_path_factory.mktemp("plan")) as w:
+        ids = {name: w.create(order_body(status)) for name, status in (
+            ("pay", 7), ("pack", 11), ("completed", 11), ("shipped", 11), ("same", 7),
+            ("stale", 7), ("cancelled", 9))}
+        w.tick()
+        w.apply(PUSH)  # imports them all
+        w.orders("ship", str(ids["cancelled"]), "--tracking", "1ZCANCEL", "--carrier", "ups")
+        w.tick()
+        w.apply(PUSH)  # pushes that shipment
+        # The ledger user's changes ...
+        w.orders("pay", str(ids["pay"]))
+        w.orders("pack", str(ids["pack"]))
+        w.orders("ship", str(ids["completed"]), "--tracking", "1ZDONE", "--carrier", "ups")
+        w.orders("pack", str(ids["shipped"]))
+        w.orders("pay", str(ids["same"]))
+        w.orders("pay", str(ids["stale"]))
+        # ... and the merchant's, each making one of them a conflict or a no-op.
+        w.sb.store.set_status(ids["completed"], 10)  # ledger shipment: conflict, Completed
+        w.ship_in_store(ids["shipped"], {"MUG-1": 2, "CAP-1": 1}, "1ZSTORE")  # pack: downgrade
+        w.sb.store.set_status(ids["same"], 11)  # paid both sides: no change either way
+        w.sb.store.set_status(ids["cancelled"], 5)  # the ledger refuses to void a shipped order
+        ids["new"] = w.create(order_body(11))
+        w.tick()
+        # In the current second: the change feed leaves it for the next run, the push finds it.
+        w.sb.store.set_status(ids["stale"], 9)
+        w.sb.reset_counts()
+        plan = w.plan(PUSH)
+        plan_writes = w.writes()
+        apply = w.apply(PUSH, expect_rc=0)
+        w.tick()
+        after = w.plan(PUSH)
+        yield {"ids": ids, "plan": plan, "apply": apply, "plan_writes": plan_writes,
+               "after": after}
+
+
+def test_plan_lists_the_actions_apply_performs_outcome_by_outcome(predicted: Any) -> None:
+    plan, apply = outcomes(predicted["plan"]), outcomes(predicted["apply"])
+    assert len(plan) == len(apply) >= 10
+    for n, (planned, done) in enumerate(zip(plan, apply)):
+        assert planned == done, f"action {n}: plan {planned} != apply {done}"
+    keys = ("imported", "updated", "pushed", "skipped", "conflicts", "errors", "problems")
+    assert {k: predicted["plan"][k] for k in keys} == {k: predicted["apply"][k] for k in keys}
+
+
+def test_the_conflicts_are_shown_with_their_reasons(predicted: Any) -> None:
+    ids = predicted["ids"]
+    conflicts = {(a["order_id"], a["action"]): a["message"]
+                 for a in predicted["plan"]["actions"] if a["outcome"] == "conflict"}
+    assert set(conflicts) == {(ids["completed"], "create_store_shipment"),
+                              (ids["shipped"], "set_store_status"),
+                              (ids["stale"], "set_store_status"),
+                              (ids["cancelled"], "void_order")}
+    assert "10 Completed" in conflicts[(ids["completed"], "create_store_shipment")]
+    assert "2 Shipped" in conflicts[(ids["shipped"], "set_store_status")]
+    assert "9 Awaiting Shipment" in conflicts[(ids["stale"], "set_store_status")]
+    assert "shipped" in conflicts[(ids["cancelled"], "void_order")]
+    assert predicted["plan"]["conflicts"] == 4
+
+
+def test_plan_reads_the_live_store_status_like_apply(predicted: Any) -> None:
+    """The stale order's change is not in the change feed yet: only reading the live status
+    before the push shows it, in plan as in apply (synced in, then the push is a conflict)."""
+    stale = predicted["ids"]["stale"]
+    for summary in (predicted["plan"], predicted["apply"]):
+        mine = [(a["direction"], a["action"], a["outcome"])
+                for a in summary["actions"] if a["order_id"] == stale]
+        assert mine == [("inbound", "import_order", "noop"), ("inbound", "mark_paid", "noop"),
+                        ("inbound", "mark_packed", "done"),
+                        ("outbound", "set_store_status", "conflict")]
+
+
+def test_plan_changes_nothing_in_the_store_and_then_nothing_is_left(predicted: Any) -> None:
+    assert predicted["plan_writes"] == {}
+    ids = predicted["ids"]
+    pushed = {a["order_id"] for a in predicted["apply"]["actions"]
+              if a["direction"] == "outbound" and a["outcome"] == "done"}
+    assert pushed == {ids["pay"], ids["pack"]}
+    assert predicted["after"]["actions"] == [] and predicted["after"]["problems"] == []
+
+
+def test_plan_text_shows_each_outcome(tmp_path: Path) -> None:
+    with World(tmp_path) as w:
+        oid = w.create(order_body(11))
+        w.tick()
+        w.apply(PUSH)
+        w.orders("ship", str(oid), "--tracking", "1ZTEXT", "--carrier", "ups")
+        w.sb.store.set_status(oid, 10)
+        w.tick()
+        r = w.run("plan", "--state", str(w.state), "--set", PUSH)
+    assert r.returncode == 0, r.stderr
+    assert "conflict: not sent: the store order is 10 Completed" in r.stdout
+    assert "1 action(s) planned: 1 conflict" in r.stdout
+
+
+# -- plan writes nothing -------------------------------------------------------------------
+
+
+def tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with closing(sqlite3.connect(path)) as c:
+        names = [n for (n,) in c.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                         "ORDER BY name")]
+        return {n: c.execute(f"SELECT * FROM \"{n}\" ORDER BY rowid").fetchall() for n in names}
+
+
+def folder(path: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(path)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(path.rglob("*"))}
+
+
+def test_plan_writes_nothing_with_work_pending_everywhere(tmp_path: Path) -> None:
+    with World(tmp_path / "w", seed_orders=6) as w:
+        first, second = w.create(order_body(7)), w.create(order_body(7))
+        w.tick()
+        w.apply(PUSH)
+        w.orders("pay", str(first))
+        w.tick()
+        killed = w.run("apply", "--state", str(w.state), "--set", PUSH, **{CRASH_ENV: "1"})
+        assert killed.returncode < 0  # SIGKILLed with the push decided, not done
+        w.orders("pay", str(second))  # outbound, not read yet
+        new = w.create(order_body(11))  # inbound, not read yet
+        w.tick()
+        before = tables(w.state)  # (reading folds the killed run's log into the file)
+        assert [r for r in before["sync_outbox"] if r[8] == "pending"], "no pending outbox row"
+        files, raw = folder(w.dir), w.state.read_bytes()
+        plans = [w.plan(PUSH), w.plan(), w.plan(PUSH, "auto_close=true")]
+        r = w.run("plan", "--state", str(w.state), "--set", PUSH, "--push-current")
+        assert r.returncode == 0, r.stderr
+        assert folder(w.dir) == files
+        assert w.state.read_bytes() == raw
+        assert tables(w.state) == before
+        assert w.writes() == {}
+        planned = plans[0]["actions"]
+        assert {(a["direction"], a["order_id"]) for a in planned} >= {
+            ("outbound", first), ("outbound", second), ("inbound", new)}
+        assert [a["order_id"] for a in planned if "pending_since" in a] == [first]
+        # and the changes plan saw are still there for apply
+        summary = w.apply(PUSH)
+        assert outcomes(summary) == outcomes(plans[0])
+        assert w.ledger_get(new) is not None
+        assert w.store_order(second)["status_id"] == 11
+
+
+def test_plan_on_a_missing_state_file_creates_nothing(tmp_path: Path) -> None:
+    with World(tmp_path / "w", seed_orders=3) as w:
+        w.tick()
+        missing = tmp_path / "not" / "there" / "state.sqlite"
+        r = w.run("plan", "--json", "--state", str(missing))
+        assert r.returncode == 0, r.stderr
+        assert '"import_order"' in r.stdout
+        assert not (tmp_path / "not").exists()
+        r = w.run("plan")  # the default state file, .rulesync/state.sqlite
+        assert r.returncode == 0, r.stderr
+        assert not (w.dir / ".rulesync").exists()
+        assert w.writes() == {}
