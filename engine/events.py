@@ -70,9 +70,10 @@ def present_events(order: LedgerOrder, stem: str) -> list[dict[str, Any]]:
     """Outbound events that bring the store to the ledger order's present state, for
     `apply --push-current` after changes were held while push_order_info was off.
 
-    Not a replay: one status event for how far the order got before shipping (none when it has
-    shipments, which move the store status themselves), each ledger shipment the store does
-    not have yet, then closed, voided or refunded. The outbound rules decide what each sends."""
+    Not a replay: each ledger shipment the store does not have yet, then one status event for
+    how far the order got (closed; else packed or paid while nothing is shipped, as a shipment
+    moves the store status itself), and refunded. Void is the whole story for a void order. The
+    outbound rules decide what each event sends."""
     state, oid = order.state(), order.order_id
 
     def event(kind: str, suffix: str = "", **extra: Any) -> dict[str, Any]:
@@ -80,13 +81,12 @@ def present_events(order: LedgerOrder, stem: str) -> list[dict[str, Any]]:
 
     if state["void"]:
         return [event("order.voided")]
-    events = []
-    if state["shipped"] == "none" and (state["packed"] or state["paid"]):
-        events.append(event("order.packed" if state["packed"] else "order.paid"))
-    events += [event("order.shipped", f":{s.id}", shipment=s.as_dict())
-               for s in order.shipments if s.origin == "user" and not s.store_id]
+    events = [event("order.shipped", f":{s.id}", shipment=s.as_dict())
+              for s in order.shipments if s.origin == "user" and not s.store_id]
     if state["closed"]:
         events.append(event("order.closed"))
+    elif state["shipped"] == "none" and (state["packed"] or state["paid"]):
+        events.append(event("order.packed" if state["packed"] else "order.paid"))
     if state["refunded"]:
         events.append(event("order.refunded"))
     return events

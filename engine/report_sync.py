@@ -100,6 +100,9 @@ def explain_text(order_id: int, decisions: list[dict[str, Any]], history: list[A
         lines += [f"    no update: {r}" for r in d["no_update"]]
         if d["outcome"].startswith("error"):
             lines.append(f"    {d['outcome']}")
+        elif d["outcome"] == "held":
+            lines.append("    held: not pushed because push_order_info was off "
+                         "(`apply --push-current` pushes the order's present state)")
         for outcome in d["action_outcomes"]:
             if outcome:
                 lines.append(f"    {outcome['action']}: {outcome['status']}"

@@ -35,7 +35,7 @@ def predicted(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with World(tmp_path_factory.mktemp("plan")) as w:
         ids = {name: w.create(order_body(status)) for name, status in (
             ("pay", 7), ("pack", 11), ("completed", 11), ("shipped", 11), ("same", 7),
-            ("stale", 7), ("cancelled", 9))}
+            ("stale", 7), ("cancelled", 9), ("ship_pack", 11))}
         w.tick()
         w.apply(PUSH)  # imports them all
         w.orders("ship", str(ids["cancelled"]), "--tracking", "1ZCANCEL", "--carrier", "ups")
@@ -48,6 +48,8 @@ def predicted(tmp_path_factory: pytest.TempPathFactory) -> Any:
         w.orders("pack", str(ids["shipped"]))
         w.orders("pay", str(ids["same"]))
         w.orders("pay", str(ids["stale"]))
+        w.orders("ship", str(ids["ship_pack"]), "--tracking", "1ZBOTH", "--carrier", "ups")
+        w.orders("pack", str(ids["ship_pack"]))  # after the shipment: the store is Shipped
         # ... and the merchant's, each making one of them a conflict or a no-op.
         w.sb.store.set_status(ids["completed"], 10)  # ledger shipment: conflict, Completed
         w.ship_in_store(ids["shipped"], {"MUG-1": 2, "CAP-1": 1}, "1ZSTORE")  # pack: downgrade
@@ -83,12 +85,15 @@ def test_the_conflicts_are_shown_with_their_reasons(predicted: Any) -> None:
     assert set(conflicts) == {(ids["completed"], "create_store_shipment"),
                               (ids["shipped"], "set_store_status"),
                               (ids["stale"], "set_store_status"),
-                              (ids["cancelled"], "void_order")}
+                              (ids["cancelled"], "void_order"),
+                              (ids["ship_pack"], "set_store_status")}
     assert "10 Completed" in conflicts[(ids["completed"], "create_store_shipment")]
     assert "2 Shipped" in conflicts[(ids["shipped"], "set_store_status")]
     assert "9 Awaiting Shipment" in conflicts[(ids["stale"], "set_store_status")]
     assert "shipped" in conflicts[(ids["cancelled"], "void_order")]
-    assert predicted["plan"]["conflicts"] == 4
+    # the shipment planned just before moved the store order to Shipped, as it will in apply
+    assert "2 Shipped" in conflicts[(ids["ship_pack"], "set_store_status")]
+    assert predicted["plan"]["conflicts"] == 5
 
 
 def test_plan_reads_the_live_store_status_like_apply(predicted: Any) -> None:
@@ -108,7 +113,7 @@ def test_plan_changes_nothing_in_the_store_and_then_nothing_is_left(predicted: A
     ids = predicted["ids"]
     pushed = {a["order_id"] for a in predicted["apply"]["actions"]
               if a["direction"] == "outbound" and a["outcome"] == "done"}
-    assert pushed == {ids["pay"], ids["pack"]}
+    assert pushed == {ids["pay"], ids["pack"], ids["ship_pack"]}
     assert predicted["after"]["actions"] == [] and predicted["after"]["problems"] == []
 
 
@@ -186,3 +191,17 @@ def test_plan_on_a_missing_state_file_creates_nothing(tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert not (w.dir / ".rulesync").exists()
         assert w.writes() == {}
+
+
+def test_plan_errors_name_the_users_state_file_not_its_copy(tmp_path: Path) -> None:
+    with World(tmp_path / "w", seed_orders=1) as w:
+        w.tick()
+        w.apply()
+        with closing(sqlite3.connect(w.state)) as c, c:
+            c.execute("UPDATE sync_meta SET value = '99' WHERE key = 'schema_version'")
+        raw = w.state.read_bytes()
+        r = w.run("plan", "--state", str(w.state))
+        assert r.returncode == 1
+        assert f"the state file {w.state} was written by a newer rulesync" in r.stderr
+        assert "rulesync-plan-" not in r.stderr
+        assert w.state.read_bytes() == raw
