@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acceptance_world import World, order_body
+
+from tests.support.acceptance_world import World, order_body
 
 PUSH = "push_order_info=true"
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from acceptance_world import World, order_body
+
+from tests.support.acceptance_world import World, order_body
 
 PUSH = "push_order_info=true"
 
