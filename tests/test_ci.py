@@ -1,0 +1,26 @@
+"""CI runs what the README tells a developer to run, word for word."""
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_test_command() -> str:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    return lines[lines.index("# run the tests") + 1]
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    command = _readme_test_command()
+    assert "pytest" in command and "-e '.[test]'" in command, command
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert command in ci
+
+
+def test_ci_also_runs_ruff_and_mypy_and_sets_the_service_urls() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for line in (".venv/bin/ruff check .", ".venv/bin/mypy",
+                 "export RULESYNC_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test",
+                 "export RULESYNC_TEST_BROKER_URL=amqp://guest:guest@127.0.0.1:5672//"):
+        assert line in ci.splitlines() or any(x.startswith(line) for x in ci.splitlines()), line
