@@ -248,3 +248,11 @@ def test_shipped_rules_without_a_configuration(tmp_path: Path) -> None:
     assert "From `rules/bigcommerce/inbound.yaml`." in out
     assert "| 7 Awaiting Payment |  | import as billed | `awaiting-payment` inbound.yaml:15 |" in out
     assert "](" not in out
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_clear_error(project: Path) -> None:
+    (project / "site").write_text("a file in the way", encoding="utf-8")
+    r = run("docs", "--out", "site/rules", cwd=project)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == "error: cannot write site/rules/index.md: Not a directory\n"
+    assert (project / "site").read_text(encoding="utf-8") == "a file in the way"
