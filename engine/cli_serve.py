@@ -31,36 +31,47 @@ def _secret(config: Config) -> str:
     return secret
 
 
+def _finite(param: click.Parameter, value: float) -> float:
+    if value != value:  # nan passes FloatRange's bounds
+        raise click.BadParameter("not a number", param=param)
+    return value
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="The address to listen on; keep loopback behind a TLS proxy.")
-@click.option("--port", default=8080, show_default=True, help="0 picks a free port.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="0 picks a free port.")
 @click.option("--path", "hook_path", default="/webhooks", show_default=True,
               help="The URL path webhook deliveries are posted to.")
-@click.option("--poll-seconds", default=300.0, show_default=True,
+@click.option("--poll-seconds", type=click.FloatRange(0.1, 86400), default=300.0,
+              show_default=True, callback=lambda ctx, param, v: _finite(param, v),
               help="Catch-up poll of the change feed, for webhooks that never arrive.")
-@click.option("--threads", default=8, show_default=True, help="HTTP worker threads.")
+@click.option("--threads", type=click.IntRange(1, 1000), default=8, show_default=True,
+              help="HTTP worker threads.")
 @state_option
 @set_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds: float,
           threads: int, state_path: Path | None, sets: tuple[str, ...]) -> None:
     """Receive BigCommerce webhooks and apply them from a durable queue."""
-    import waitress
-
     from engine.serve import App, Worker
+    from engine.serve_http import addresses, create_server
 
     config = load_config(ctx, state_path, sets)
     secret = _secret(config)
     rulesets_by_direction(config)  # invalid rules stop here, before anything listens
     config.token()
+    # Bound before the state file is touched: a port in use changes nothing.
+    server = create_server(App(config, hook_path, secret, SECRET_HEADER), host=host, port=port,
+                           threads=threads, path=hook_path, secret=secret, header=SECRET_HEADER)
     SqliteState(config.state).close()  # create the tables before threads race to
     stop = threading.Event()
     worker = Worker(config, poll_seconds, stop)
-    server: Any = waitress.create_server(App(config, hook_path, secret, SECRET_HEADER),
-                                         host=host, port=port, threads=threads)
-    click.echo(f"rulesync serve: listening on http://{host}:{server.effective_port}{hook_path} "
-               f"(health: /healthz)", err=True)
+    for address, bound in addresses(server):
+        address = f"[{address}]" if ":" in address else address
+        click.echo(f"rulesync serve: listening on http://{address}:{bound}{hook_path} "
+                   f"(health: /healthz)", err=True)
 
     def terminate(signum: int, frame: Any) -> None:
         raise SystemExit(0)  # waitress's run() closes the server on SystemExit

@@ -21,6 +21,7 @@ DEFAULT_FILE = "rulesync.yaml"
 DEFAULT_STATE = ".rulesync/state.sqlite"
 DEFAULT_API_URL = "https://api.bigcommerce.com"
 TOKEN_ENV = "BIGCOMMERCE_ACCESS_TOKEN"
+DEFAULT_INBOX_RETENTION_DAYS = 7.0  # longer than BigCommerce's ~48 h of delivery retries
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Config:
     api_url: str = DEFAULT_API_URL
     token_env: str = TOKEN_ENV
     retry_floor_seconds: float | None = None
+    inbox_retention_days: float = DEFAULT_INBOX_RETENTION_DAYS
     origins: Mapping[str, str] = field(default_factory=dict)  # setting -> where it was given
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -79,6 +81,9 @@ def load(path: Path | None = None, *, state: Path | None = None,
     for p in rule_paths:
         if not p.exists():
             raise ConfigError(f"rule path {p} does not exist")
+    retention = data.get("serve", {}).get("inbox_retention_days", DEFAULT_INBOX_RETENTION_DAYS)
+    if retention != retention:  # .nan passes the schema's bounds
+        raise ConfigError(f"{path}: serve.inbox_retention_days: .nan is not a number of days")
     return Config(
         file=path, rules=rule_paths,
         settings={**data.get("settings", {}), **(settings or {})},
@@ -87,4 +92,5 @@ def load(path: Path | None = None, *, state: Path | None = None,
         api_url=env.get("BIGCOMMERCE_API_URL") or store.get("api_url", DEFAULT_API_URL),
         token_env=store.get("token_env", TOKEN_ENV),
         retry_floor_seconds=store.get("retry_floor_seconds"),
+        inbox_retention_days=retention,
         origins=origins, environ=env)

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.bigcommerce.errors import ApiError, NotFoundError
@@ -32,6 +33,12 @@ REASONS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 404: 
            405: "405 Method Not Allowed", 413: "413 Payload Too Large"}
 
 
+def public(health: dict[str, Any]) -> dict[str, Any]:
+    """What /healthz shows without the secret header: the status and the counts. Error texts,
+    hook destinations and times only go to a caller that has the secret."""
+    return {k: v for k, v in health.items() if k == "status" or type(v) is int}
+
+
 class App:
     """The WSGI application: POST `path` for deliveries, GET /healthz for health."""
 
@@ -48,7 +55,10 @@ class App:
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         if path == "/healthz" and method == "GET":
-            return self._reply(start, 200, json.dumps(self.health()), "application/json")
+            health = self.health()
+            if not authenticated(environ.get(self.header_key), self.secret):
+                health = public(health)
+            return self._reply(start, 200, json.dumps(health), "application/json")
         if path != self.path:
             return self._reply(start, 404, "not found")
         if method != "POST":
@@ -121,6 +131,7 @@ class Worker(threading.Thread):
             busy = bool(scopes) or bool(sync.outbound(Summary()))
         if time.monotonic() >= self.next_poll:
             sync.run()  # catch-up poll + pending actions + outbound
+            self.prune(inbox)
             self.next_poll, busy = time.monotonic() + self.poll_seconds, True
         self.hooks_stale |= not scopes <= self.hook_scopes  # a delivery from a hook not seen yet
         now = time.monotonic()
@@ -130,6 +141,14 @@ class Worker(threading.Thread):
             self.hook_scopes = {h["scope"] for h in found if h["is_active"]}
             self.last_hooks, self.hooks_stale = now, False
         return busy
+
+    def prune(self, inbox: Inbox) -> None:
+        """Handled deliveries older than the retention go; the decision log keeps what they led to."""
+        cutoff = datetime.now(UTC) - timedelta(days=self.config.inbox_retention_days)
+        pruned = inbox.prune(cutoff.isoformat(timespec="seconds"))
+        if pruned:
+            log.info("pruned %d handled webhook deliveries received before %s", pruned,
+                     cutoff.isoformat(timespec="seconds"))
 
     def drain(self, sync: Sync, inbox: Inbox) -> set[str]:
         """Apply queued deliveries: one re-fetch per order, orders in order of first arrival.

@@ -248,6 +248,15 @@ class Inbox:
             "SELECT count(*) FROM sync_inbox WHERE done = 0 AND attempts < ?",
             (self.MAX_ATTEMPTS,)).fetchone()[0])
 
+    def prune(self, before: str) -> int:
+        """Delete handled deliveries received before `before` (an ISO time like `received_at`),
+        keeping each scope's newest one so the last delivery per hook stays known. Undone and dead
+        deliveries stay. Returns how many were deleted."""
+        with self.state.transaction() as c:
+            return c.execute(
+                "DELETE FROM sync_inbox WHERE done = 1 AND received_at < ? AND id NOT IN "
+                "(SELECT max(id) FROM sync_inbox GROUP BY scope)", (before,)).rowcount
+
     def last_received(self) -> dict[str, str]:
         rows = self.state.conn.execute(
             "SELECT scope, max(received_at) FROM sync_inbox GROUP BY scope")

@@ -121,3 +121,22 @@ def test_pathological_bodies_are_400_not_exceptions(raw: bytes) -> None:
 def test_out_of_range_order_ids_are_400(order_id: Any) -> None:
     v = check(body({**ORDER, "data": {"type": "order", "id": order_id}}), SECRET, SECRET)
     assert (v.status, v.delivery) == (400, None)
+
+
+def test_the_app_itself_answers_401_before_reading_a_body(tmp_path: Any) -> None:
+    """Behind waitress the parser refuses first; the application repeats the check."""
+    from engine.config import Config
+    from engine.serve import App
+
+    class Unread:
+        def read(self, *args: Any) -> bytes:
+            raise AssertionError("the body was read")
+
+    app = App(Config(file=None, rules=(), settings={}, state=tmp_path / "state.sqlite"),
+              "/webhooks", SECRET, "X-Rulesync-Secret")
+    answers: list[str] = []
+    for given in ({}, {"HTTP_X_RULESYNC_SECRET": "wrong"}):
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/webhooks", "wsgi.input": Unread(),
+                   "CONTENT_LENGTH": str(2 * MAX_BODY), **given}
+        app(environ, lambda status, headers: answers.append(status))
+    assert answers == ["401 Unauthorized", "401 Unauthorized"]

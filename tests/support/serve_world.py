@@ -19,12 +19,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.ledger import Ledger
+from engine.state import SqliteState
 
 RULESYNC = str(Path(sys.executable).parent / "rulesync")
 TOKEN = "sandbox-token"
@@ -79,7 +81,7 @@ def run(sb: Sandbox, cwd: Path, *args: str, **extra_env: str) -> subprocess.Comp
                           capture_output=True, text=True, timeout=60)
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 10.0,
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0,
              every: float = 0.05) -> T:
     """Poll `probe` until it returns something truthy; fail with `what` at the deadline."""
     deadline = time.monotonic() + timeout
@@ -183,10 +185,26 @@ class Serve:
             with e:
                 return e.code, e.read().decode()
 
-    def health(self) -> dict[str, Any]:
-        with _OPENER.open(f"http://127.0.0.1:{self.port}/healthz", timeout=10) as r:
+    def health(self, secret: str | None = SECRET) -> dict[str, Any]:
+        """GET /healthz, by default with the secret header (the full view)."""
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/healthz",
+                                     headers={SECRET_HEADER: secret} if secret is not None else {})
+        with _OPENER.open(req, timeout=10) as r:
             assert r.status == 200
             return json.loads(r.read())  # type: ignore[no-any-return]
+
+    def worker_turn(self) -> None:
+        """Wait until the worker has done one whole turn that began after this call: whatever
+        it would do about what happened before the call, it has done (no fixed sleep)."""
+        since, seen = time.time(), set()
+
+        def two_new_heartbeats() -> bool:  # the second starts only after the first turn ended
+            beat = float(self.meta("worker_heartbeat") or 0)
+            if beat > since:
+                seen.add(beat)
+            return len(seen) >= 2
+
+        wait_for("a whole turn of the serve worker", two_new_heartbeats)
 
     # -- lifecycle ----------------------------------------------------------------------
     def signal(self, sig: int, timeout: float = 10.0) -> int:
@@ -210,6 +228,14 @@ class Serve:
         return "".join(self.lines)
 
     # -- the state file -----------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        conn = sqlite3.connect(f"file:{self.state}?mode=ro", uri=True, timeout=10)
+        try:
+            row = conn.execute("SELECT value FROM sync_meta WHERE key = ?", (key,)).fetchone()
+            return None if row is None else str(row[0])
+        finally:
+            conn.close()
+
     def inbox(self) -> list[dict[str, Any]]:
         """The durable inbox rows (read-only)."""
         conn = sqlite3.connect(f"file:{self.state}?mode=ro", uri=True, timeout=10)
@@ -219,6 +245,14 @@ class Serve:
                 "SELECT id, hash, order_id, scope, done FROM sync_inbox ORDER BY id")]
         finally:
             conn.close()
+
+
+@contextmanager
+def holding_sync_lock(state: Path) -> Iterator[None]:
+    """Hold the state file's sync lock as a running `apply` would: serve's worker finishes the
+    turn in hand, then waits. The HTTP side needs no lock and goes on acknowledging."""
+    with closing(SqliteState(state)) as held, held.exclusive():
+        yield
 
 
 def ledger_get(state: Path, order_id: int) -> dict[str, Any] | None:
