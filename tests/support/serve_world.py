@@ -152,7 +152,7 @@ class Serve:
 
         self.reader = threading.Thread(target=read, args=(self.proc.stderr,), daemon=True)
         self.reader.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # generous: only reached when it cannot start
         while not listening.wait(0.05):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"serve did not start (rc {self.proc.poll()}): "
