@@ -149,7 +149,10 @@ def init_cmd(target: Path, force: bool, install: str | None) -> None:
     """Start a project: rulesync.yaml, copies of the rules and tests, pre-commit and CI."""
     from engine.init import init, install_requirement
 
-    requirement = install_requirement(install)
+    try:
+        requirement = install_requirement(install)
+    except RulesyncError as e:
+        raise click.BadParameter(str(e), param_hint="--install") from None
     for path in init(target, force=force, requirement=requirement):
         click.echo(f"wrote {path}")
     program = invoked_as()

@@ -53,7 +53,7 @@ def register(client: BigCommerceClient, destination: str, header: str, secret: s
             client.update_hook(hook["id"], body)  # keeps the secret header current
             done.append((scope, "active"))
     done += [(h["scope"], f"ALSO active to {h['destination']} (remove it: rulesync webhooks "
-              f"remove --destination {h['destination']})")
+              f"remove {h['destination']})")
              for h in ours(client) if h.get("destination") != destination and h.get("is_active")]
     return done
 

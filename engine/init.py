@@ -65,7 +65,7 @@ def install_requirement(given: str | None = None) -> str:
     version by name (pip records the source of a `pip install git+...` in direct_url.json)."""
     if given is not None:
         if not given.strip() or any(c in given for c in "'\"\n\r"):
-            raise ConfigError(f"--install {given!r}: give one pip requirement, without quotes")
+            raise ConfigError(f"{given!r} is not one pip requirement without quotes")
         return given.strip()
     try:
         source = json.loads(metadata.distribution(DISTRIBUTION).read_text("direct_url.json") or "{}")

@@ -1,0 +1,120 @@
+"""`rulesync demo` and `rulesync init` through the installed command."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from engine import DISTRIBUTION, __version__
+
+RULESYNC = str(Path(sys.executable).parent / "rulesync")
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """As typed in a shell where the environment is active (`rulesync` on the PATH)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RULESYNC_", "BIGCOMMERCE_"))}
+    env["PATH"] = f"{Path(RULESYNC).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run([RULESYNC, *args], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=300, check=False)
+
+
+def section(out: str, title: str) -> list[str]:
+    """The lines of one titled table of the demo's output."""
+    return out.split(title, 1)[1].strip("\n").split("\n\n", 1)[0].splitlines()
+
+
+# Each ledger change and the store status the outbound rules push for it (refund: none).
+PUSHED = {"pay": "11 Awaiting Fulfillment", "pack": "9 Awaiting Shipment", "ship": "2 Shipped",
+          "close": "10 Completed", "void": "5 Cancelled"}
+
+
+def test_demo_syncs_both_ways_and_ends_with_nothing_to_do(tmp_path: Path) -> None:
+    r = run("demo", "--dir", "out", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stderr == ""
+    assert "\n4. Plan after the sync: nothing to do: both sides are in step\n" in r.stdout
+    store = section(r.stdout, "The store now, for the changed orders:")
+    assert store[0].split() == ["change", "order", "store", "status", "store", "shipments"]
+    rows = {line.split()[0]: line for line in store[1:]}
+    assert set(rows) == {*PUSHED, "refund"}
+    for change, status in PUSHED.items():
+        assert f"  {status}  " in rows[change] + "  ", rows[change]
+    assert re.search(r"1Z\d{6} \(\d line\(s\)\)$", rows["ship"])
+
+    paid = int(rows["pay"].split()[1])
+    shown = run("orders", "show", str(paid), "--json", "--state", "out/state.sqlite", cwd=tmp_path)
+    assert json.loads(shown.stdout)["state"]["paid"] is True
+    hints = re.findall(r": (\S*rulesync (?:explain|orders list) .*)$", r.stdout, re.M)
+    assert [h.split()[1:3] for h in hints] == [["explain", str(paid)], ["orders", "list"]]
+    assert all(h.endswith("--state out/state.sqlite") for h in hints)
+
+
+def test_demo_starts_afresh_each_run(tmp_path: Path) -> None:
+    first = run("demo", "--orders", "12", "--dir", "out", cwd=tmp_path)
+    again = run("demo", "--orders", "12", "--dir", "out", cwd=tmp_path)
+    assert first.returncode == again.returncode == 0, again.stderr
+
+    def stable(out: str) -> str:
+        return re.sub(r"http://127\.0\.0\.1:\d+", "URL", out)
+
+    assert stable(first.stdout) == stable(again.stdout)
+    assert "nothing to do: both sides are in step" in again.stdout
+
+
+def test_init_writes_a_project_that_validates_and_tests(tmp_path: Path) -> None:
+    r = run("init", "shop", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    written = [line.removeprefix("wrote ") for line in r.stdout.splitlines()
+               if line.startswith("wrote ")]
+    assert written == sorted(written) and "shop/rulesync.yaml" in written
+    assert {"shop/.github/workflows/rulesync.yml", "shop/.pre-commit-config.yaml",
+            "shop/rules/bigcommerce/inbound.yaml", "shop/rules/bigcommerce/outbound.tests.yaml",
+            "shop/rules/schema/ruleset-v1.schema.json"} <= set(written)
+    assert all((tmp_path / w).is_file() for w in written)
+    assert "next: edit rulesync.yaml, then `cd shop && rulesync validate && rulesync test`" \
+        in r.stdout
+    config = yaml.safe_load((tmp_path / "shop/rulesync.yaml").read_text())
+    assert config["rules"] == ["rules/bigcommerce"]
+    assert config["settings"] == {"auto_close": False, "push_order_info": False}
+    # the pre-commit hooks, run as pre-commit runs them (from the project's root)
+    hooks = yaml.safe_load((tmp_path / "shop/.pre-commit-config.yaml").read_text())
+    for hook in hooks["repos"][0]["hooks"]:
+        entry = hook["entry"].split()
+        assert entry[0] == "rulesync"
+        done = run(*entry[1:], cwd=tmp_path / "shop")
+        assert done.returncode == 0, (hook["id"], done.stdout, done.stderr)
+        assert "(the rules rulesync.yaml configures)" in done.stdout
+        assert re.search(hook["files"], "rulesync.yaml") and re.search(hook["files"], "rules/x")
+
+
+def test_init_never_overwrites_without_force(tmp_path: Path) -> None:
+    assert run("init", cwd=tmp_path).returncode == 0
+    config = tmp_path / "rulesync.yaml"
+    config.write_text("# mine\n" + config.read_text())
+    again = run("init", cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.strip().startswith("error: ") and "already exists (use --force" \
+        in again.stderr
+    assert config.read_text().startswith("# mine\n")
+    forced = run("init", "--force", cwd=tmp_path)
+    assert forced.returncode == 0 and not config.read_text().startswith("# mine\n")
+    assert "next: edit rulesync.yaml, then `rulesync validate && rulesync test`" in forced.stdout
+
+
+def test_init_install_line(tmp_path: Path) -> None:
+    workflow = tmp_path / "a/.github/workflows/rulesync.yml"
+    assert run("init", "a", cwd=tmp_path).returncode == 0
+    assert f"pip install '{DISTRIBUTION}=={__version__}'" in workflow.read_text()
+    assert "pip install rulesync" not in workflow.read_text()
+    pinned = f"{DISTRIBUTION} @ git+https://git.example.com/shop/rulesync@v{__version__}"
+    r = run("init", "a", "--force", "--install", pinned, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"- run: pip install '{pinned}'\n" in workflow.read_text()
+    bad = run("init", "b", "--install", "x'; rm -rf /", cwd=tmp_path)
+    assert bad.returncode == 2 and "--install" in bad.stderr
+    assert not (tmp_path / "b").exists()
