@@ -1,11 +1,11 @@
-"""The ledger: the built-in OMS, one SQLite file, one short transaction per public method.
+"""The ledger: the built-in OMS, in a SQLite file or a PostgreSQL database, one short
+transaction per public method.
 
 Every mutation is idempotent and returns whether it changed anything; a change appends one
 history entry whose sequence number is the outbound change feed (``changes_since``).
 """
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -18,24 +18,26 @@ from connectors.ledger import changes, details, policy, quantities, records, row
 from connectors.ledger.errors import Conflict, LedgerError, UnknownOrder
 from connectors.ledger.records import HistoryEntry, LedgerOrder, Shipment
 from connectors.ledger.schema import connect
+from engine.db import Database
 
 
 class Ledger:
-    """The order book. ``Ledger(path)`` or ``Ledger.open(path)``; close it, or use ``with``."""
+    """The order book. ``Ledger(location)`` or ``Ledger.open(location)``, where the location is
+    a SQLite file's path or a ``postgresql://`` URL; close it, or use ``with``."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._conn: sqlite3.Connection | None = connect(self.path)
+    def __init__(self, location: str | Path) -> None:
+        self._db: Database | None = connect(location)
+        self.where = self._db.where
 
     @classmethod
-    def open(cls, path: str | Path) -> Ledger:
-        return cls(path)
+    def open(cls, location: str | Path) -> Ledger:
+        return cls(location)
 
     def close(self) -> None:
         """Close the database connection (not an order: see ``close_order``)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def __enter__(self) -> Ledger:
         return self
@@ -47,7 +49,7 @@ class Ledger:
     # -- reading -------------------------------------------------------------------------
 
     def get(self, order_id: int | str) -> LedgerOrder | None:
-        with self._transaction("BEGIN") as conn:
+        with self._transaction(write=False) as conn:
             return rows.load_order(conn, details.order_key(order_id))
 
     def state_of(self, order_id: int | str) -> dict[str, Any]:
@@ -56,24 +58,25 @@ class Ledger:
         return records.not_imported_state() if order is None else order.state()
 
     def list_orders(self, limit: int = 50, offset: int = 0) -> list[LedgerOrder]:
-        with self._transaction("BEGIN") as conn:
+        with self._transaction(write=False) as conn:
             return rows.list_orders(conn, limit, offset)
 
     def count_orders(self) -> int:
-        with self._transaction("BEGIN") as conn:
-            return int(conn.execute("SELECT count(*) FROM ledger_orders").fetchone()[0])
+        with self._transaction(write=False) as conn:
+            row = conn.one("SELECT count(*) FROM ledger_orders")
+            return int(row[0]) if row else 0
 
     def history(self, order_id: int | str) -> list[HistoryEntry]:
-        with self._transaction("BEGIN") as conn:
+        with self._transaction(write=False) as conn:
             return rows.history(conn, "order_id = ? ORDER BY seq", (details.order_key(order_id),))
 
     def changes_since(self, seq: int, limit: int = 100) -> list[HistoryEntry]:
         """History entries after ``seq``, oldest first: what the outbound sync has not seen."""
-        with self._transaction("BEGIN") as conn:
+        with self._transaction(write=False) as conn:
             return rows.history(conn, "seq > ? ORDER BY seq LIMIT ?", (seq, limit))
 
     def last_seq(self) -> int:
-        with self._transaction("BEGIN") as conn:
+        with self._transaction(write=False) as conn:
             return rows.last_seq(conn)
 
     # -- changing ------------------------------------------------------------------------
@@ -204,7 +207,7 @@ class Ledger:
         return True
 
     @staticmethod
-    def _add_shipment(conn: sqlite3.Connection, entry: HistoryEntry,
+    def _add_shipment(conn: Database, entry: HistoryEntry,
                       shipment: Shipment) -> Shipment:
         source_id = rows.insert_shipment(conn, shipment)
         made = replace(shipment, id=source_id)
@@ -212,22 +215,17 @@ class Ledger:
         return made
 
     @contextmanager
-    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        """One short transaction. Writers take the write lock up front (BEGIN IMMEDIATE) so a
-        second process waits on busy_timeout instead of failing to upgrade a read lock."""
-        if self._conn is None:
-            raise LedgerError(f"the ledger {self.path} is closed")
-        conn = self._conn
-        conn.execute(begin)
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _transaction(self, write: bool = True) -> Iterator[Database]:
+        """One short transaction. Writers take the write lock up front (engine/db.py), so a
+        second process waits for it instead of failing to upgrade a read lock, and history
+        entries become visible in the order of their sequence numbers."""
+        if self._db is None:
+            raise LedgerError(f"the ledger {self.where} is closed")
+        with self._db.transaction(write) as db:
+            yield db
 
 
-def _require(conn: sqlite3.Connection, order_id: int) -> LedgerOrder:
+def _require(conn: Database, order_id: int) -> LedgerOrder:
     order = rows.load_order(conn, order_id)
     if order is None:
         raise UnknownOrder(order_id)

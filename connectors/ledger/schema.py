@@ -1,19 +1,18 @@
-"""The ledger's SQLite file: connection settings and versioned migrations.
+"""The ledger's tables (SQLite or PostgreSQL, engine/db.py) and their versioned migrations.
 
-The sync engine may keep its own tables in the same file through another connection, so every
+The sync engine keeps its own tables in the same database through another connection, so every
 table here is prefixed ``ledger_`` and the schema version lives in ``ledger_schema_version``
-rather than ``PRAGMA user_version`` (one per file, which the other tables could claim).
+rather than SQLite's ``PRAGMA user_version`` (one per file, which the other tables could claim).
+The statements are written as SQLite spells them; engine/db_postgres.py translates the types.
 """
 from __future__ import annotations
 
-import sqlite3
-import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from connectors.ledger.errors import LedgerError, SchemaTooNew
-
-BUSY_TIMEOUT_MS = 30_000
+from engine.db import Database, DatabaseError
+from engine.db import connect as open_database
+from engine.db_migrate import Migrations, Versioned, migrate
 
 # Each entry is one schema version: the statements that take the file from the previous version
 # to this one. Append only; never edit a released entry (files in the field already ran it).
@@ -69,79 +68,45 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def connect(
-    path: str | Path, migrations: Sequence[Sequence[str]] = MIGRATIONS
-) -> sqlite3.Connection:
-    """Open (creating if needed) and migrate the ledger file; transactions are explicit."""
+def connect(location: str | Path, migrations: Migrations = MIGRATIONS) -> Database:
+    """Open (creating if needed) and migrate the ledger's tables at ``location``: a SQLite file
+    or a PostgreSQL URL. Transactions are explicit."""
     try:
-        conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    except sqlite3.Error as exc:
-        raise LedgerError(f"cannot open ledger database {path}: {exc}") from exc
+        db = open_database(location, "ledger")
+    except DatabaseError as exc:
+        raise LedgerError(f"cannot {exc.doing} ledger database {exc.where}: {exc.reason}"
+                          ) from None
     try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        _enable_wal(conn)
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode
-        migrate(conn, migrations, path)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise LedgerError(f"cannot use ledger database {path}: {exc}") from exc
+        migrate(db, _versioned(migrations, db.where))
+    except DatabaseError as exc:
+        db.close()
+        raise LedgerError(f"cannot use ledger database {db.where}: {exc.reason}") from None
     except BaseException:
-        conn.close()
+        db.close()
         raise
-    return conn
+    return db
 
 
-def _enable_wal(conn: sqlite3.Connection) -> None:
-    """Switch the file to WAL (persistent, so a no-op once done).
+def _versioned(migrations: Migrations, where: str) -> Versioned:
+    def too_new(found: int, known: int) -> SchemaTooNew:
+        return SchemaTooNew(f"ledger database {where} has schema version {found}, but this "
+                            f"rulesync knows versions up to {known}: upgrade rulesync to open it")
 
-    Switching needs an exclusive lock and SQLite does not call the busy handler for it: two
-    processes opening a fresh file at once get "database is locked" at once. So retry here.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
+    return Versioned(migrations, _prepare, _record, too_new)
 
 
-def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[str]], path: object) -> int:
-    """Apply the pending migrations in one write transaction; return the file's version.
-
-    BEGIN IMMEDIATE takes the write lock before reading the version, so two processes opening a
-    fresh file at once cannot both run the same migration.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("CREATE TABLE IF NOT EXISTS ledger_schema_version (version INTEGER NOT NULL)")
-        row = conn.execute("SELECT max(version) FROM ledger_schema_version").fetchone()
-        current = row[0] or 0
-        if current > len(migrations):
-            raise SchemaTooNew(
-                f"ledger database {path} has schema version {current}, but this rulesync "
-                f"knows versions up to {len(migrations)}: upgrade rulesync to open it"
-            )
-        for version in range(current + 1, len(migrations) + 1):
-            for statement in migrations[version - 1]:
-                conn.execute(statement)
-            conn.execute("INSERT INTO ledger_schema_version (version) VALUES (?)", (version,))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return max(current, len(migrations))
+def _prepare(db: Database) -> int:
+    db.execute("CREATE TABLE IF NOT EXISTS ledger_schema_version (version INTEGER NOT NULL)")
+    return schema_version(db)
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
-    """The version recorded in the file (0 for a file the ledger never touched)."""
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_schema_version'"
-    ).fetchone()
-    if not exists:
+def _record(db: Database, version: int) -> None:
+    db.execute("INSERT INTO ledger_schema_version (version) VALUES (?)", (version,))
+
+
+def schema_version(db: Database) -> int:
+    """The version recorded in the database (0 for one the ledger never touched)."""
+    if not db.has_table("ledger_schema_version"):
         return 0
-    return conn.execute("SELECT coalesce(max(version), 0) FROM ledger_schema_version").fetchone()[0]
+    row = db.one("SELECT coalesce(max(version), 0) FROM ledger_schema_version")
+    return int(row[0]) if row else 0

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.ledger import Ledger
+from tests.support import databases
 
 ORDER: dict[str, Any] = {
     "id": 101,
@@ -52,12 +53,20 @@ def new_order() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
+    """A SQLite file, for the tests of SQLite's own behaviour."""
     return tmp_path / "rulesync.db"
 
 
+@pytest.fixture(params=databases.BACKENDS)
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a new ledger goes: a SQLite file, or a fresh PostgreSQL schema's URL."""
+    with databases.location(request.param, tmp_path, "rulesync.db") as found:
+        yield found
+
+
 @pytest.fixture
-def ledger(db_path: Path) -> Iterator[Ledger]:
-    with Ledger.open(db_path) as opened:
+def ledger(location: str) -> Iterator[Ledger]:
+    with Ledger.open(location) as opened:
         yield opened
 
 

@@ -1,4 +1,5 @@
-"""Two processes share one ledger file (e.g. `rulesync serve` and a user's `rulesync orders`)."""
+"""Two processes share one ledger (e.g. `rulesync serve` and a user's `rulesync orders`), in one
+SQLite file or one PostgreSQL database."""
 from __future__ import annotations
 
 import subprocess
@@ -14,11 +15,11 @@ WORKER = textwrap.dedent("""
     from pathlib import Path
     from connectors.ledger import Ledger
 
-    db, go, base = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    db, go, base = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
     while not go.exists():
         time.sleep(0.005)
     shared = {"line_items": [{"id": 1, "sku": "A", "quantity": 2}]}
-    with Ledger(db) as ledger:  # both processes migrate the fresh file at once
+    with Ledger(db) as ledger:  # both processes migrate the fresh database at once
         for n in range(60):
             ledger.import_order({"id": base + n, **shared}, origin="store")
             ledger.mark_paid(base + n, origin="user")
@@ -31,10 +32,10 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def test_two_processes_write_the_same_file_at_once(tmp_path: Path) -> None:
-    db, go, script = tmp_path / "shared.db", tmp_path / "go", tmp_path / "worker.py"
+def test_two_processes_write_the_same_ledger_at_once(tmp_path: Path, location: str) -> None:
+    db, go, script = location, tmp_path / "go", tmp_path / "worker.py"
     script.write_text(WORKER)
-    workers = [subprocess.Popen([sys.executable, str(script), str(db), str(go), str(base)],
+    workers = [subprocess.Popen([sys.executable, str(script), db, str(go), str(base)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for base in (1000, 2000)]
     time.sleep(0.2)

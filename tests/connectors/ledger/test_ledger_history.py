@@ -62,10 +62,10 @@ def test_history_entry_as_dict(imported: Ledger) -> None:
                                "details": {"store_status_id": 7, "warnings": []}}
 
 
-def test_history_survives_reopening(db_path: Any,
+def test_history_survives_reopening(location: str,
                                     new_order: Callable[..., dict[str, Any]]) -> None:
-    with Ledger(db_path) as first:
+    with Ledger(location) as first:
         first.import_order(new_order(), origin="store")
-    with Ledger(db_path) as second:
+    with Ledger(location) as second:
         assert [e.kind for e in second.history(101)] == ["imported"]
         assert second.import_order(new_order(), origin="store") is False

@@ -99,8 +99,8 @@ def test_list_orders_pages_by_order_id(ledger: Ledger,
     assert [o.order_id for o in ledger.list_orders(limit=2, offset=1)] == [102, 103]
 
 
-def test_a_closed_ledger_says_so(db_path: Any) -> None:
-    ledger = Ledger(db_path)
+def test_a_closed_ledger_says_so(location: str) -> None:
+    ledger = Ledger(location)
     ledger.close()
     ledger.close()
     with pytest.raises(LedgerError, match="is closed"):

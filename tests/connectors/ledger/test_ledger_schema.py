@@ -7,6 +7,7 @@ import pytest
 
 from connectors.ledger import Ledger, LedgerError, SchemaTooNew
 from connectors.ledger.schema import MIGRATIONS, SCHEMA_VERSION, connect, schema_version
+from engine.db import connect as open_database
 
 
 def _tables(path: Path) -> set[str]:
@@ -14,21 +15,36 @@ def _tables(path: Path) -> set[str]:
         return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
+LEDGER_TABLES = {"ledger_schema_version", "ledger_orders", "ledger_shipments",
+                 "ledger_shipment_items", "ledger_history"}
+
+
 def test_a_new_file_gets_the_whole_schema_in_wal_mode(db_path: Path) -> None:
-    conn = connect(db_path)
+    db = connect(db_path)
     try:
-        assert schema_version(conn) == SCHEMA_VERSION == len(MIGRATIONS)
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+        assert schema_version(db) == SCHEMA_VERSION == len(MIGRATIONS)
+        assert db.one("PRAGMA journal_mode") == ("wal",)
+        assert db.one("PRAGMA foreign_keys") == (1,)
+        found = db.one("PRAGMA busy_timeout")
+        assert found is not None and found[0] >= 5000
         with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-            conn.execute("INSERT INTO ledger_history (order_id, kind, origin, at) "
-                         "VALUES (404, 'paid', 'user', 'now')")
+            db.execute("INSERT INTO ledger_history (order_id, kind, origin, at) "
+                       "VALUES (404, 'paid', 'user', 'now')")
     finally:
-        conn.close()
-    assert {t for t in _tables(db_path) if not t.startswith("sqlite_")} == {
-        "ledger_schema_version", "ledger_orders", "ledger_shipments", "ledger_shipment_items",
-        "ledger_history"}
+        db.close()
+    assert {t for t in _tables(db_path) if not t.startswith("sqlite_")} == LEDGER_TABLES
+
+
+def test_a_new_database_gets_the_whole_schema(location: str) -> None:
+    db = connect(location)
+    try:
+        assert schema_version(db) == SCHEMA_VERSION
+        assert all(db.has_table(name) for name in LEDGER_TABLES)
+        with pytest.raises(Exception, match="(?i)foreign key"):
+            db.execute("INSERT INTO ledger_history (order_id, kind, origin, at) "
+                       "VALUES (404, 'paid', 'user', 'now')")
+    finally:
+        db.close()
 
 
 def test_a_file_shared_with_other_tables_is_left_alone(db_path: Path) -> None:
@@ -44,13 +60,19 @@ def test_a_file_shared_with_other_tables_is_left_alone(db_path: Path) -> None:
     assert "ledger_orders" in _tables(db_path)
 
 
-def test_reopening_a_current_file_changes_nothing(db_path: Path) -> None:
-    Ledger(db_path).close()
-    with sqlite3.connect(db_path) as conn:
-        before = conn.execute("SELECT version FROM ledger_schema_version").fetchall()
-    Ledger(db_path).close()
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT version FROM ledger_schema_version").fetchall() == before
+def _versions(location: str) -> list[int]:
+    db = open_database(location, "test")
+    try:
+        return [r[0] for r in db.rows("SELECT version FROM ledger_schema_version ORDER BY 1")]
+    finally:
+        db.close()
+
+
+def test_reopening_a_current_database_changes_nothing(location: str) -> None:
+    Ledger(location).close()
+    before = _versions(location)
+    Ledger(location).close()
+    assert _versions(location) == before == list(range(1, SCHEMA_VERSION + 1))
 
 
 TOY = (
@@ -60,42 +82,42 @@ TOY = (
 )
 
 
-def test_an_older_file_is_migrated_in_order(db_path: Path) -> None:
-    connect(db_path, TOY[:1]).close()
-    conn = connect(db_path, TOY)
+def test_an_older_database_is_migrated_in_order(location: str) -> None:
+    connect(location, TOY[:1]).close()
+    db = connect(location, TOY)
     try:
-        assert schema_version(conn) == 3
-        assert conn.execute("SELECT id, name FROM ledger_toy ORDER BY id").fetchall() == [
-            (1, "x"), (2, "y")]
-        assert [r[0] for r in conn.execute("SELECT version FROM ledger_schema_version")] == [
-            1, 2, 3]
+        assert schema_version(db) == 3
+        assert db.rows("SELECT id, name FROM ledger_toy ORDER BY id") == [(1, "x"), (2, "y")]
     finally:
-        conn.close()
+        db.close()
+    assert _versions(location) == [1, 2, 3]
 
 
-def test_a_failing_migration_leaves_the_file_at_its_old_version(db_path: Path) -> None:
-    connect(db_path, TOY[:1]).close()
+def test_a_failing_migration_leaves_the_database_at_its_old_version(location: str) -> None:
+    connect(location, TOY[:1]).close()
     broken = (*TOY[:1], ("ALTER TABLE ledger_toy ADD COLUMN name TEXT", "NOT SQL"))
     with pytest.raises(LedgerError, match="cannot use ledger database"):
-        connect(db_path, broken)
-    conn = connect(db_path, TOY[:1])
+        connect(location, broken)
+    db = connect(location, TOY[:1])
     try:
-        assert schema_version(conn) == 1
-        columns = [r[1] for r in conn.execute("PRAGMA table_info(ledger_toy)")]
-        assert columns == ["id"]
+        assert schema_version(db) == 1
+        assert db.rows("SELECT * FROM ledger_toy") == [(1,)]  # the one column, no "name"
     finally:
-        conn.close()
+        db.close()
 
 
-def test_a_file_from_a_newer_version_is_a_clear_error(db_path: Path) -> None:
-    Ledger(db_path).close()
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("INSERT INTO ledger_schema_version VALUES (?)", (SCHEMA_VERSION + 1,))
+def test_a_database_from_a_newer_version_is_a_clear_error(location: str) -> None:
+    with Ledger(location) as ledger:
+        where = ledger.where
+    db = open_database(location, "test")
+    db.execute("INSERT INTO ledger_schema_version VALUES (?)", (SCHEMA_VERSION + 1,))
+    db.close()
     with pytest.raises(SchemaTooNew) as info:
-        Ledger(db_path)
+        Ledger(location)
     assert str(info.value) == (
-        f"ledger database {db_path} has schema version {SCHEMA_VERSION + 1}, but this rulesync "
+        f"ledger database {where} has schema version {SCHEMA_VERSION + 1}, but this rulesync "
         f"knows versions up to {SCHEMA_VERSION}: upgrade rulesync to open it")
+    assert "password" not in where
 
 
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
@@ -103,3 +125,14 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("not a database, just some words that fill the header " * 20)
     with pytest.raises(LedgerError, match=f"cannot use ledger database {path}: "):
         Ledger(path)
+
+
+def test_an_unreachable_server_is_a_clear_error() -> None:
+    # Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    url = "postgresql://rulesync:s3cret@127.0.0.1:1/nowhere"
+    with pytest.raises(LedgerError) as info:
+        Ledger(url)
+    message = str(info.value)
+    assert message.startswith("cannot connect to ledger database "
+                              "postgresql://rulesync@127.0.0.1:1/nowhere: "), message
+    assert "s3cret" not in message and "\n" not in message
