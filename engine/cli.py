@@ -103,13 +103,14 @@ def _usage(e: click.UsageError) -> None:
 def _register() -> None:
     from connectors.bigcommerce.sandbox.cli import sandbox
     from engine.cli_docs import docs
+    from engine.cli_failures import failures
     from engine.cli_orders import orders
     from engine.cli_rules import eval_cmd, test_cmd, validate
     from engine.cli_serve import serve, webhooks
     from engine.cli_sync import apply, demo, explain, init_cmd, plan
 
     for command in (validate, test_cmd, eval_cmd, sandbox, plan, apply, explain, orders, demo,
-                    init_cmd, serve, webhooks, docs):
+                    init_cmd, serve, webhooks, docs, failures):
         cli.add_command(command)
     _add_verbosity(cli)
 

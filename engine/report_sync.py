@@ -40,7 +40,17 @@ def _outcome(action: Mapping[str, Any]) -> str:
     word = OUTCOME_WORDS.get(action.get("outcome", ""), action.get("outcome", ""))
     if action.get("outcome") in ("conflict", "failed") and action.get("message"):
         word += f": {action['message']}"
+    if action.get("retry"):
+        return word + " (retry of a failed order)"
     return word + (" (pending from an earlier run)" if "pending_since" in action else "")
+
+
+def retries_line(summary: Summary) -> list[str]:
+    """What waits in the retry set, if anything: never "in step" while an order does."""
+    waiting, due = summary.retries["waiting"], summary.retries["due"]
+    if not waiting:
+        return []
+    return [f"{waiting} order(s) wait for a retry ({due} due now): see `rulesync failures list`"]
 
 
 def held_lines(held: Mapping[str, Any]) -> list[str]:
@@ -61,7 +71,8 @@ def held_lines(held: Mapping[str, Any]) -> list[str]:
 
 def plan_text(summary: Summary) -> str:
     if not summary.actions:
-        text = "nothing to do: both sides are in step"
+        text = ("nothing to do: both sides are in step" if not summary.retries["waiting"]
+                else "no action planned")
     else:
         text = table(("direction", "order", "event", "rule", "action", "params", "outcome"),
                      [(a["direction"], a["order_id"], a["event"], a["rule"], a["action"],
@@ -69,7 +80,7 @@ def plan_text(summary: Summary) -> str:
         outcomes = Counter(OUTCOME_WORDS.get(a.get("outcome", ""), "?") for a in summary.actions)
         text += (f"\n{len(summary.actions)} action(s) planned: "
                  + ", ".join(f"{n} {word}" for word, n in outcomes.items()))
-    return "\n".join([text, *held_lines(summary.held),
+    return "\n".join([text, *held_lines(summary.held), *retries_line(summary),
                       *(f"problem: {p}" for p in summary.problems)])
 
 
@@ -81,6 +92,7 @@ def plan_json(summary: Summary) -> str:
 def apply_text(summary: Summary) -> str:
     lines = [table(SUMMARY_KEYS, [[summary.counts[k] for k in SUMMARY_KEYS]])]
     lines += held_lines(summary.held)
+    lines += retries_line(summary)
     lines += [f"problem: {p}" for p in summary.problems]
     return "\n".join(lines)
 

@@ -20,36 +20,58 @@ from typing import Any, Protocol
 from engine.errors import RulesyncError
 
 log = logging.getLogger("rulesync.state")
-SCHEMA_VERSION = 1  # a later version adds its migration steps here, as the ledger does
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS sync_store_orders (
-        order_id INTEGER PRIMARY KEY, status_id INTEGER, items_shipped INTEGER NOT NULL DEFAULT 0,
-        date_modified TEXT NOT NULL DEFAULT '')""",
-    """CREATE TABLE IF NOT EXISTS sync_inbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE, order_id INTEGER,
-        scope TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL,
-        done INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
-        retry_at REAL NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '')""",
-    """CREATE TABLE IF NOT EXISTS sync_outbox (
-        key TEXT PRIMARY KEY, seq INTEGER NOT NULL, order_id INTEGER NOT NULL,
-        direction TEXT NOT NULL, action TEXT NOT NULL, params TEXT NOT NULL,
-        rule_id TEXT NOT NULL, event TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'pending'
-            CHECK (status IN ('pending', 'done', 'noop', 'conflict', 'failed')),
-        outcome TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,
-        created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
-    """CREATE INDEX IF NOT EXISTS sync_outbox_pending ON sync_outbox (status, seq)""",
-    """CREATE TABLE IF NOT EXISTS sync_decisions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT NULL, direction TEXT NOT NULL,
-        event_id TEXT NOT NULL, event TEXT NOT NULL, rules TEXT NOT NULL, rules_version INTEGER,
-        rules_sha256 TEXT NOT NULL, matched TEXT NOT NULL, actions TEXT NOT NULL,
-        no_update TEXT NOT NULL, outcome TEXT NOT NULL, at TEXT NOT NULL)""",
-    """CREATE INDEX IF NOT EXISTS sync_decisions_order ON sync_decisions (order_id, id)""",
-    # One decision per event: a rerun that re-reads the same change does not log it twice.
-    """CREATE UNIQUE INDEX IF NOT EXISTS sync_decisions_event
-        ON sync_decisions (direction, event_id)""",
+# Each entry takes the file from the previous schema version to this one. Append only, never
+# edit a released entry: files in the field already ran it. Version 1 keeps IF NOT EXISTS
+# because files written before the version was recorded already have its tables.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # version 1
+        """CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+        """CREATE TABLE IF NOT EXISTS sync_store_orders (
+            order_id INTEGER PRIMARY KEY, status_id INTEGER,
+            items_shipped INTEGER NOT NULL DEFAULT 0, date_modified TEXT NOT NULL DEFAULT '')""",
+        """CREATE TABLE IF NOT EXISTS sync_inbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE, order_id INTEGER,
+            scope TEXT NOT NULL, payload TEXT NOT NULL, received_at TEXT NOT NULL,
+            done INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+            retry_at REAL NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '')""",
+        """CREATE TABLE IF NOT EXISTS sync_outbox (
+            key TEXT PRIMARY KEY, seq INTEGER NOT NULL, order_id INTEGER NOT NULL,
+            direction TEXT NOT NULL, action TEXT NOT NULL, params TEXT NOT NULL,
+            rule_id TEXT NOT NULL, event TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'done', 'noop', 'conflict', 'failed')),
+            outcome TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        """CREATE INDEX IF NOT EXISTS sync_outbox_pending ON sync_outbox (status, seq)""",
+        """CREATE TABLE IF NOT EXISTS sync_decisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT NULL,
+            direction TEXT NOT NULL, event_id TEXT NOT NULL, event TEXT NOT NULL,
+            rules TEXT NOT NULL, rules_version INTEGER, rules_sha256 TEXT NOT NULL,
+            matched TEXT NOT NULL, actions TEXT NOT NULL, no_update TEXT NOT NULL,
+            outcome TEXT NOT NULL, at TEXT NOT NULL)""",
+        """CREATE INDEX IF NOT EXISTS sync_decisions_order ON sync_decisions (order_id, id)""",
+        # One decision per event: a rerun that re-reads the same change does not log it twice.
+        """CREATE UNIQUE INDEX IF NOT EXISTS sync_decisions_event
+            ON sync_decisions (direction, event_id)""",
+    ),
+    (  # version 2: the retry set, one row per order and direction that failed (engine/retries.py)
+        """CREATE TABLE sync_retries (
+            order_id INTEGER NOT NULL, direction TEXT NOT NULL, reason TEXT NOT NULL,
+            attempts INTEGER NOT NULL, first_failed_at TEXT NOT NULL,
+            last_failed_at TEXT NOT NULL, next_attempt_at REAL NOT NULL,
+            PRIMARY KEY (order_id, direction))""",
+        """CREATE INDEX sync_retries_due ON sync_retries (next_attempt_at)""",
+    ),
 )
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _schema_version(c: sqlite3.Connection) -> int:
+    """The version the file was written with; 0 for a new file."""
+    if not c.execute("SELECT 1 FROM sqlite_master WHERE name = 'sync_meta'").fetchone():
+        return 0
+    row = c.execute("SELECT value FROM sync_meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
 
 
 class State(Protocol):
@@ -77,13 +99,15 @@ class SqliteState:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL: survives a killed process
             with self.transaction() as c:
-                for statement in SCHEMA:
-                    c.execute(statement)
-                c.execute("INSERT OR IGNORE INTO sync_meta (key, value) VALUES "
-                          "('schema_version', ?)", (str(SCHEMA_VERSION),))
+                found = _schema_version(c)
+                if found < SCHEMA_VERSION:
+                    for statements in MIGRATIONS[found:]:
+                        for statement in statements:
+                            c.execute(statement)
+                    c.execute("INSERT OR REPLACE INTO sync_meta (key, value) VALUES "
+                              "('schema_version', ?)", (str(SCHEMA_VERSION),))
         except (OSError, sqlite3.Error) as e:
             raise RulesyncError(f"cannot open the state file {self.path}: {e}") from None
-        found = int(self.get_meta("schema_version", "0"))
         if found > SCHEMA_VERSION:
             self.conn.close()
             raise RulesyncError(f"the state file {self.path} was written by a newer rulesync "
@@ -147,17 +171,45 @@ class SqliteState:
         return None if row is None else int(row["items_shipped"])
 
     def record_decision(self, row: dict[str, Any], actions: list[dict[str, Any]]) -> None:
-        """The decision and its actions, written together before any action runs."""
+        """The decision and its actions, written together before any action runs.
+
+        A decision that ended in an error is replaced when its event is decided again, and a
+        failed action decided again is pending again with the event as read now: that is how a
+        retry re-runs the work. Its attempt count is kept, so a store shipment is looked for
+        before it is posted again."""
         with self.transaction() as c:
-            c.execute(f"INSERT OR IGNORE INTO sync_decisions ({', '.join(row)}) VALUES "
-                      f"({', '.join('?' * len(row))})", list(row.values()))
+            c.execute(f"INSERT INTO sync_decisions ({', '.join(row)}) VALUES "
+                      f"({', '.join('?' * len(row))}) ON CONFLICT (direction, event_id) DO UPDATE "
+                      f"SET {', '.join(f'{k} = excluded.{k}' for k in row)} "
+                      "WHERE sync_decisions.outcome LIKE 'error%'", list(row.values()))
             seq = c.execute("SELECT coalesce(max(seq), 0) FROM sync_outbox").fetchone()[0]
             for i, a in enumerate(actions, 1):
-                c.execute("INSERT OR IGNORE INTO sync_outbox (key, seq, order_id, direction, "
-                          "action, params, rule_id, event, created_at, updated_at) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                c.execute("INSERT INTO sync_outbox (key, seq, order_id, direction, action, params, "
+                          "rule_id, event, created_at, updated_at) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                          "status = 'pending', params = excluded.params, "
+                          "event = excluded.event, updated_at = excluded.updated_at "
+                          "WHERE sync_outbox.status = 'failed'",
                           (a["key"], seq + i, a["order_id"], a["direction"], a["action"],
                            json.dumps(a["params"]), a["rule_id"], a["event"], a["at"], a["at"]))
+
+    def failed_actions(self, order_id: int, direction: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT * FROM sync_outbox WHERE order_id = ? AND direction = ? "
+                                 "AND status = 'failed' ORDER BY seq", (order_id, direction))
+        return [dict(r) for r in rows]
+
+    def reopen_action(self, key: str, at: str) -> None:
+        """A failed action is pending again, for a retry (attempts are kept)."""
+        with self.transaction() as c:
+            c.execute("UPDATE sync_outbox SET status = 'pending', updated_at = ? "
+                      "WHERE key = ? AND status = 'failed'", (at, key))
+
+    def failed_decisions(self, order_id: int, direction: str) -> list[dict[str, Any]]:
+        """Decisions of the order whose evaluation failed, with their events."""
+        rows = self.conn.execute("SELECT * FROM sync_decisions WHERE order_id = ? AND "
+                                 "direction = ? AND outcome LIKE 'error%' ORDER BY id",
+                                 (order_id, direction))
+        return [{**dict(r), "event": json.loads(r["event"])} for r in rows]
 
     def pending_actions(self) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM sync_outbox WHERE status = 'pending' ORDER BY seq")

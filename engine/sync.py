@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,8 +21,9 @@ from typing import Any
 from connectors.bigcommerce import actions as store_actions
 from connectors.bigcommerce.changefeed import ChangeFeed, Cursor, OrderChange
 from connectors.bigcommerce.client import BigCommerceClient
-from connectors.bigcommerce.errors import FatalApiError
+from connectors.bigcommerce.errors import ApiError, FatalApiError, NotFoundError
 from connectors.bigcommerce.normalize import normalize_shipment
+from connectors.bigcommerce.values import InvalidValue
 from connectors.ledger import actions as ledger_actions
 from connectors.ledger.errors import LedgerError
 from connectors.ledger.ledger import Ledger
@@ -31,6 +33,7 @@ from engine.errors import ConfigError, EvaluationError
 from engine.events import ledger_event, present_events, store_events
 from engine.interpreter import evaluate, event_id
 from engine.model import Decision, RuleSet
+from engine.retries import RetrySet
 from engine.state import SqliteState
 
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"  # test-only: SIGKILL this process at the Nth crash point
@@ -52,11 +55,25 @@ class Summary:
     # waiting (`changes` on `orders`) for `apply --push-current`.
     held: dict[str, Any] = field(default_factory=lambda: {"setting": PUSH, "on": False,
                                                           "new": 0, "changes": 0, "orders": 0})
+    # (order, direction, reason) of each failure in this run: the order goes to the retry set
+    failures: list[tuple[int, str, str]] = field(default_factory=list)
+    retries: dict[str, int] = field(default_factory=lambda: {"waiting": 0, "due": 0})
+    read: set[int] = field(default_factory=set)  # store orders read in this run
+    recorded: set[tuple[int, str]] = field(default_factory=set)  # failures written this run
+
+    def fail(self, order_id: int, direction: str, reason: str) -> None:
+        reason = reason.removeprefix(f"order {order_id}: ")
+        self.counts["errors"] += 1
+        self.problems.append(f"order {order_id}: {reason}")
+        self.failures.append((order_id, direction, reason))
+
+    def failed_since(self, mark: int, order_id: int, direction: str) -> bool:
+        return any(f[:2] == (order_id, direction) for f in self.failures[mark:])
 
     def as_dict(self) -> dict[str, Any]:
         keys = ("imported", "updated", "pushed", "skipped", "conflicts", "errors")
         return {**{k: self.counts[k] for k in keys}, "held": self.held,
-                "actions": self.actions, "problems": self.problems}
+                "retries": self.retries, "actions": self.actions, "problems": self.problems}
 
 
 @dataclass
@@ -67,6 +84,7 @@ class Sync:
     state: SqliteState
     client: BigCommerceClient
     now: Callable[[], str] = utc_now
+    clock: Callable[[], float] = time.time  # epoch seconds, for the retry set's backoff
     crash_at: int = field(default_factory=lambda: int(os.environ.get(CRASH_ENV) or 0))
     _points: int = 0
     _feed: ChangeFeed | None = None
@@ -81,10 +99,12 @@ class Sync:
         with self.state.exclusive():
             self.finish_pending(summary)
             self.inbound(summary, progress)
+            self.retry_due(summary)
             self.outbound(summary)
             if push_current:
                 self.push_present(summary)
             held = self.state.held_changes()
+            summary.retries = self.retries.counts(self.clock())
         summary.held.update(on=self.push_on, new=summary.counts[HELD], changes=len(held),
                             orders=len({order_id for _, order_id in held}))
         return summary
@@ -106,12 +126,16 @@ class Sync:
 
     def store_change(self, change: OrderChange, summary: Summary, *,
                      shipments_changed: bool = False) -> None:
-        """Events for one changed store order, decided and applied."""
-        oid = change.order_id
+        """Events for one changed store order, decided and applied.
+
+        An order that cannot be read, or whose events fail, goes to the retry set and is not
+        remembered as seen: a retry derives the same events again (same ids) and re-runs what
+        failed. An order that went through leaves the retry set."""
+        oid, mark = change.order_id, len(summary.failures)
+        summary.read.add(oid)
         if change.order is None:  # an unknown status or a broken record: reported, not guessed
             message = change.error.message if change.error else "unreadable order"
-            summary.counts["errors"] += 1
-            summary.problems.append(f"order {oid}: {message}")
+            self.fail_order(oid, INBOUND, message, summary)
             return
         order = self.ledger.get(oid)
         last_seen = self.state.store_order(oid)
@@ -119,15 +143,22 @@ class Sync:
         moved = last_seen is not None and last_seen["date_modified"] != change.order["date_modified"]
         shipments_changed = shipments_changed or moved and (
             change.order["status_id"] in (2, 3) or any(s.store_id for s in recorded))
-        events = store_events(change.order, self._shipments(change, shipments_changed),
-                              last_seen, recorded)
+        try:
+            shipments = self._shipments(change, shipments_changed)
+            events = store_events(change.order, shipments, last_seen, recorded)
+        except (ApiError, InvalidValue, KeyError, TypeError) as e:
+            _raise_if_unauthorized(e)
+            self.fail_order(oid, INBOUND, f"cannot read its shipments: {e}", summary)
+            return
         state = order.state() if order else dict(NOT_IMPORTED_STATE)
         for event in events:
             state = self._decide(self.rulesets[INBOUND], event, state, summary)
-        self.state.remember_store_order(
-            oid, status_id=change.order["status_id"],
-            items_shipped=change.order["items_shipped"],
-            date_modified=change.order["date_modified"])
+        if not summary.failed_since(mark, oid, INBOUND):
+            self.state.remember_store_order(
+                oid, status_id=change.order["status_id"],
+                items_shipped=change.order["items_shipped"],
+                date_modified=change.order["date_modified"])
+            self._succeeded(oid, INBOUND, summary)
 
     def _shipments(self, change: OrderChange, changed: bool) -> Any:
         """The change feed fetches shipments when items_shipped moved. A shipment deleted and
@@ -181,11 +212,10 @@ class Sync:
         try:
             decision = evaluate(ruleset, event, state, self.settings)
         except EvaluationError as e:  # this event is reported; the run goes on with the next
-            summary.counts["errors"] += 1
-            summary.problems.append(f"order {event['order_id']}: {e}")
             failed = Decision(event_id(event), (), (), ())
             self.state.record_decision(
                 _decision_row(ruleset, event, failed, self.now(), f"error: {e}"), [])
+            self.fail_order(event["order_id"], ruleset.direction, str(e), summary)
             return state
         outcome = ""
         if decision.no_update or not decision.actions:
@@ -231,13 +261,16 @@ class Sync:
             return
         self._crash_point()
         self.state.finish_action(row["key"], outcome.status, outcome.message, self.now())
-        summary.counts[_counter(row, outcome)] += 1
         summary.actions.append({**_action_view(row["direction"], call.event, {
             "action": call.action, "params": call.params, "rule": row["rule_id"],
             "key": call.key}), "outcome": outcome.status, "message": outcome.message})
-        if outcome.status in ("failed", "conflict"):
+        if outcome.status == "failed":  # a conflict is shown, not retried: it would not change
+            self.fail_order(call.order_id, row["direction"], f"{call.action}: {outcome.message}",
+                            summary)
+            return
+        summary.counts[_counter(row, outcome)] += 1
+        if outcome.status == "conflict":
             summary.problems.append(f"order {call.order_id}: {call.action}: {outcome.message}")
-
 
     def _effect(self, call: ActionCall, direction: str, summary: Summary) -> Outcome:
         if direction == INBOUND:
@@ -253,9 +286,77 @@ class Sync:
 
     def refresh(self, order_id: int, summary: Summary, *, shipments_changed: bool = False
                 ) -> None:
-        """Inbound for one order, read now: a webhook's order, or one found stale."""
-        change = self.feed.change(self.client.get_order(order_id))
-        self.store_change(change, summary, shipments_changed=shipments_changed)
+        """Inbound for one order, read now: a webhook's order, a retry, or one found stale.
+
+        An order the store will not give (403, 422, a 5xx after the client's retries) goes to
+        the retry set; a missing one (404) and a refused token (401) raise, for the caller."""
+        try:
+            raw = self.client.get_order(order_id)
+        except ApiError as e:
+            if isinstance(e, NotFoundError):
+                raise
+            _raise_if_unauthorized(e)
+            self.fail_order(order_id, INBOUND, str(e), summary)
+            return
+        self.store_change(self.feed.change(raw), summary, shipments_changed=shipments_changed)
+
+    # -- the retry set -------------------------------------------------------------------
+
+    @property
+    def retries(self) -> RetrySet:
+        return RetrySet(self.state)
+
+    def fail_order(self, order_id: int, direction: str, reason: str, summary: Summary) -> None:
+        """Reported, and written to the retry set at once, before any cursor moves past it.
+        A second failure of the order in the same run is not a new attempt."""
+        summary.fail(order_id, direction, reason)
+        again = (order_id, direction) in summary.recorded
+        self.retries.failed(order_id, direction, reason, self.now(), self.clock(), again=again)
+        summary.recorded.add((order_id, direction))
+
+    def _succeeded(self, order_id: int, direction: str, summary: Summary) -> None:
+        if self.retries.succeeded(order_id, direction):
+            summary.recorded.discard((order_id, direction))
+
+    def retry_due(self, summary: Summary) -> int:
+        """Retry the orders whose next attempt is due (not those this run read already);
+        returns how many were retried."""
+        due = [e for e in self.retries.due(self.clock())
+               if not (e["direction"] == INBOUND and e["order_id"] in summary.read)]
+        for entry in due:
+            self.retry(entry["order_id"], entry["direction"], summary)
+        return len(due)
+
+    def retry(self, order_id: int, direction: str, summary: Summary) -> None:
+        """Inbound: read the order from the store again and sync it (failed actions of events
+        derived again run again). Outbound: decide the events whose evaluation failed again and
+        run the failed pushes again. Success takes the order out of the retry set."""
+        mark, shown = len(summary.failures), len(summary.actions)
+        if direction == INBOUND:
+            try:
+                self.refresh(order_id, summary, shipments_changed=True)
+            except NotFoundError as e:
+                self.fail_order(order_id, INBOUND, f"not in the store: {e}", summary)
+        else:
+            for decision in self.state.failed_decisions(order_id, OUTBOUND):
+                self._decide(self.rulesets[OUTBOUND], decision["event"],
+                             self.ledger.state_of(order_id), summary)
+            for row in self.state.failed_actions(order_id, OUTBOUND):
+                self.state.reopen_action(row["key"], self.now())
+                self._execute(self.state.action(row["key"]) or {}, summary)
+            if not summary.failed_since(mark, order_id, OUTBOUND):
+                self._succeeded(order_id, OUTBOUND, summary)
+        for action in summary.actions[shown:]:
+            action["retry"] = True
+
+    def retry_now(self, order_id: int) -> Summary:
+        """Retry every entry of one order now, whatever its backoff says."""
+        summary = Summary()
+        with self.state.exclusive():
+            for entry in self.retries.entries(order_id):
+                self.retry(order_id, entry["direction"], summary)
+            summary.retries = self.retries.counts(self.clock())
+        return summary
 
     @property
     def feed(self) -> ChangeFeed:
@@ -270,6 +371,13 @@ class Sync:
         read back."""
         for row in self.state.pending_actions():
             self._execute(row, summary)
+
+
+def _raise_if_unauthorized(error: Exception) -> None:
+    """A refused token fails every order alike: it stops the run instead of filling the
+    retry set."""
+    if isinstance(error, ApiError) and error.status == 401:
+        raise error
 
 
 def _counter(row: Mapping[str, Any], outcome: Outcome) -> str:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any, Protocol
 
+from connectors.bigcommerce.errors import ApiError
 from connectors.bigcommerce.normalize import (
     NormalizeError,
     normalize_order,
@@ -188,6 +189,14 @@ class ChangeFeed:
         if (known is None and shipped == 0) or known == shipped:
             return OrderChange(order_id, order)
         line_items = order["line_items"]
-        shipments = tuple(normalize_shipment(s, line_items)
-                          for s in self.client.list_shipments(order_id))
+        try:
+            shipments = tuple(normalize_shipment(s, line_items)
+                              for s in self.client.list_shipments(order_id))
+        except (ApiError, InvalidValue, KeyError, TypeError) as e:
+            # This order's shipments, not the feed: the order is reported and the feed goes on
+            # (a 5xx has had the client's retries already). A refused token is the feed's problem.
+            if isinstance(e, ApiError) and e.status == 401:
+                raise
+            return OrderChange(order_id, None, None,
+                               NormalizeError(order_id, f"cannot read its shipments: {e}"))
         return OrderChange(order_id, order, shipments)

@@ -1,0 +1,95 @@
+"""The retry set: orders whose read, normalization, evaluation or action failed.
+
+One row per order and direction (table `sync_retries` in the state file), with the reason, the
+attempt count, the first and last failure and the next attempt. Every later `apply`, `serve`'s
+worker and its catch-up poll retry the due rows (engine/sync.py) until the order goes through,
+when its row is deleted, or a person forgets it (`rulesync failures forget`). The wait after the
+n-th failure is FIRST_WAIT * 2**(n-1) seconds, at most MAX_WAIT: 30 s, 1 min, 2 min, ... 1 h.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.state import SqliteState
+
+FIRST_WAIT = 30.0
+MAX_WAIT = 3600.0
+REASON_LIMIT = 1000  # characters kept of a failure's message
+
+
+def wait_after(attempts: int) -> float:
+    """Seconds between the attempts-th failure and the next attempt."""
+    return min(MAX_WAIT, FIRST_WAIT * 2.0 ** min(max(attempts, 1) - 1, 32))
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+class RetrySet:
+    def __init__(self, state: SqliteState) -> None:
+        self.state = state
+
+    def failed(self, order_id: int, direction: str, reason: str, at: str, now: float, *,
+               again: bool = False) -> int:
+        """Record a failure; returns the attempt count. `again`: the same pass failed once more
+        (another event of the order), which updates the reason but is not a new attempt."""
+        reason = reason[:REASON_LIMIT]
+        with self.state.transaction() as c:
+            row = c.execute("SELECT attempts, next_attempt_at FROM sync_retries WHERE "
+                            "order_id = ? AND direction = ?", (order_id, direction)).fetchone()
+            if row is None:
+                c.execute("INSERT INTO sync_retries (order_id, direction, reason, attempts, "
+                          "first_failed_at, last_failed_at, next_attempt_at) "
+                          "VALUES (?, ?, ?, 1, ?, ?, ?)",
+                          (order_id, direction, reason, at, at, now + wait_after(1)))
+                return 1
+            attempts = int(row[0]) if again else int(row[0]) + 1
+            due = float(row[1]) if again else now + wait_after(attempts)
+            c.execute("UPDATE sync_retries SET reason = ?, attempts = ?, last_failed_at = ?, "
+                      "next_attempt_at = ? WHERE order_id = ? AND direction = ?",
+                      (reason, attempts, at, due, order_id, direction))
+            return attempts
+
+    def succeeded(self, order_id: int, direction: str) -> bool:
+        """The order went through: its row goes. True when it had one."""
+        exists = self.state.conn.execute(  # a read first: most orders never failed
+            "SELECT 1 FROM sync_retries WHERE order_id = ? AND direction = ?",
+            (order_id, direction)).fetchone()
+        if exists:
+            with self.state.transaction() as c:
+                c.execute("DELETE FROM sync_retries WHERE order_id = ? AND direction = ?",
+                          (order_id, direction))
+        return exists is not None
+
+    def forget(self, order_id: int) -> int:
+        """A person gives up on the order (both directions); returns the rows deleted."""
+        with self.state.transaction() as c:
+            return c.execute("DELETE FROM sync_retries WHERE order_id = ?", (order_id,)).rowcount
+
+    def entries(self, order_id: int | None = None) -> list[dict[str, Any]]:
+        where, args = ("WHERE order_id = ?", (order_id,)) if order_id is not None else ("", ())
+        rows = self.state.conn.execute(
+            f"SELECT * FROM sync_retries {where} ORDER BY next_attempt_at, order_id, direction",
+            args)
+        return [_view(r) for r in rows]
+
+    def due(self, now: float, limit: int = 500) -> list[dict[str, Any]]:
+        rows = self.state.conn.execute(
+            "SELECT * FROM sync_retries WHERE next_attempt_at <= ? "
+            "ORDER BY next_attempt_at, order_id, direction LIMIT ?", (now, limit))
+        return [_view(r) for r in rows]
+
+    def counts(self, now: float) -> dict[str, int]:
+        """{"waiting": orders in the set, "due": those a sync would retry now}."""
+        waiting, due = self.state.conn.execute(
+            "SELECT count(DISTINCT order_id), count(DISTINCT CASE WHEN next_attempt_at <= ? "
+            "THEN order_id END) FROM sync_retries", (now,)).fetchone()
+        return {"waiting": int(waiting), "due": int(due)}
+
+
+def _view(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    out["next_attempt_at"] = iso(float(out["next_attempt_at"]))
+    return out
