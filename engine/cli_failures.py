@@ -58,7 +58,7 @@ def failures() -> None:
 
 @failures.command("list")
 @state_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the retry set as JSON.")
 @click.pass_context
 def list_failures(ctx: click.Context, state_path: Path | None, as_json: bool) -> None:
     """Every order in the retry set: why it failed, how often, and when it is tried next."""
@@ -78,7 +78,7 @@ def list_failures(ctx: click.Context, state_path: Path | None, as_json: bool) ->
 @click.argument("order_id", type=int)
 @state_option
 @set_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_context
 def retry(ctx: click.Context, order_id: int, state_path: Path | None, sets: tuple[str, ...],
           as_json: bool) -> None:
@@ -101,7 +101,7 @@ def retry(ctx: click.Context, order_id: int, state_path: Path | None, sets: tupl
 @failures.command()
 @click.argument("order_id", type=int)
 @state_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print what was forgotten as JSON.")
 @click.pass_context
 def forget(ctx: click.Context, order_id: int, state_path: Path | None, as_json: bool) -> None:
     """Stop retrying ORDER. A later change of the order in the store is still synced."""

@@ -65,7 +65,7 @@ def plan(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], pus
 @click.pass_context
 def apply(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], push_current: bool,
           as_json: bool) -> None:
-    """Sync both directions. Exit 1 when an action failed for good."""
+    """Sync both directions. Exit 1 when an order failed (it waits in the retry set)."""
     with open_sync(load_config(ctx, state_path, sets)) as sync:
         progress = _progress(ctx, sync)
         try:

@@ -70,7 +70,8 @@ def test_help_text_reads_click_entries() -> None:
 
 DATA_COMMANDS = [("validate",), ("test",), ("eval",), ("plan",), ("apply",), ("explain",),
                  ("orders", "list"), ("orders", "show"), ("orders", "pay"), ("orders", "ship"),
-                 ("webhooks", "register"), ("webhooks", "status"), ("webhooks", "remove")]
+                 ("webhooks", "register"), ("webhooks", "status"), ("webhooks", "remove"),
+                 ("failures", "list"), ("failures", "retry"), ("failures", "forget")]
 
 
 def test_every_command_that_prints_data_takes_json(helps: dict[tuple[str, ...], str]) -> None:
