@@ -133,9 +133,7 @@ def demo(count: int, workdir: Path) -> None:
     """Sandbox store + seeded orders + both directions, no credentials."""
     from engine import demo as demo_run
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    for leftover in workdir.glob("state.sqlite*"):
-        leftover.unlink()
+    demo_run.fresh_folder(workdir)
     raise SystemExit(demo_run.run(workdir, count, click.echo, program=invoked_as()))
 
 

@@ -21,10 +21,30 @@ from connectors.ledger.ledger import Ledger
 from engine import report_sync
 from engine.catalog import status_label
 from engine.config import Config
+from engine.errors import RulesyncError
 from engine.session import open_sync, plan
 
 TOKEN = "demo-token"  # the sandbox's own token, not a secret: it guards only this process
 SETTINGS = {"auto_close": True, "push_order_info": True}
+MARKER = ".rulesync-demo"  # in the demo's folder: the state files there are the demo's to delete
+
+
+def fresh_folder(workdir: Path) -> None:
+    """Make the demo's folder, and delete the state an earlier demo left there. Only the demo's
+    own: `--dir .rulesync` would otherwise delete a project's ledger (the default state file)."""
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        found = sorted(workdir.glob("state.sqlite*"))
+        if found and not (workdir / MARKER).exists():
+            raise RulesyncError(f"{found[0]} was not made by rulesync demo, which deletes its "
+                                "state on every run: give --dir a folder of its own (or delete "
+                                "that file if an earlier demo left it)")
+        (workdir / MARKER).write_text("rulesync demo deletes and remakes the state files in this "
+                                      "folder on every run.\n", encoding="utf-8")
+        for leftover in found:
+            leftover.unlink()
+    except OSError as e:
+        raise RulesyncError(f"rulesync demo: cannot use {workdir}: {e.strerror}") from None
 
 
 def _config(sandbox: Sandbox, state: Path) -> Config:

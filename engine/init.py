@@ -94,9 +94,12 @@ def init(target: Path, *, requirement: str, force: bool = False) -> list[Path]:
     if existing and not force:
         raise RulesyncError(f"{existing[0]} already exists (use --force to overwrite)")
     for path, content in planned.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, Path):
-            shutil.copyfile(content, path)
-        else:
-            path.write_text(content, encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, Path):
+                shutil.copyfile(content, path)
+            else:
+                path.write_text(content, encoding="utf-8")
+        except OSError as e:
+            raise RulesyncError(f"cannot write {path}: {e.strerror}") from None
     return sorted(planned)

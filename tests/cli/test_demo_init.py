@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import yaml
@@ -118,3 +120,38 @@ def test_init_install_line(tmp_path: Path) -> None:
     bad = run("init", "b", "--install", "x'; rm -rf /", cwd=tmp_path)
     assert bad.returncode == 2 and "--install" in bad.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_demo_never_deletes_a_state_file_it_did_not_make(tmp_path: Path) -> None:
+    # A project's own ledger and sync state sit in .rulesync/ (the default state file); a demo
+    # pointed there by mistake must not start afresh by deleting them.
+    state = tmp_path / ".rulesync" / "state.sqlite"
+    state.parent.mkdir()
+    with closing(sqlite3.connect(state)) as c, c:
+        c.execute("CREATE TABLE ledger_orders (order_id INTEGER)")
+        c.execute("INSERT INTO ledger_orders VALUES (7)")
+    raw = state.read_bytes()
+    r = run("demo", "--orders", "3", "--dir", ".rulesync", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.strip() == (
+        "error: .rulesync/state.sqlite was not made by rulesync demo, which deletes its state "
+        "on every run: give --dir a folder of its own (or delete that file if an earlier demo "
+        "left it)")
+    assert state.read_bytes() == raw and r.stdout == ""
+    # Its own folder it still starts afresh, run after run.
+    for _ in range(2):
+        again = run("demo", "--orders", "3", "--dir", ".rulesync/demo", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+    assert state.read_bytes() == raw
+
+
+def test_a_folder_that_cannot_be_made_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder\n")
+    made = run("init", "a-file/shop", cwd=tmp_path)
+    assert (made.returncode, made.stdout) == (1, ""), made.stderr
+    assert made.stderr.startswith("error: cannot write a-file/shop/") \
+        and made.stderr.strip().endswith(": Not a directory"), made.stderr
+    demo = run("demo", "--orders", "3", "--dir", "a-file/demo", cwd=tmp_path)
+    assert (demo.returncode, demo.stdout) == (1, ""), demo.stderr
+    assert demo.stderr.strip() == "error: rulesync demo: cannot use a-file/demo: Not a directory"
+    assert (tmp_path / "a-file").read_text() == "not a folder\n"
