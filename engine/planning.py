@@ -27,6 +27,10 @@ from connectors.bigcommerce.client import BigCommerceClient
 from engine.errors import RulesyncError
 from engine.sync import Summary
 
+# How SQLite reports a write the disk refused: full (ENOSPC), or over a quota or file size limit
+# (EDQUOT, EFBIG). Every write of a plan goes to its copy, so these are the temporary folder's.
+NO_ROOM = ("SQLITE_FULL", "SQLITE_IOERR_WRITE")
+
 
 class StoreWriteInPlan(RuntimeError):
     """A bug: something tried to change the store during `plan`."""
@@ -97,6 +101,8 @@ def snapshot(source: Path, copy: Path) -> None:
             finally:
                 reader.close()
     except sqlite3.Error as e:
+        if e.sqlite_errorname in NO_ROOM:
+            raise
         raise RulesyncError(f"cannot read the state file {source}: {e}") from None
     finally:
         target.close()
@@ -105,11 +111,30 @@ def snapshot(source: Path, copy: Path) -> None:
 @contextmanager
 def private_copy(source: Path) -> Iterator[Path]:
     """A copy of the state file in a new temporary folder only this user can read (it holds
-    customers' addresses), removed afterwards."""
+    customers' addresses), removed afterwards. No room for it there is the user's to fix: an
+    error that names the folder (not the state file, which is fine)."""
     with tempfile.TemporaryDirectory(prefix="rulesync-plan-") as folder:
         copy = Path(folder) / "state.sqlite"
-        snapshot(source, copy)
-        yield copy
+        try:
+            snapshot(source, copy)
+            yield copy
+        except (sqlite3.Error, RulesyncError) as e:
+            refused = _refused_write(e)
+            if refused is None:
+                raise
+            raise RulesyncError(
+                f"plan works on a copy of the state file in {Path(folder).parent} and could not "
+                f"write it there ({refused}): set TMPDIR to a folder with room for it") from None
+
+
+def _refused_write(error: BaseException | None) -> sqlite3.Error | None:
+    """The SQLite error of a refused write behind `error`, if any: the state and ledger wrap
+    SQLite's errors in their own messages, keeping the original as the exception's context."""
+    while error is not None:
+        if isinstance(error, sqlite3.Error) and error.sqlite_errorname in NO_ROOM:
+            return error
+        error = error.__context__
+    return None
 
 
 def mark_pending(summary: Summary, pending: Mapping[str, str]) -> Summary:

@@ -8,14 +8,16 @@
 """
 from __future__ import annotations
 
+import resource
 import sqlite3
+import subprocess
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.acceptance_world import World, order_body
+from tests.support.acceptance_world import RULESYNC, World, order_body
 
 PUSH = "push_order_info=true"
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"
@@ -206,3 +208,37 @@ def test_plan_errors_name_the_users_state_file_not_its_copy(tmp_path: Path) -> N
         assert f"the state file {w.state} was written by a newer rulesync" in r.stderr
         assert "rulesync-plan-" not in r.stderr
         assert w.state.read_bytes() == raw
+
+
+@pytest.mark.parametrize("existing, seeded, limit", [
+    (True, 8, 64 * 1024),  # a state file over the limit: the copy itself cannot be made
+    (False, 0, 40 * 1024),  # none: the empty copy's tables cannot be made
+    (False, 40, 160 * 1024),  # none: the copy outgrows the limit while the run writes to it
+], ids=["copying", "opening", "running"])
+def test_no_room_for_plans_copy_is_one_clear_error_naming_the_temporary_folder(
+        tmp_path: Path, existing: bool, seeded: int, limit: int) -> None:
+    """`plan` works on a copy in the temporary folder. A copy that does not fit there (a file size
+    limit stands in for a full disk or a quota: SQLite meets EFBIG as it would ENOSPC or EDQUOT)
+    is the user's to fix, not a bug; it names that folder, not the state file."""
+    with World(tmp_path / "w", seed_orders=seeded) as w:
+        w.sb.store.create_order(order_body(7))
+        w.tick()
+        if existing:
+            w.apply()
+        raw = w.state.read_bytes() if existing else None
+        temp = tmp_path / "tmp"
+        temp.mkdir()
+
+        def limited() -> None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        r = subprocess.run([RULESYNC, "plan", "--state", str(w.state)], cwd=w.dir,
+                           env=w.env(TMPDIR=str(temp)), capture_output=True, text=True,
+                           timeout=120, preexec_fn=limited)
+        assert r.returncode == 1, r.stderr
+        assert r.stderr.splitlines() == [
+            f"error: plan works on a copy of the state file in {temp} and could not write it "
+            "there (disk I/O error): set TMPDIR to a folder with room for it"], r.stderr
+        assert list(temp.iterdir()) == []  # the partial copy is gone
+        assert (w.state.read_bytes() if existing else w.state.exists()) == (raw or False)
+        assert w.writes() == {}
