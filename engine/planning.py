@@ -16,6 +16,8 @@ it cannot know is a write the store itself would refuse (e.g. a 422), which only
 """
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -90,7 +92,9 @@ def snapshot(source: Path, copy: Path) -> None:
 
     The source is opened read-write but only read: a read-only connection to a WAL database
     leaves `-wal` and `-shm` files behind that it may not delete, while this connection, when it
-    is the last one, removes them as it found them. `mode=rw` never creates a missing file."""
+    is the last one, removes them as it found them. `mode=rw` never creates a missing file. In a
+    folder this user cannot write, SQLite cannot open the file at all (it would make the `-shm`
+    there): then the bytes are copied instead (`_copy_files`)."""
     target = sqlite3.connect(copy)
     try:
         if source.exists():
@@ -103,9 +107,26 @@ def snapshot(source: Path, copy: Path) -> None:
     except sqlite3.Error as e:
         if e.sqlite_errorname in NO_ROOM:
             raise
-        raise RulesyncError(f"cannot read the state file {source}: {e}") from None
+        if os.access(source.parent, os.W_OK):
+            raise RulesyncError(f"cannot read the state file {source}: {e}") from None
+        target.close()
+        _copy_files(source, copy)
     finally:
         target.close()
+
+
+def _copy_files(source: Path, copy: Path) -> None:
+    """The file and its write-ahead log, byte for byte; opening the copy replays the log. Only
+    when SQLite could not open the file for want of its `-shm`: every open connection keeps that
+    file in place, so none has the state open and the bytes hold still while they are copied."""
+    try:
+        shutil.copyfile(source, copy)
+        log = source.with_name(source.name + "-wal")
+        if log.exists():
+            shutil.copyfile(log, copy.with_name(copy.name + "-wal"))
+    except OSError as e:
+        raise RulesyncError(f"cannot copy the state file {source} into {copy.parent}: "
+                            f"{e.strerror}") from None
 
 
 @contextmanager

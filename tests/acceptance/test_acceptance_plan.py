@@ -8,7 +8,10 @@
 """
 from __future__ import annotations
 
+import json
+import os
 import resource
+import shutil
 import sqlite3
 import subprocess
 from contextlib import closing
@@ -242,3 +245,41 @@ def test_no_room_for_plans_copy_is_one_clear_error_naming_the_temporary_folder(
         assert list(temp.iterdir()) == []  # the partial copy is gone
         assert (w.state.read_bytes() if existing else w.state.exists()) == (raw or False)
         assert w.writes() == {}
+
+
+def unwritable(path: Path) -> list[str]:
+    """Make the folder `path` read-only; returns the prefix under which a command meets that as a
+    user does: nothing for a user, and for root (whom permissions do not stop) the same root
+    without the capabilities that override them."""
+    path.chmod(0o555)
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        path.chmod(0o755)
+        pytest.skip("running as root, and no setpriv to drop the permission override")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def test_plan_reads_a_state_file_in_a_folder_it_cannot_write(tmp_path: Path) -> None:
+    """Someone allowed to read the state but not to write its folder (another user than the one
+    `serve` runs as, a read-only volume) can still plan: SQLite cannot open a WAL file there (it
+    needs to make the `-shm` beside it), so plan copies the file itself."""
+    with World(tmp_path / "w", seed_orders=4) as w:
+        w.tick()
+        w.apply()
+        new = w.create(order_body(11))
+        w.tick()
+        files, raw = folder(w.dir), w.state.read_bytes()
+        prefix = unwritable(w.dir)
+        try:
+            r = subprocess.run([*prefix, RULESYNC, "plan", "--json", "--state", str(w.state)],
+                               cwd=tmp_path, env=w.env(), capture_output=True, text=True,
+                               timeout=120)
+        finally:
+            w.dir.chmod(0o755)
+        assert r.returncode == 0, r.stderr
+        planned = json.loads(r.stdout)
+        assert {(a["order_id"], a["action"]) for a in planned["actions"]} == {
+            (new, "import_order"), (new, "mark_paid")}
+        assert folder(w.dir) == files and w.state.read_bytes() == raw
+        assert outcomes(w.apply()) == outcomes(planned)
