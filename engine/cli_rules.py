@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 import rules as shipped
 from engine import config as configuration
@@ -16,8 +16,10 @@ from engine.config import Config
 from engine.errors import RulesyncError
 from engine.interpreter import evaluate
 from engine.loader import discover, load_file, load_rulesets
+from engine.problems import sort
 from engine.session import check_settings
 from engine.testcases import beside, run
+from engine.yamldoc import read
 
 PATHS = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 
@@ -46,7 +48,11 @@ def parse_settings(pairs: tuple[str, ...]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"'{pair}' is not key=value", param_hint="--set")
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        doc = read("--set", value) if value.strip() else None
+        if doc is not None and doc.problems:  # the same bounded reader as the files
+            raise click.BadParameter(f"'{pair}': {doc.problems[0].message.splitlines()[0]}",
+                                     param_hint="--set")
+        out[key.strip()] = doc.data if doc is not None else ""
     return out
 
 
@@ -71,8 +77,11 @@ def output_format(fmt: str | None, as_json: bool) -> str:
 @click.command()
 @PATHS
 @format_options
+@click.option("--strict", is_flag=True,
+              help="Treat warnings (such as whole-file checks that did not finish) as errors.")
 @click.pass_context
-def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str | None, as_json: bool) -> None:
+def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str | None, as_json: bool,
+             strict: bool) -> None:
     """Check rule files (schema and meaning): PATHS, or else the rules rulesync.yaml configures.
 
     Exit 0 valid, 1 invalid, 2 usage."""
@@ -81,9 +90,13 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str | None, as_js
     files = discover(targets)
     if not files:
         raise RulesyncError(f"no rule files found in {', '.join(map(str, targets))}")
-    problems = [p for f in files for p in load_file(f).problems]
+    problems = []
+    for loaded in map(load_file, files):
+        warnings = [replace(w, severity="error") for w in loaded.warnings] if strict \
+            else loaded.warnings
+        problems += sort(loaded.problems + warnings)
     click.echo(show(problems, report.Checked(tuple(map(str, files)), source)))
-    raise SystemExit(1 if problems else 0)
+    raise SystemExit(1 if any(p.severity == "error" for p in problems) else 0)
 
 
 @click.command("test")

@@ -1,8 +1,8 @@
 """Rule conditions: a small tree of matchers, compiled once into closures.
 
 The same tree serves three readers: the interpreter (compiled closures over event, state and
-settings), the trace (`why_not`, in words) and the static checks (`analyze`, three-valued so that
-an `expr` escape hatch counts as "unknown" instead of hiding a shadowed rule).
+settings), the trace (`why_not`, in words) and the static checks (`compile_partial`, three-valued
+so that an `expr` escape hatch counts as "unknown" instead of hiding a shadowed rule).
 """
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import TemplateError
-
 from engine.catalog import STATUS_PATHS, status_label
 from engine.errors import EvaluationError
 from engine.problems import Path, json_path
+from engine.templates import TemplateFailed
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 ROOTS = ("event", "state", "settings")
@@ -160,28 +159,49 @@ def _compile_expr(node: Expr, defaults: Mapping[str, Any]) -> Test:
     def test(ev: Any, st: Any, se: Any) -> bool:
         try:
             return bool(fn(event=ev, state=st, settings={**defaults, **se}))
-        except TemplateError as e:
-            raise EvaluationError(f"{json_path(node.where)}: expr {node.source!r} failed: "
-                                  f"{e}") from None
+        except TemplateFailed as e:
+            where = f"{e.origin}: " if e.origin else ""
+            raise EvaluationError(f"{where}{json_path(node.where)}: expr {node.source!r} failed: "
+                                  f"{e.detail}") from None
     return test
 
 
-def analyze(node: Node | None, values: Mapping[str, Any]) -> bool | None:
-    """Three-valued truth of `node` for one assignment of paths to values; None = cannot tell."""
+Partial = Callable[[Mapping[str, Any]], "bool | None"]
+
+
+def compile_partial(node: Node | None, test: Callable[[Match], Callable[[Any], bool]]
+                    ) -> Partial:
+    """Three-valued truth of `node` for a partial assignment of paths to values, as a closure:
+    a path absent from the assignment is not decided yet (MISSING says the path is missing), and
+    an `expr` is never decided, so None means "cannot tell". `test(match)` gives each matcher's
+    test of one value."""
     if node is None:
-        return True
+        return lambda values: True
     if isinstance(node, Match):
-        return OPS[node.op](values.get(node.path, MISSING), node.value)
+        path, check = node.path, test(node)
+        return lambda values: check(values[path]) if path in values else None
     if isinstance(node, Expr):
-        return None
+        return lambda values: None
     if isinstance(node, NotOf):
-        inner = analyze(node.part, values)
-        return None if inner is None else not inner
-    results = [analyze(p, values) for p in node.parts]
+        inner = compile_partial(node.part, test)
+
+        def negated(values: Mapping[str, Any]) -> bool | None:
+            result = inner(values)
+            return None if result is None else not result
+        return negated
+    parts = tuple(compile_partial(p, test) for p in node.parts)
     decisive = isinstance(node, AnyOf)  # any: one True decides; all: one False decides
-    if decisive in results:
-        return decisive
-    return None if None in results else not decisive
+
+    def combined(values: Mapping[str, Any]) -> bool | None:
+        unknown = False
+        for part in parts:
+            result = part(values)
+            if result is decisive:
+                return decisive
+            if result is None:
+                unknown = True
+        return None if unknown else not decisive
+    return combined
 
 
 def matches(node: Node | None) -> list[Match]:

@@ -15,7 +15,7 @@ import rules as shipped
 from engine import schema
 from engine.errors import ConfigError
 from engine.loader import InvalidRules
-from engine.yamldoc import read
+from engine.yamldoc import decode, read
 
 DEFAULT_FILE = "rulesync.yaml"
 DEFAULT_STATE = ".rulesync/state.sqlite"
@@ -53,11 +53,13 @@ class Config:
 
 def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"cannot read the configuration {path}: {e.strerror}") from None
+    text, problems = decode(str(path), raw)
     doc = read(str(path), text)
-    problems = doc.problems or [p for p in [schema.check_version(doc, "rulesync.yaml")] if p] \
+    problems = problems or doc.problems \
+        or [p for p in [schema.check_version(doc, "rulesync.yaml")] if p] \
         or schema.problems(doc, "config")
     if problems:
         raise InvalidRules(problems)

@@ -14,13 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from jinja2 import TemplateError
-
 from engine import conditions
 from engine.catalog import NOT_IMPORTED_STATE
 from engine.conditions import MISSING, AllOf, Match, Node, Test
 from engine.errors import EvaluationError
 from engine.model import EMPTY, ActionTemplate, Decision, PlannedAction, Rule, RuleSet, RuleTrace
+from engine.templates import TemplateFailed
 
 OTHER: Any = type("Other", (), {"__repr__": lambda self: "<other>"})()
 _NOT_IMPORTED = MappingProxyType(dict(NOT_IMPORTED_STATE))
@@ -162,9 +161,10 @@ def _render(ruleset: RuleSet, rule: Rule, action: ActionTemplate, event: Any, st
     for name, render in action.templates:
         try:
             params[name] = render(**ctx)
-        except TemplateError as e:
-            raise EvaluationError(f"{ruleset.file}: rule '{rule.id}' → {action.name}.{name}: "
-                                  f"template failed for event {event_id(event)}: {e}") from None
+        except TemplateFailed as e:
+            raise EvaluationError(f"{e.origin or ruleset.file}: rule '{rule.id}' → "
+                                  f"{action.name}.{name}: template failed for event "
+                                  f"{event_id(event)}: {e.detail}") from None
     return MappingProxyType(params)
 
 

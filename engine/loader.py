@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,16 +17,20 @@ from engine.interpreter import build_index
 from engine.model import ActionTemplate, Rule, RuleSet
 from engine.problems import Path, Problem, sort
 from engine.templates import TemplateProblem, compile_expression, compile_template, is_template
-from engine.yamldoc import Document, read
+from engine.yamldoc import Document, decode, read
 
 TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")
+log = logging.getLogger("rulesync.rules")
 
 
 class InvalidRules(RulesyncError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sort(problems)
-        super().__init__(f"{len(problems)} problem(s):\n"
-                         + "\n".join(map(str, self.problems)))
+        if len(self.problems) == 1:  # one problem is one line, `file:line:col: $.path: message`
+            super().__init__(str(self.problems[0]))
+        else:
+            super().__init__(f"{len(problems)} problem(s):\n"
+                             + "\n".join(map(str, self.problems)))
 
 
 @dataclass
@@ -33,6 +38,7 @@ class Loaded:
     file: str
     ruleset: RuleSet | None = None
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # reported; the rule set still loads
 
 
 def discover(paths: Iterable[str | FsPath]) -> list[FsPath]:
@@ -53,10 +59,9 @@ def load_file(path: str | FsPath) -> Loaded:
         raw = path.read_bytes()
     except OSError as e:
         return Loaded(str(path), problems=[Problem(str(path), 1, 1, "$", f"cannot read: {e.strerror}")])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return Loaded(str(path), problems=[Problem(str(path), 1, 1, "$", f"not UTF-8: {e.reason}")])
+    text, problems = decode(str(path), raw)
+    if problems:
+        return Loaded(str(path), problems=problems)
     return load_text(str(path), text, hashlib.sha256(raw).hexdigest())
 
 
@@ -65,8 +70,8 @@ def load_text(file: str, text: str, content_hash: str = "") -> Loaded:
     if doc.data is None:  # a syntax error or an empty file: nothing more can be checked
         return Loaded(file, problems=doc.problems)
     bad_version = schema.check_version(doc)
-    if bad_version:
-        return Loaded(file, problems=[bad_version])
+    if bad_version:  # alone, unless the reader found why (a tag, a value it could not read)
+        return Loaded(file, problems=sort(doc.problems + [bad_version]))
     problems = schema.problems(doc)
     if any(_FATAL.match(p.path) for p in problems):
         return Loaded(file, problems=sort(doc.problems + problems))
@@ -78,7 +83,9 @@ def load_text(file: str, text: str, content_hash: str = "") -> Loaded:
     problems += doc.problems
     # Whole-set checks only on rules that are sound one by one, so one typo is one error.
     problems = problems or checks.problems(ruleset, doc)
-    return Loaded(file, None if problems else ruleset, sort(problems))
+    warnings = [p for p in problems if p.severity == "warning"]
+    errors = [p for p in problems if p.severity != "warning"]
+    return Loaded(file, None if errors else ruleset, sort(errors), warnings)
 
 
 _FATAL = re.compile(r"^\$(\.(direction|settings|rules|hit_policy|name)(\.|$)|$|\.rules$)")
@@ -94,6 +101,8 @@ def load_rulesets(paths: Iterable[str | FsPath]) -> list[RuleSet]:
     problems = [p for item in loaded for p in item.problems]
     if problems:
         raise InvalidRules(problems)
+    for warning in (w for item in loaded for w in item.warnings):
+        log.warning("%s", warning)
     return [item.ruleset for item in loaded if item.ruleset]
 
 
@@ -145,9 +154,12 @@ class _Builder:
         return Rule(rid, i, when, tuple(a for a in actions if a), item.get("no_update"), where,
                     item.get("description", ""))
 
+    def origin(self, where: Path) -> str:
+        return "{}:{}:{}".format(self.doc.file, *self.doc.where(where))
+
     def expression(self, rid: str, source: str, where: Path) -> Any:
         try:
-            return compile_expression(source, self.settings)
+            return compile_expression(source, self.settings, self.origin(where))
         except TemplateProblem as e:
             self.problem(where, f"rule '{rid}': {e}")
             return lambda **ctx: False
@@ -204,7 +216,7 @@ class _Builder:
 
     def template(self, rid: str, source: str, where: Path) -> Any:
         try:
-            return compile_template(source, self.settings)
+            return compile_template(source, self.settings, self.origin(where))
         except TemplateProblem as e:
             self.problem(where, f"rule '{rid}': {e}")
             return lambda **ctx: ""

@@ -21,13 +21,15 @@ class Problem:
     col: int
     path: str
     message: str
+    severity: str = "error"  # or "warning": reported, but the file still loads
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.path}: {self.message}"
+        label = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}:{self.line}:{self.col}: {self.path}: {label}{self.message}"
 
     def as_dict(self) -> dict[str, object]:
         return {"file": self.file, "line": self.line, "col": self.col, "path": self.path,
-                "message": self.message}
+                "message": self.message, "severity": self.severity}
 
 
 def sort(problems: Iterable[Problem]) -> list[Problem]:

@@ -31,10 +31,16 @@ class Checked:
         return {"checked": list(self.files), "source": self.source or "arguments"}
 
 
+def _errors(problems: Sequence[Problem]) -> int:
+    return sum(p.severity == "error" for p in problems)
+
+
 def _problems_summary(problems: Sequence[Problem], checked: Checked) -> str:
-    if not problems:
-        return f"ok: {len(checked.files)} rule file(s) valid"
-    return f"{len(problems)} problem(s) in {len(checked.files)} file(s)"
+    errors, warnings = _errors(problems), len(problems) - _errors(problems)
+    also = f" ({warnings} warning(s))" if warnings else ""
+    if not errors:
+        return f"ok: {len(checked.files)} rule file(s) valid{also}"
+    return f"{errors} problem(s) in {len(checked.files)} file(s){also}"
 
 
 def problems_text(problems: Sequence[Problem], checked: Checked) -> str:
@@ -42,12 +48,13 @@ def problems_text(problems: Sequence[Problem], checked: Checked) -> str:
 
 
 def problems_json(problems: Sequence[Problem], checked: Checked) -> str:
-    return json.dumps({"valid": not problems, "files": len(checked.files), **checked.as_dict(),
-                       "problems": [p.as_dict() for p in problems]}, indent=2)
+    return json.dumps({"valid": not _errors(problems), "files": len(checked.files),
+                       **checked.as_dict(), "problems": [p.as_dict() for p in problems]},
+                      indent=2)
 
 
 def problems_github(problems: Sequence[Problem], checked: Checked) -> str:
-    lines = [f"::error file={_gh_escape(p.file, prop=True)},line={p.line},col={p.col},"
+    lines = [f"::{p.severity} file={_gh_escape(p.file, prop=True)},line={p.line},col={p.col},"
              f"title=rulesync validate::{_gh_escape(p.path + ': ' + p.message)}" for p in problems]
     return "\n".join([checked.line(), *lines, _problems_summary(problems, checked)])
 

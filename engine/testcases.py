@@ -13,7 +13,7 @@ from engine.interpreter import evaluate
 from engine.loader import TESTS_SUFFIXES, InvalidRules, load_file
 from engine.model import Decision, RuleSet
 from engine.problems import Problem
-from engine.yamldoc import read
+from engine.yamldoc import decode, read
 
 
 @dataclass(frozen=True)
@@ -82,14 +82,17 @@ def run(paths: Iterable[str | Path]) -> Report:
 
 def _load(file: Path) -> tuple[RuleSet, list[tuple[int, dict[str, Any]]]]:
     try:
-        doc = read(str(file), file.read_text(encoding="utf-8"))
+        raw = file.read_bytes()
     except OSError as e:
         raise InvalidRules([Problem(str(file), 1, 1, "$", f"cannot read: {e.strerror}")]) from None
-    if _looks_like_rules(doc.data):  # the schema's complaints would be a page of noise
+    text, problems = decode(str(file), raw)
+    doc = read(str(file), text)
+    if not problems and _looks_like_rules(doc.data):  # the schema's complaints would be noise
         raise RulesyncError(f"{file} is a rule file, not a test file: `rulesync test` runs the "
                             f"cases of *.tests.yaml files (give one, or their folder); "
                             f"`rulesync validate {file}` checks a rule file")
-    problems = doc.problems or [p for p in [schema.check_version(doc, "a test file")] if p] \
+    problems = problems or doc.problems \
+        or [p for p in [schema.check_version(doc, "a test file")] if p] \
         or schema.problems(doc, "tests")
     if problems:
         raise InvalidRules(problems)
