@@ -18,6 +18,8 @@ from engine.errors import ConfigError
 from engine.report_sync import table
 from engine.session import client_for, rulesets_by_direction
 from engine.state import Inbox, SqliteState
+from engine.status_auth import ADMIN_TOKEN_ENV, admin_token
+from engine.status_page import claims
 from engine.webhooks import SECRET_HEADER
 
 SECRET_ENV = "RULESYNC_WEBHOOK_SECRET"
@@ -58,12 +60,17 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
     from engine.serve import App, Worker
     from engine.serve_http import addresses, create_server
 
+    if claims(hook_path) or hook_path == "/healthz":
+        raise click.BadParameter(f"{hook_path} belongs to the status page or /healthz",
+                                 param_hint="--path")
     config = load_config(ctx, state_path, sets)
     secret = _secret(config)
+    admin = admin_token(config.environ)
     rulesets_by_direction(config)  # invalid rules stop here, before anything listens
     config.token()
     # Bound before the state file is touched: a port in use changes nothing.
-    server = create_server(App(config, hook_path, secret, SECRET_HEADER), host=host, port=port,
+    app = App(config, hook_path, secret, SECRET_HEADER, admin)
+    server = create_server(app, host=host, port=port,
                            threads=threads, path=hook_path, secret=secret, header=SECRET_HEADER)
     SqliteState(config.state).close()  # create the tables before threads race to
     stop = threading.Event()
@@ -72,6 +79,9 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
         address = f"[{address}]" if ":" in address else address
         click.echo(f"rulesync serve: listening on http://{address}:{bound}{hook_path} "
                    f"(health: /healthz)", err=True)
+        click.echo(f"rulesync serve: status page http://{address}:{bound}/ (sign in with "
+                   f"{ADMIN_TOKEN_ENV})" if admin else "rulesync serve: status page off (set "
+                   f"{ADMIN_TOKEN_ENV} to a random token to turn it on)", err=True)
 
     def terminate(signum: int, frame: Any) -> None:
         raise SystemExit(0)  # waitress's run() closes the server on SystemExit

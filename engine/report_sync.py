@@ -126,6 +126,12 @@ def explain_text(order_id: int, decisions: list[dict[str, Any]], history: list[A
     return "\n".join(lines)
 
 
+def explain_data(order_id: int, decisions: list[dict[str, Any]], history: list[Any]
+                 ) -> dict[str, Any]:
+    """What `explain` knows of an order: `explain --json` prints it, the status page shows it."""
+    return {"order_id": order_id, "decisions": decisions,
+            "history": [h.as_dict() for h in history]}
+
+
 def explain_json(order_id: int, decisions: list[dict[str, Any]], history: list[Any]) -> str:
-    return json.dumps({"order_id": order_id, "decisions": decisions,
-                       "history": [h.as_dict() for h in history]}, indent=2, default=str)
+    return json.dumps(explain_data(order_id, decisions, history), indent=2, default=str)

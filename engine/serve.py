@@ -22,6 +22,7 @@ from engine import hooks
 from engine.config import Config
 from engine.session import open_sync
 from engine.state import Inbox, SqliteState
+from engine.status_page import StatusPage, claims
 from engine.sync import Summary, Sync, utc_now
 from engine.webhooks import MAX_BODY, authenticated, check
 
@@ -40,12 +41,15 @@ def public(health: dict[str, Any]) -> dict[str, Any]:
 
 
 class App:
-    """The WSGI application: POST `path` for deliveries, GET /healthz for health."""
+    """The WSGI application: POST `path` for deliveries, GET /healthz for health, and the
+    status page (engine/status_page.py) behind the admin token."""
 
-    def __init__(self, config: Config, path: str, secret: str, header: str) -> None:
+    def __init__(self, config: Config, path: str, secret: str, header: str,
+                 admin_token: str | None = None) -> None:
         self.config, self.path, self.secret = config, path, secret
         self.header_key = "HTTP_" + header.upper().replace("-", "_")
         self._local = threading.local()  # one SQLite connection per server thread
+        self.page = StatusPage(config, admin_token, lambda: self.inbox().state, self.health)
 
     def inbox(self) -> Inbox:
         if not hasattr(self._local, "inbox"):
@@ -59,6 +63,8 @@ class App:
             if not authenticated(environ.get(self.header_key), self.secret):
                 health = public(health)
             return self._reply(start, 200, json.dumps(health), "application/json")
+        if path != self.path and claims(path):
+            return self.page(environ, start)
         if path != self.path:
             return self._reply(start, 404, "not found")
         if method != "POST":
@@ -128,7 +134,8 @@ class Worker(threading.Thread):
         with sync.state.exclusive():
             sync.finish_pending(Summary())  # our own effects are linked before webhooks are read
             scopes = self.drain(sync, inbox)
-            busy = bool(scopes) or bool(sync.outbound(Summary()))
+            retried = sync.retry_due(Summary())  # due by their backoff, or a Retry press
+            busy = bool(scopes) or bool(retried) or bool(sync.outbound(Summary()))
         if time.monotonic() >= self.next_poll:
             sync.run()  # catch-up poll + pending actions + outbound
             self.prune(inbox)

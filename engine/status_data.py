@@ -1,0 +1,135 @@
+"""What the status page shows, read from the state file a page at a time.
+
+Every query is bounded: the retry set is paged by keyset (next attempt, order, direction: the
+order `rulesync failures list` prints, along the index on the next attempt), conflicts and
+decisions are the newest few along their indexes. Nothing here loads a whole table, so the page
+costs the same with ten orders in the retry set or ten thousand.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.retries import RetrySet, iso
+from engine.state import Inbox, SqliteState
+
+PAGE_SIZE = 50
+RECENT = 20
+Key = tuple[float, int, str]  # a row of the retry set: (next attempt, order, direction)
+_KEY = "(next_attempt_at, order_id, direction)"
+_RETRY_COLUMNS = ("order_id, direction, reason, attempts, first_failed_at, last_failed_at, "
+                  "next_attempt_at")
+
+
+@dataclass
+class RetryPage:
+    rows: list[dict[str, Any]]
+    waiting: int  # orders in the retry set
+    due: int
+    entries: int  # rows (an order may wait in both directions)
+    start: int = 0  # how many rows come before this page
+    newer: str | None = None  # cursors of the neighbouring pages, None at either end
+    older: str | None = None
+
+
+def cursor(key: Key) -> str:
+    return f"{key[0]!r}:{key[1]}:{key[2]}"
+
+
+def parse_cursor(text: str | None) -> Key | None:
+    """A cursor from the page's own links; anything else means the first page."""
+    try:
+        at, order, direction = (text or "").split(":", 2)
+        return float(at), int(order), direction
+    except ValueError:
+        return None
+
+
+def _key(row: dict[str, Any]) -> Key:
+    return float(row["next_attempt_at"]), int(row["order_id"]), str(row["direction"])
+
+
+def retry_page(state: SqliteState, *, after: Key | None = None, before: Key | None = None,
+               size: int = PAGE_SIZE, now: float | None = None) -> RetryPage:
+    conn, now = state.conn, time.time() if now is None else now
+    if before is not None:
+        found = [dict(r) for r in conn.execute(
+            f"SELECT {_RETRY_COLUMNS} FROM sync_retries WHERE {_KEY} < (?, ?, ?) "
+            f"ORDER BY next_attempt_at DESC, order_id DESC, direction DESC LIMIT ?",
+            (*before, size + 1))][::-1]
+        more_before, more_after = len(found) > size, True
+        found = found[-size:]
+    else:
+        where, args = (f"WHERE {_KEY} > (?, ?, ?)", after) if after else ("", ())
+        found = [dict(r) for r in conn.execute(
+            f"SELECT {_RETRY_COLUMNS} FROM sync_retries {where} "
+            f"ORDER BY next_attempt_at, order_id, direction LIMIT ?", (*args, size + 1))]
+        more_before, more_after = after is not None, len(found) > size
+        found = found[:size]
+    counts = RetrySet(state).counts(now)
+    entries = int(conn.execute("SELECT count(*) FROM sync_retries").fetchone()[0])
+    start = 0
+    if found and (after or before):
+        start = int(conn.execute(f"SELECT count(*) FROM sync_retries WHERE {_KEY} < (?, ?, ?)",
+                                 _key(found[0])).fetchone()[0])
+    page = RetryPage([], counts["waiting"], counts["due"], entries, start)
+    if found:
+        page.newer = cursor(_key(found[0])) if more_before else None
+        page.older = cursor(_key(found[-1])) if more_after else None
+    page.rows = [{**row, "next_attempt": iso(float(row["next_attempt_at"])),
+                  "due": float(row["next_attempt_at"]) <= now} for row in found]
+    return page
+
+
+def recent_conflicts(state: SqliteState, limit: int = RECENT) -> list[dict[str, Any]]:
+    """The newest actions that were not sent because they would move an order backwards."""
+    rows = state.conn.execute(
+        "SELECT order_id, direction, action, rule_id, outcome, updated_at FROM sync_outbox "
+        "WHERE status = 'conflict' ORDER BY seq DESC LIMIT ?", (limit,))
+    return [dict(r) for r in rows]
+
+
+def recent_decisions(state: SqliteState, limit: int = RECENT) -> list[dict[str, Any]]:
+    """The newest decisions, with the ids of the rules that matched (the event's order data is
+    left in the database: only its type is read)."""
+    rows = state.conn.execute(
+        "SELECT id, order_id, direction, json_extract(event, '$.type') AS event_type, matched, "
+        "actions, no_update, outcome, at FROM sync_decisions ORDER BY id DESC LIMIT ?", (limit,))
+    return [{**dict(r), "matched": json.loads(r["matched"]),
+             "actions": [a["action"] for a in json.loads(r["actions"])],
+             "no_update": json.loads(r["no_update"])} for r in rows]
+
+
+def queue(inbox: Inbox, now: datetime) -> dict[str, Any]:
+    """Webhook deliveries waiting to be applied, and how long the oldest has waited."""
+    oldest = inbox.state.conn.execute(
+        "SELECT min(received_at) FROM sync_inbox WHERE done = 0 AND attempts < ?",
+        (inbox.MAX_ATTEMPTS,)).fetchone()[0]
+    age = None
+    if oldest:
+        age = max(0.0, (now - datetime.fromisoformat(oldest)).total_seconds())
+    return {"depth": inbox.depth(), "oldest": oldest, "age_seconds": age, "dead": inbox.dead()}
+
+
+def when(stamp: str | None) -> str:
+    """An ISO time as `2026-11-27 10:00:05` in UTC (the page says so), or as given."""
+    try:
+        moment = datetime.fromisoformat(stamp or "")
+    except ValueError:
+        return stamp or "-"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def ago(seconds: float | None) -> str:
+    """`42 s`, `3 min`, `5 h`, `2 d`: how long, in words a glance can read."""
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit}"
+    return f"{int(seconds)} s"

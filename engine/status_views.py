@@ -1,0 +1,90 @@
+"""The HTML of the status page: Jinja2 templates shipped in `engine/status_templates/`.
+
+Autoescaped, with one inline style sheet and nothing else: no script, no image, nothing fetched
+from anywhere. The Content-Security-Policy says so to the browser (the style sheet by its hash),
+so text from a store or a rule file can never run as code in the page.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from connectors.ledger.ledger import Ledger
+from engine import report_sync, status_data
+from engine.config import Config
+from engine.retries import RetrySet
+from engine.state import Inbox, SqliteState
+
+
+def _style() -> str:
+    return (resources.files("engine") / "status_templates" / "status.css").read_text("utf-8")
+
+
+class Views:
+    def __init__(self, config: Config, state: Callable[[], SqliteState],
+                 health: Callable[[], dict[str, Any]]) -> None:
+        self.config, self.state, self.health = config, state, health
+        self.env = Environment(loader=PackageLoader("engine", "status_templates"),
+                               autoescape=True, undefined=StrictUndefined,
+                               trim_blocks=True, lstrip_blocks=True)
+        self.env.filters.update(ago=status_data.ago, when=status_data.when)
+        style = _style()
+        digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+        self.env.globals["style"] = Markup(style)  # our own file, shipped with the package
+        self.headers = [
+            ("Content-Security-Policy", f"default-src 'none'; style-src 'sha256-{digest}'; "
+             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+            ("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "same-origin"), ("Cache-Control", "no-store")]
+
+    def login(self, target: str, error: str) -> str:
+        return self.env.get_template("login.html.j2").render(target=target, error=error, notice="", csrf="")
+
+    def store(self) -> dict[str, Any]:
+        """The one store this configuration syncs (a list of stores, once there are several)."""
+        url = urlsplit(self.config.api_url)
+        host = url.hostname or self.config.api_url
+        return {"name": self.config.store_hash or "(no store hash)",
+                "api": f"{url.scheme}://{host}" + (f":{url.port}" if url.port else "")}
+
+    def status(self, after: str | None, before: str | None, csrf: str, notice: str) -> str:
+        state, now = self.state(), datetime.now(UTC)
+        page = status_data.retry_page(state, after=status_data.parse_cursor(after),
+                                      before=status_data.parse_cursor(before))
+        health = self.health()
+        store = {**self.store(), "health": health,
+                 "queue": status_data.queue(Inbox(state), now),
+                 "since_sync": _since(health.get("last_sync"), now),
+                 "retries": page, "conflicts": status_data.recent_conflicts(state),
+                 "decisions": status_data.recent_decisions(state)}
+        here = "/" + (f"?after={after}" if after else f"?before={before}" if before else "")
+        return self.env.get_template("status.html.j2").render(
+            stores=[store], csrf=csrf, notice=notice, here=here, now=now)
+
+    def order(self, order_id: int, csrf: str, notice: str) -> str | None:
+        """The explain view of one order; None when rulesync knows nothing of it."""
+        state = self.state()
+        with Ledger(self.config.state) as ledger:
+            history, order = ledger.history(order_id), ledger.get(order_id)
+        explained = report_sync.explain_data(order_id, state.decisions(order_id), history)
+        retries = RetrySet(state).entries(order_id)
+        if not explained["decisions"] and not explained["history"] and not retries:
+            return None
+        return self.env.get_template("order.html.j2").render(
+            order=explained, ledger_state=order.state() if order else None, retries=retries,
+            csrf=csrf, notice=notice, here=f"/orders/{order_id}", store=self.store())
+
+
+def _since(stamp: str | None, now: datetime) -> float | None:
+    try:
+        return (now - datetime.fromisoformat(stamp)).total_seconds() if stamp else None
+    except ValueError:
+        return None
