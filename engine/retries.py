@@ -63,6 +63,13 @@ class RetrySet:
                           (order_id, direction))
         return exists is not None
 
+    def due_now(self, order_id: int, now: float) -> int:
+        """A person asks for a retry now (the status page's Retry): the order's rows are due at
+        `now`, so the next sync retries them. Returns the rows changed."""
+        with self.state.transaction() as c:
+            return c.execute("UPDATE sync_retries SET next_attempt_at = ? WHERE order_id = ?",
+                             (now, order_id)).rowcount
+
     def forget(self, order_id: int) -> int:
         """A person gives up on the order (both directions); returns the rows deleted."""
         with self.state.transaction() as c:

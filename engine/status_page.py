@@ -138,9 +138,7 @@ class StatusPage:
         before = retries.entries(order_id)
         if not before:
             return f"order {order_id} is not in the retry set"
-        with retries.state.transaction() as c:  # due now: the worker's next turn retries it
-            c.execute("UPDATE sync_retries SET next_attempt_at = 0 WHERE order_id = ?",
-                      (order_id,))
+        retries.due_now(order_id, time.time())  # the worker's next turn retries it
         seen = {(e["direction"], e["attempts"], e["last_failed_at"]) for e in before}
         deadline = time.monotonic() + RETRY_WAIT
         while time.monotonic() < deadline:
