@@ -76,6 +76,14 @@ def retry_set(state: Path) -> list[int]:
         conn.close()
 
 
+def postpone(state: Path) -> None:
+    """Every order in the retry set waits a day more, as after many failed attempts."""
+    conn = sqlite3.connect(state, timeout=10)
+    with conn:
+        conn.execute("UPDATE sync_retries SET next_attempt_at = next_attempt_at + 86400")
+    conn.close()
+
+
 def request(url: str, *, data: bytes | None = None, **headers: str) -> tuple[int, Any, str]:
     req = urllib.request.Request(url, data=data, headers=headers,
                                  method="POST" if data is not None else "GET")
@@ -122,11 +130,17 @@ def test_sign_in_find_the_failed_order_retry_it_after_the_store_recovers(world: 
         driver.back()
 
         store.heal()  # the store recovers; its order data never changed
+        postpone(serve.state)  # no retry by backoff during the test: only the button can do it
         driver.find_element(By.ID, f"retry-{broken}-inbound").find_element(
             By.XPATH, ".//button[text()='Retry']").click()
         notice = wait_for("the outcome of Retry", lambda: driver.find_elements(By.ID, "notice"))
-        assert notice[0].text == f"order {broken} went through: it is no longer in the retry set"
-        assert not driver.find_elements(By.ID, f"retry-{broken}-inbound")
+        # The page waits a few seconds for the worker's attempt; on a very busy machine it may
+        # answer first that the order is due, and the attempt shows on a later look.
+        assert notice[0].text in (
+            f"order {broken} went through: it is no longer in the retry set",
+            f"order {broken} is due now: the worker retries it at its next turn")
+        wait_for("the order to leave the retry set on the page", lambda: not (
+            driver.refresh() or driver.find_elements(By.ID, f"retry-{broken}-inbound")))
         assert "1 order(s)" in driver.find_element(By.ID, "retry-counts").text
         wait_state(serve.state, broken, PAID)
 
