@@ -91,6 +91,12 @@ class Database:
         """A table definition, written as SQLite spells it, as this database spells it."""
         return statement
 
+    def continue_identity(self, table: str, old: str, column: str) -> None:
+        """After `old`'s rows were copied into `table` with their generated `column` values (a
+        migration rebuilding a table), make `table` generate the values `old` would have next,
+        so a value is never given twice, not even one whose row was deleted."""
+        raise NotImplementedError
+
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Database]:
         """One transaction; a writer holds the owner's write lock from its first statement."""
@@ -178,6 +184,16 @@ class Sqlite(Database):
     def has_table(self, name: str) -> bool:
         return self.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                         (name,)) is not None
+
+    def continue_identity(self, table: str, old: str, column: str) -> None:
+        # AUTOINCREMENT keeps the largest value ever given in sqlite_sequence; copying rows in
+        # set it to the largest value present, which a deletion may have made smaller.
+        row = self.one("SELECT seq FROM sqlite_sequence WHERE name = ?", (old,))
+        if row is None:
+            return
+        if not self.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?",
+                            (row[0], table)):
+            self.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, row[0]))
 
     def _begin(self, write: bool) -> None:
         self._run("BEGIN IMMEDIATE" if write else "BEGIN", ())

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 from engine.db import Database, DatabaseError, first_line
 
-Migrations = Sequence[Sequence[str]]
+# A step is a statement (as SQLite spells it, translated by Database.ddl), or a function of the
+# database for what the two spell too differently (e.g. Database.continue_identity).
+Step = str | Callable[[Database], None]
+Migrations = Sequence[Sequence[Step]]
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,12 @@ def migrate(db: Database, versioned: Versioned) -> int:
     return max(current, known)
 
 
-def _run(db: Database, version: int, statement: str) -> None:
+def _run(db: Database, version: int, step: Step) -> None:
     try:
-        db.execute(db.ddl(statement))
+        if callable(step):
+            step(db)
+        else:
+            db.execute(db.ddl(step))
     except db.errors as e:  # a statement the database refuses: name the migration
         raise DatabaseError(db.where, f"schema migration {version} failed: {first_line(e)}"
                             ) from e

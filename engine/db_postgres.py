@@ -97,6 +97,11 @@ class Postgres(Database):
             statement = pattern.sub(replacement, statement)
         return statement
 
+    def continue_identity(self, table: str, old: str, column: str) -> None:
+        # Rows copied in with their values leave the identity's sequence where it was.
+        self.execute("SELECT setval(pg_get_serial_sequence(?, ?), "
+                     "nextval(pg_get_serial_sequence(?, ?)), false)", (table, column, old, column))
+
     def has_table(self, name: str) -> bool:
         found = self.one("SELECT to_regclass(?)", (name,))
         return found is not None and found[0] is not None

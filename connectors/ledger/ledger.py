@@ -17,7 +17,7 @@ from typing import Any
 from connectors.ledger import changes, details, policy, quantities, records, rows
 from connectors.ledger.errors import Conflict, LedgerError, UnknownOrder
 from connectors.ledger.records import HistoryEntry, LedgerOrder, Shipment
-from connectors.ledger.schema import connect
+from connectors.ledger.schema import DEFAULT_STORE, connect
 from engine.db import Database
 
 
@@ -25,13 +25,13 @@ class Ledger:
     """The order book. ``Ledger(location)`` or ``Ledger.open(location)``, where the location is
     a SQLite file's path or a ``postgresql://`` URL; close it, or use ``with``."""
 
-    def __init__(self, location: str | Path) -> None:
+    def __init__(self, location: str | Path, store: str = DEFAULT_STORE) -> None:
         self._db: Database | None = connect(location)
-        self.where = self._db.where
+        self.where, self.store = self._db.where, store
 
     @classmethod
-    def open(cls, location: str | Path) -> Ledger:
-        return cls(location)
+    def open(cls, location: str | Path, store: str = DEFAULT_STORE) -> Ledger:
+        return cls(location, store)
 
     def close(self) -> None:
         """Close the database connection (not an order: see ``close_order``)."""
@@ -50,34 +50,42 @@ class Ledger:
 
     def get(self, order_id: int | str) -> LedgerOrder | None:
         with self._transaction(write=False) as conn:
-            return rows.load_order(conn, details.order_key(order_id))
+            return rows.load_order(conn, self.store, details.order_key(order_id))
 
     def state_of(self, order_id: int | str) -> dict[str, Any]:
         """The state rules read (docs/formats.md); the not-imported state for an unknown order."""
         order = self.get(order_id)
         return records.not_imported_state() if order is None else order.state()
 
-    def list_orders(self, limit: int = 50, offset: int = 0) -> list[LedgerOrder]:
+    def list_orders(self, limit: int = 50, offset: int = 0, *, every_store: bool = False
+                    ) -> list[LedgerOrder]:
+        """This store's orders by id; with `every_store`, the orders of all stores."""
         with self._transaction(write=False) as conn:
-            return rows.list_orders(conn, limit, offset)
+            return rows.list_orders(conn, None if every_store else self.store, limit, offset)
 
-    def count_orders(self) -> int:
+    def count_orders(self, *, every_store: bool = False) -> int:
         with self._transaction(write=False) as conn:
-            row = conn.one("SELECT count(*) FROM ledger_orders")
-            return int(row[0]) if row else 0
+            return rows.count_orders(conn, None if every_store else self.store)
+
+    def stores_of(self, order_id: int | str) -> list[str]:
+        """The stores, of all those in this ledger, that have an order with this id."""
+        with self._transaction(write=False) as conn:
+            return rows.stores_of(conn, details.order_key(order_id))
 
     def history(self, order_id: int | str) -> list[HistoryEntry]:
         with self._transaction(write=False) as conn:
-            return rows.history(conn, "order_id = ? ORDER BY seq", (details.order_key(order_id),))
+            return rows.history(conn, "store = ? AND order_id = ? ORDER BY seq",
+                                (self.store, details.order_key(order_id)))
 
     def changes_since(self, seq: int, limit: int = 100) -> list[HistoryEntry]:
         """History entries after ``seq``, oldest first: what the outbound sync has not seen."""
         with self._transaction(write=False) as conn:
-            return rows.history(conn, "seq > ? ORDER BY seq LIMIT ?", (seq, limit))
+            return rows.history(conn, "store = ? AND seq > ? ORDER BY seq LIMIT ?",
+                                (self.store, seq, limit))
 
     def last_seq(self) -> int:
         with self._transaction(write=False) as conn:
-            return rows.last_seq(conn)
+            return rows.last_seq(conn, self.store)
 
     # -- changing ------------------------------------------------------------------------
 
@@ -88,9 +96,9 @@ class Ledger:
         entry = changes.new_entry(order_id, "imported", origin, note, at, {
             "store_status_id": captured["store_status_id"], "warnings": warnings})
         with self._transaction() as conn:
-            if not rows.insert_order(conn, order_id, captured, warnings, entry.at):
+            if not rows.insert_order(conn, self.store, order_id, captured, warnings, entry.at):
                 return False
-            rows.add_history(conn, entry)
+            rows.add_history(conn, self.store, entry)
         return True
 
     def mark_paid(self, order_id: int | str, *, origin: str, note: str = "",
@@ -122,9 +130,9 @@ class Ledger:
             raise LedgerError(f"order {key}: a shipment needs its source \"id\"")
         entry = changes.new_entry(key, "shipment_recorded", origin, note, at, {})
         with self._transaction() as conn:
-            if rows.find_shipment(conn, key, source_id) is not None:
+            if rows.find_shipment(conn, self.store, key, source_id) is not None:
                 return False
-            order = _require(conn, key)
+            order = self._require(conn, key)
             policy.ensure_allowed(order, "record a shipment")
             items = quantities.resolve_items(order, shipment.get("items"), source_id)
             store_id = source_id if origin == "store" else None
@@ -139,14 +147,14 @@ class Ledger:
         store; one made in the ledger is the ledger's to keep. False if it is not here."""
         key = details.order_key(order_id)
         with self._transaction() as conn:
-            shipment = rows.find_shipment(conn, key, str(source_id))
+            shipment = rows.find_shipment(conn, self.store, key, str(source_id))
             if shipment is None:
                 return False
             if shipment.origin != "store":
                 raise Conflict(key, "remove shipment", f"shipment {shipment.id} was made in the "
                                "ledger; a deletion in the store does not remove it")
-            rows.delete_shipment(conn, key, shipment.id)
-            rows.add_history(conn, changes.new_entry(key, "shipment_removed", origin, note, at,
+            rows.delete_shipment(conn, self.store, key, shipment.id)
+            rows.add_history(conn, self.store, changes.new_entry(key, "shipment_removed", origin, note, at,
                                                      shipment.as_dict()))
         return True
 
@@ -162,7 +170,7 @@ class Ledger:
         fields = {"tracking_number": tracking_number, "carrier": carrier,
                   "tracking_link": tracking_link}
         with self._transaction() as conn:
-            order = _require(conn, key)
+            order = self._require(conn, key)
             policy.ensure_allowed(order, "record a shipment")
             chosen = quantities.allocate(order, items)
             made = changes.new_shipment(order, "", fields, chosen, entry)
@@ -178,17 +186,17 @@ class Ledger:
         entry = changes.new_entry(key, "shipment_linked", origin, note, at,
                        {"id": source_id, "store_id": store_key})
         with self._transaction() as conn:
-            shipment = rows.find_shipment(conn, key, source_id)
+            shipment = rows.find_shipment(conn, self.store, key, source_id)
             if shipment is None or shipment.id != source_id:
                 raise LedgerError(f"order {key}: no shipment {source_id!r} in the ledger")
             if shipment.store_id == store_key:
                 return False
-            taken = rows.find_shipment(conn, key, store_key)
+            taken = rows.find_shipment(conn, self.store, key, store_key)
             if shipment.store_id is not None or taken is not None:
                 raise LedgerError(f"order {key}: cannot link shipment {source_id!r} to store "
                                   f"shipment {store_key}: one of them is already linked")
-            rows.link_store_id(conn, key, source_id, store_key)
-            rows.add_history(conn, entry)
+            rows.link_store_id(conn, self.store, key, source_id, store_key)
+            rows.add_history(conn, self.store, entry)
         return True
 
     # -- internals -----------------------------------------------------------------------
@@ -198,20 +206,19 @@ class Ledger:
         key = details.order_key(order_id)
         entry = changes.new_entry(key, kind, origin, note, at, {})
         with self._transaction() as conn:
-            order = _require(conn, key)
+            order = self._require(conn, key)
             if getattr(order, flag):
                 return False
             policy.ensure_allowed(order, action)
-            rows.set_flag(conn, key, flag)
-            rows.add_history(conn, entry)
+            rows.set_flag(conn, self.store, key, flag)
+            rows.add_history(conn, self.store, entry)
         return True
 
-    @staticmethod
-    def _add_shipment(conn: Database, entry: HistoryEntry,
+    def _add_shipment(self, conn: Database, entry: HistoryEntry,
                       shipment: Shipment) -> Shipment:
-        source_id = rows.insert_shipment(conn, shipment)
+        source_id = rows.insert_shipment(conn, self.store, shipment)
         made = replace(shipment, id=source_id)
-        rows.add_history(conn, replace(entry, details=made.as_dict()))
+        rows.add_history(conn, self.store, replace(entry, details=made.as_dict()))
         return made
 
     @contextmanager
@@ -224,9 +231,8 @@ class Ledger:
         with self._db.transaction(write) as db:
             yield db
 
-
-def _require(conn: Database, order_id: int) -> LedgerOrder:
-    order = rows.load_order(conn, order_id)
-    if order is None:
-        raise UnknownOrder(order_id)
-    return order
+    def _require(self, conn: Database, order_id: int) -> LedgerOrder:
+        order = rows.load_order(conn, self.store, order_id)
+        if order is None:
+            raise UnknownOrder(order_id)
+        return order

@@ -95,6 +95,7 @@ class LedgerOrder:
     store_status: str = ""
     shipments: tuple[Shipment, ...] = ()
     warnings: tuple[str, ...] = ()
+    store: str = "default"  # the store it came from (one ledger may hold several stores)
 
     @property
     def shipped(self) -> str:
@@ -118,7 +119,7 @@ class LedgerOrder:
         state = self.state()
         del state["imported"]
         return {
-            "order_id": self.order_id, "state": state,
+            "order_id": self.order_id, "store": self.store, "state": state,
             "line_items": [dict(line) for line in self.line_items],
             "customer": self.customer, "billing_address": self.billing_address,
             "shipping_address": self.shipping_address, "totals": dict(self.totals),

@@ -1,5 +1,6 @@
 """SQL for the ledger tables: rows in, records out. Callers own the transaction.
 
+Every order is keyed by its store and its id (schema version 2): each function takes the store.
 Portable SQL only (engine/db.py): it runs on SQLite and on PostgreSQL alike."""
 from __future__ import annotations
 
@@ -9,42 +10,59 @@ from typing import Any
 from connectors.ledger.records import HistoryEntry, LedgerOrder, Shipment, ShipmentItem
 from engine.db import Database
 
-_ORDER_COLUMNS = "order_id, billed, paid, packed, closed, void, refunded, details, warnings, " \
+_ORDER_COLUMNS = "store, order_id, billed, paid, packed, closed, void, refunded, details, warnings, " \
                  "imported_at"
 _SHIPMENT_COLUMNS = "id, source_id, store_id, order_address_id, tracking_number, carrier, " \
                     "tracking_link, origin, recorded_at"
 _HISTORY_COLUMNS = "seq, order_id, kind, origin, note, at, details"
 
 
-def load_order(db: Database, order_id: int) -> LedgerOrder | None:
-    row = db.one(f"SELECT {_ORDER_COLUMNS} FROM ledger_orders WHERE order_id = ?", (order_id,))
+def load_order(db: Database, store: str, order_id: int) -> LedgerOrder | None:
+    row = db.one(f"SELECT {_ORDER_COLUMNS} FROM ledger_orders WHERE store = ? AND order_id = ?",
+                 (store, order_id))
     return None if row is None else _order(db, row)
 
 
-def list_orders(db: Database, limit: int, offset: int) -> list[LedgerOrder]:
-    rows = db.rows(f"SELECT {_ORDER_COLUMNS} FROM ledger_orders ORDER BY order_id "
-                   "LIMIT ? OFFSET ?", (limit, offset))
+def list_orders(db: Database, store: str | None, limit: int, offset: int) -> list[LedgerOrder]:
+    """Orders by id (and store); `store` None: the orders of every store."""
+    where, params = ("", ()) if store is None else ("WHERE store = ? ", (store,))
+    rows = db.rows(f"SELECT {_ORDER_COLUMNS} FROM ledger_orders {where}ORDER BY order_id, store "
+                   "LIMIT ? OFFSET ?", (*params, limit, offset))
     return [_order(db, row) for row in rows]
 
 
+def count_orders(db: Database, store: str | None) -> int:
+    where, params = ("", ()) if store is None else (" WHERE store = ?", (store,))
+    row = db.one(f"SELECT count(*) FROM ledger_orders{where}", params)
+    return int(row[0]) if row else 0
+
+
+def stores_of(db: Database, order_id: int) -> list[str]:
+    """The stores that have an order with this id."""
+    return [r[0] for r in db.rows("SELECT store FROM ledger_orders WHERE order_id = ? "
+                                  "ORDER BY store", (order_id,))]
+
+
 def _order(db: Database, row: tuple[Any, ...]) -> LedgerOrder:
-    order_id, billed, paid, packed, closed, void, refunded, details, warnings, imported_at = row
+    store, order_id, billed, paid, packed, closed, void, refunded, details, warnings, \
+        imported_at = row
     d = json.loads(details)
     return LedgerOrder(
+        store=store,
         order_id=order_id, billed=bool(billed), paid=bool(paid), packed=bool(packed),
         closed=bool(closed), void=bool(void), refunded=bool(refunded), imported_at=imported_at,
         line_items=tuple(d["line_items"]), customer=d["customer"],
         billing_address=d["billing_address"], shipping_address=d["shipping_address"],
         totals=d["totals"], customer_message=d["customer_message"],
         staff_notes=d["staff_notes"], store_status_id=d["store_status_id"],
-        store_status=d["store_status"], shipments=load_shipments(db, order_id),
+        store_status=d["store_status"], shipments=load_shipments(db, store, order_id),
         warnings=tuple(json.loads(warnings)),
     )
 
 
-def load_shipments(db: Database, order_id: int) -> tuple[Shipment, ...]:
-    rows = db.rows(f"SELECT {_SHIPMENT_COLUMNS} FROM ledger_shipments WHERE order_id = ? "
-                   "ORDER BY id", (order_id,))
+def load_shipments(db: Database, store: str, order_id: int) -> tuple[Shipment, ...]:
+    rows = db.rows(f"SELECT {_SHIPMENT_COLUMNS} FROM ledger_shipments WHERE store = ? AND "
+                   "order_id = ? ORDER BY id", (store, order_id))
     return tuple(_shipment(db, order_id, row) for row in rows)
 
 
@@ -59,33 +77,36 @@ def _shipment(db: Database, order_id: int, row: tuple[Any, ...]) -> Shipment:
                     order_address_id=address_id, store_id=store_id)
 
 
-def find_shipment(db: Database, order_id: int, shipment_id: str) -> Shipment | None:
+def find_shipment(db: Database, store: str, order_id: int, shipment_id: str
+                  ) -> Shipment | None:
     """The shipment recorded under this source id, or linked to this store shipment id."""
-    row = db.one(f"SELECT {_SHIPMENT_COLUMNS} FROM ledger_shipments WHERE order_id = ? "
-                 "AND (source_id = ? OR store_id = ?) ORDER BY id LIMIT 1",
-                 (order_id, shipment_id, shipment_id))
+    row = db.one(f"SELECT {_SHIPMENT_COLUMNS} FROM ledger_shipments WHERE store = ? AND "
+                 "order_id = ? AND (source_id = ? OR store_id = ?) ORDER BY id LIMIT 1",
+                 (store, order_id, shipment_id, shipment_id))
     return None if row is None else _shipment(db, order_id, row)
 
 
-def insert_order(db: Database, order_id: int, details: dict[str, Any],
+def insert_order(db: Database, store: str, order_id: int, details: dict[str, Any],
                  warnings: list[str], at: str) -> bool:
-    return db.execute("INSERT INTO ledger_orders (order_id, billed, details, warnings, "
-                      "imported_at) VALUES (?, 1, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
-                      (order_id, json.dumps(details), json.dumps(warnings), at)) == 1
+    return db.execute("INSERT INTO ledger_orders (store, order_id, billed, details, warnings, "
+                      "imported_at) VALUES (?, ?, 1, ?, ?, ?) "
+                      "ON CONFLICT (store, order_id) DO NOTHING",
+                      (store, order_id, json.dumps(details), json.dumps(warnings), at)) == 1
 
 
-def set_flag(db: Database, order_id: int, flag: str) -> None:
+def set_flag(db: Database, store: str, order_id: int, flag: str) -> None:
     # ``flag`` comes from records.FLAGS, never from input.
-    db.execute(f"UPDATE ledger_orders SET {flag} = 1 WHERE order_id = ?", (order_id,))
+    db.execute(f"UPDATE ledger_orders SET {flag} = 1 WHERE store = ? AND order_id = ?",
+               (store, order_id))
 
 
-def insert_shipment(db: Database, shipment: Shipment) -> str:
+def insert_shipment(db: Database, store: str, shipment: Shipment) -> str:
     """Insert the shipment; a source id of "" becomes "L-<n>" (n: the row id). Returns it."""
     rowid = db.insert(
-        "INSERT INTO ledger_shipments (order_id, source_id, store_id, order_address_id, "
+        "INSERT INTO ledger_shipments (store, order_id, source_id, store_id, order_address_id, "
         "tracking_number, carrier, tracking_link, origin, recorded_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (shipment.order_id, shipment.id or "", shipment.store_id, shipment.order_address_id,
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (store, shipment.order_id, shipment.id or "", shipment.store_id, shipment.order_address_id,
          shipment.tracking_number, shipment.carrier, shipment.tracking_link, shipment.origin,
          shipment.recorded_at), "id")
     source_id = shipment.id or f"L-{rowid}"
@@ -98,23 +119,25 @@ def insert_shipment(db: Database, shipment: Shipment) -> str:
     return source_id
 
 
-def delete_shipment(db: Database, order_id: int, source_id: str) -> None:
+def delete_shipment(db: Database, store: str, order_id: int, source_id: str) -> None:
     db.execute("DELETE FROM ledger_shipment_items WHERE shipment_id IN (SELECT id FROM "
-               "ledger_shipments WHERE order_id = ? AND source_id = ?)", (order_id, source_id))
-    db.execute("DELETE FROM ledger_shipments WHERE order_id = ? AND source_id = ?",
-               (order_id, source_id))
+               "ledger_shipments WHERE store = ? AND order_id = ? AND source_id = ?)",
+               (store, order_id, source_id))
+    db.execute("DELETE FROM ledger_shipments WHERE store = ? AND order_id = ? AND source_id = ?",
+               (store, order_id, source_id))
 
 
-def link_store_id(db: Database, order_id: int, source_id: str, store_id: str) -> None:
-    db.execute("UPDATE ledger_shipments SET store_id = ? WHERE order_id = ? AND source_id = ?",
-               (store_id, order_id, source_id))
+def link_store_id(db: Database, store: str, order_id: int, source_id: str,
+                  store_id: str) -> None:
+    db.execute("UPDATE ledger_shipments SET store_id = ? WHERE store = ? AND order_id = ? "
+               "AND source_id = ?", (store_id, store, order_id, source_id))
 
 
-def add_history(db: Database, entry: HistoryEntry) -> int:
+def add_history(db: Database, store: str, entry: HistoryEntry) -> int:
     """Append to the history (the outbound change feed); returns the new sequence number."""
-    return db.insert("INSERT INTO ledger_history (order_id, kind, origin, note, at, details) "
-                     "VALUES (?, ?, ?, ?, ?, ?)",
-                     (entry.order_id, entry.kind, entry.origin, entry.note, entry.at,
+    return db.insert("INSERT INTO ledger_history (store, order_id, kind, origin, note, at, "
+                     "details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (store, entry.order_id, entry.kind, entry.origin, entry.note, entry.at,
                       json.dumps(entry.details, sort_keys=True)), "seq")
 
 
@@ -124,6 +147,6 @@ def history(db: Database, where: str, params: tuple[Any, ...]) -> list[HistoryEn
             for seq, oid, kind, origin, note, at, details in rows]
 
 
-def last_seq(db: Database) -> int:
-    row = db.one("SELECT coalesce(max(seq), 0) FROM ledger_history")
+def last_seq(db: Database, store: str) -> int:
+    row = db.one("SELECT coalesce(max(seq), 0) FROM ledger_history WHERE store = ?", (store,))
     return int(row[0]) if row else 0

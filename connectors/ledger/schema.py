@@ -10,13 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.ledger.errors import LedgerError, SchemaTooNew
+from connectors.ledger.schema_stores import BY_STORE
 from engine.db import Database, DatabaseError
 from engine.db import connect as open_database
-from engine.db_migrate import Migrations, Versioned, migrate
+from engine.db_migrate import Migrations, Step, Versioned, migrate
+
+DEFAULT_STORE = "default"  # the store of orders when one ledger serves one store
 
 # Each entry is one schema version: the statements that take the file from the previous version
 # to this one. Append only; never edit a released entry (files in the field already ran it).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (  # version 1
         """CREATE TABLE ledger_orders (
             order_id    INTEGER PRIMARY KEY,
@@ -63,6 +66,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX ledger_history_by_order ON ledger_history (order_id, seq)",
     ),
+    BY_STORE,  # version 2: orders keyed by store (connectors/ledger/schema_stores.py)
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -28,8 +28,8 @@ def test_a_new_file_gets_the_whole_schema_in_wal_mode(db_path: Path) -> None:
         found = db.one("PRAGMA busy_timeout")
         assert found is not None and found[0] >= 5000
         with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-            db.execute("INSERT INTO ledger_history (order_id, kind, origin, at) "
-                       "VALUES (404, 'paid', 'user', 'now')")
+            db.execute("INSERT INTO ledger_history (store, order_id, kind, origin, at) "
+                       "VALUES ('default', 404, 'paid', 'user', 'now')")
     finally:
         db.close()
     assert {t for t in _tables(db_path) if not t.startswith("sqlite_")} == LEDGER_TABLES
@@ -41,8 +41,8 @@ def test_a_new_database_gets_the_whole_schema(location: str) -> None:
         assert schema_version(db) == SCHEMA_VERSION
         assert all(db.has_table(name) for name in LEDGER_TABLES)
         with pytest.raises(Exception, match="(?i)foreign key"):
-            db.execute("INSERT INTO ledger_history (order_id, kind, origin, at) "
-                       "VALUES (404, 'paid', 'user', 'now')")
+            db.execute("INSERT INTO ledger_history (store, order_id, kind, origin, at) "
+                       "VALUES ('default', 404, 'paid', 'user', 'now')")
     finally:
         db.close()
 
