@@ -15,7 +15,7 @@ import rules as shipped
 from engine import schema
 from engine.errors import ConfigError
 from engine.loader import InvalidRules
-from engine.yamldoc import decode, read
+from engine.yamldoc import Document, decode, read
 
 DEFAULT_FILE = "rulesync.yaml"
 DEFAULT_STATE = ".rulesync/state.sqlite"
@@ -51,7 +51,7 @@ class Config:
         return token
 
 
-def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str], Document]:
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -66,7 +66,7 @@ def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     data: dict[str, Any] = doc.data  # type: ignore[assignment]
     origins = {name: "{}:{}:{}".format(path, *doc.where(("settings", name)))
                for name in data.get("settings", {})}
-    return data, origins
+    return data, origins, doc
 
 
 def load(path: Path | None = None, *, state: Path | None = None,
@@ -75,14 +75,15 @@ def load(path: Path | None = None, *, state: Path | None = None,
     env = dict(os.environ if environ is None else environ)
     if path is None and Path(DEFAULT_FILE).is_file():
         path = Path(DEFAULT_FILE)
-    data, origins = _read_file(path) if path else ({"version": 1}, {})
+    data, origins, doc = _read_file(path) if path else ({"version": 1}, {}, Document(""))
     origins.update({name: "--set" for name in settings or {}})
     base = path.parent if path else Path.cwd()
     store: dict[str, Any] = data.get("store", {})
     rule_paths = tuple(base / p for p in data.get("rules", [])) or (shipped.BIGCOMMERCE,)
-    for p in rule_paths:
+    for i, p in enumerate(rule_paths):
         if not p.exists():
-            raise ConfigError(f"rule path {p} does not exist")
+            where = "{}:{}:{}: ".format(path, *doc.where(("rules", i))) if path else ""
+            raise ConfigError(f"{where}rule path {p} does not exist")
     retention = data.get("serve", {}).get("inbox_retention_days", DEFAULT_INBOX_RETENTION_DAYS)
     if retention != retention:  # .nan passes the schema's bounds
         raise ConfigError(f"{path}: serve.inbox_retention_days: .nan is not a number of days")
