@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import rules as shipped
 from engine import docs_words as words
@@ -82,7 +83,8 @@ class Places:
         path = Path(file).resolve()
         if not self._in_project(path):
             return ""
-        href = Path(os.path.relpath(path, self.output.resolve())).as_posix()
+        # Percent-encoded: a Markdown link destination ends at a space.
+        href = quote(Path(os.path.relpath(path, self.output.resolve())).as_posix())
         return f"{href}#L{line}" if line else href
 
     def _in_project(self, path: Path) -> Path | None:

@@ -213,6 +213,24 @@ def test_markdown_out_links_from_the_output_folder(project: Path) -> None:
     assert all((project / "site" / "rules" / h).is_file() for h in hrefs)
 
 
+def test_links_to_rules_in_a_folder_with_spaces_stay_links(project: Path) -> None:
+    # A Markdown link destination ends at a space (CommonMark): the path must be percent-encoded,
+    # or the row shows "[inbound.yaml:15](my rules/...)" as plain text.
+    (project / "rules").rename(project / "our rules")
+    (project / "rulesync.yaml").write_text("version: 1\nrules: ['our rules/bigcommerce']\n",
+                                           encoding="utf-8")
+    ok(run("docs", "--out", "site", cwd=project))
+    pages = {"stdout": ok(run("docs", cwd=project)),
+             "--out": (project / "site" / "index.md").read_text(encoding="utf-8")}
+    for where, out in pages.items():
+        hrefs = re.findall(r"\]\(([^)]*)\)", out)
+        assert hrefs and all(re.fullmatch(r"[^\s<>]+", h) for h in hrefs), (where, hrefs)
+    assert "[inbound.yaml:15](our%20rules/bigcommerce/inbound.yaml#L15)" in pages["stdout"]
+    assert "[inbound.yaml:15](../our%20rules/bigcommerce/inbound.yaml#L15)" in pages["--out"]
+    page = ok(run("docs", "--format", "html", cwd=project))
+    assert 'href="our%20rules/bigcommerce/inbound.yaml#L15"' in page
+
+
 def test_html_page_is_self_contained(project: Path) -> None:
     assert ok(run("docs", "--format", "html", "--out", "site", cwd=project)) == \
         "wrote site/index.html\n"
