@@ -12,7 +12,7 @@ import click
 
 from engine import report_sync
 from engine.cli_rules import set_option
-from engine.cli_sync import load_config, state_option
+from engine.cli_sync import load_config, order_id_argument, state_option
 from engine.config import Config
 from engine.errors import RulesyncError
 from engine.retries import RetrySet
@@ -75,7 +75,7 @@ def list_failures(ctx: click.Context, state_path: Path | None, as_json: bool) ->
 
 
 @failures.command()
-@click.argument("order_id", type=int)
+@order_id_argument
 @state_option
 @set_option
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
@@ -99,7 +99,7 @@ def retry(ctx: click.Context, order_id: int, state_path: Path | None, sets: tupl
 
 
 @failures.command()
-@click.argument("order_id", type=int)
+@order_id_argument
 @state_option
 @click.option("--json", "as_json", is_flag=True, help="Print what was forgotten as JSON.")
 @click.pass_context

@@ -9,9 +9,10 @@ from typing import Any
 import click
 
 from connectors.ledger.ledger import Ledger
-from engine.cli_sync import load_config, state_option
+from engine.cli_sync import load_config, order_id_argument, state_option
 from engine.errors import RulesyncError
 from engine.report_sync import ledger_table
+from engine.webhooks import MAX_ID
 
 ORIGIN = "user"  # a ledger user: these changes are what outbound rules push to the store
 NOTE_OPTION = click.option("--note", default="", help="A note kept in the order's history.")
@@ -38,7 +39,7 @@ def _json(data: Any) -> str:
 
 @orders.command("list")
 @state_option
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(0, MAX_ID),
               help="At most this many orders, lowest ids first; 0 lists them all.")
 @JSON_OPTION
 @click.pass_context
@@ -57,7 +58,7 @@ def list_orders(ctx: click.Context, state_path: Path | None, limit: int, as_json
 
 
 @orders.command()
-@click.argument("order_id", type=int)
+@order_id_argument
 @state_option
 @JSON_OPTION
 @click.pass_context
@@ -104,7 +105,7 @@ def order_text(data: dict[str, Any]) -> str:
 
 def _flag_command(name: str, method: Callable[..., bool], doc: str) -> click.Command:
     @click.command(name, help=doc)
-    @click.argument("order_id", type=int)
+    @order_id_argument
     @state_option
     @NOTE_OPTION
     @JSON_OPTION
@@ -140,7 +141,7 @@ def _items(pairs: tuple[str, ...]) -> dict[str, int] | None:
 
 
 @orders.command()
-@click.argument("order_id", type=int)
+@order_id_argument
 @click.option("--tracking", default="", help="The tracking number (required unless --no-tracking).")
 @click.option("--no-tracking", is_flag=True, help="Ship without a tracking number, on purpose.")
 @click.option("--carrier", required=True, help="The carrier, e.g. ups, usps, fedex, dhl.")

@@ -21,8 +21,18 @@ from engine.session import open_sync
 from engine.session import plan as run_plan
 from engine.state import SqliteState
 from engine.sync import Sync
+from engine.webhooks import MAX_ID
 
 log = logging.getLogger("rulesync.apply")
+
+
+# Order ids as the ledger can hold them (SQLite's 64-bit integers): a larger one is a usage error,
+# not an overflow when the query is made.
+ORDER_ID = click.IntRange(1, MAX_ID)
+
+
+def order_id_argument(f: Any) -> Any:
+    return click.argument("order_id", type=ORDER_ID)(f)
 
 
 def state_option(f: Any) -> Any:
@@ -92,7 +102,7 @@ def _progress(ctx: click.Context, sync: Sync) -> Progress:
 
 
 @click.command()
-@click.argument("order_id", type=int)
+@order_id_argument
 @state_option
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 @click.pass_context

@@ -212,3 +212,26 @@ def test_eval_state_is_the_sqlite_state_and_the_json_input_is_order_state(tmp_pa
     assert "--state is the SQLite state file in every command; give the order's JSON state " \
            "with --order-state" in r.stderr
     assert run("eval", "ev.json", "--order-state", "st.json", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("args", [
+    ("explain", "ID"), ("orders", "show", "ID"), ("orders", "pay", "ID"),
+    ("orders", "ship", "ID", "--carrier", "ups", "--no-tracking"), ("failures", "retry", "ID"),
+    ("failures", "forget", "ID"), ("orders", "list", "--limit", "ID"),
+], ids=lambda a: " ".join(a[:2]))
+def test_a_number_too_large_for_the_ledger_is_a_usage_error(tmp_path: Path,
+                                                           args: tuple[str, ...]) -> None:
+    """SQLite holds 64-bit integers: a larger order id (or limit) is refused as the input it is,
+    not met as an internal error when the query is made."""
+    from connectors.ledger import Ledger
+    from engine.state import SqliteState
+
+    state = tmp_path / "state.sqlite"
+    SqliteState(state).close()
+    Ledger(state).close()
+    raw = state.read_bytes()
+    big = str(2**63)
+    r = run(*(big if a == "ID" else a for a in args), "--state", str(state))
+    assert r.returncode == 2, r.stderr
+    assert f"{big} is not in the range" in r.stderr and "internal error" not in r.stderr
+    assert state.read_bytes() == raw
