@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import shutil
 import sys
@@ -122,14 +123,18 @@ def explain(ctx: click.Context, order_id: int, state_path: Path | None, as_json:
     click.echo(show(order_id, decisions, history))
 
 
-def invoked_as() -> str:
-    """How to type rulesync again from here: `rulesync` when that is what runs on the PATH,
-    otherwise the path the user typed (`.venv/bin/rulesync`), so printed hints work as printed."""
+def invoked_as(there: Path | None = None) -> str:
+    """How to type rulesync again from here (or from the folder `there`): `rulesync` when that is
+    what runs on the PATH, otherwise the path the user typed (`.venv/bin/rulesync`), as seen from
+    `there`, so printed hints work as printed."""
     typed = sys.argv[0]
     found = shutil.which("rulesync")
     if Path(typed).name != "rulesync" or (
             found and Path(found).resolve() == Path(typed).resolve()):
         return "rulesync"
+    if there is not None and not Path(typed).is_absolute() and os.sep in typed:
+        inside = there.absolute().is_relative_to(Path.cwd())  # else the full path reads better
+        typed = os.path.relpath(typed, there) if inside else os.path.abspath(typed)
     return shlex.quote(typed)
 
 
@@ -163,7 +168,8 @@ def init_cmd(target: Path, force: bool, install: str | None) -> None:
         raise click.BadParameter(str(e), param_hint="--install") from None
     for path in init(target, force=force, requirement=requirement):
         click.echo(f"wrote {path}")
-    program = invoked_as()
-    where = "" if target.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(target))} && "
+    here = target.resolve() == Path.cwd().resolve()
+    program = invoked_as(None if here else target)
+    where = "" if here else f"cd {shlex.quote(str(target))} && "
     click.echo(f"next: edit rulesync.yaml, then `{where}{program} validate && {program} test`")
     click.echo(f"CI installs {requirement} (.github/workflows/rulesync.yml)")

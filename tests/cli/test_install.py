@@ -106,3 +106,15 @@ def test_the_generated_workflow_installs_this_project_pinned(fresh: tuple[Path, 
     caught = sh(steps[1], home / "p", env)
     assert caught.returncode == 1
     assert "::error file=rules/bigcommerce/inbound.yaml," in caught.stdout
+
+
+def test_the_next_step_init_prints_works_as_printed(fresh: tuple[Path, str]) -> None:
+    home, _ = fresh
+    made = sh(".venv/bin/rulesync init shop", home)  # as typed after the README's first command
+    assert made.returncode == 0, made.stderr
+    hint = re.search(r"^next: edit rulesync\.yaml, then `([^`]+)`$", made.stdout, re.M)
+    assert hint, made.stdout
+    assert hint.group(1).startswith("cd shop && ")
+    r = sh(hint.group(1), home)
+    assert r.returncode == 0, (hint.group(1), r.stdout, r.stderr)
+    assert "(the rules rulesync.yaml configures)" in r.stdout
