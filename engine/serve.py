@@ -19,7 +19,9 @@ from typing import Any
 
 from connectors.bigcommerce.errors import ApiError, NotFoundError
 from engine import hooks
+from engine.catalog import INBOUND
 from engine.config import Config
+from engine.retries import RetrySet
 from engine.session import open_sync
 from engine.state import Inbox, SqliteState
 from engine.status_page import StatusPage, claims
@@ -29,6 +31,7 @@ from engine.webhooks import MAX_BODY, authenticated, check
 log = logging.getLogger("rulesync.serve")
 STALLED_AFTER = 60.0  # seconds without a worker heartbeat before /healthz says "stalled"
 HOOKS_REFRESH = 60.0  # seconds between reads of the store's hooks for /healthz
+QUEUE_AGE_LIMIT = 120.0  # seconds the oldest queued delivery may wait before "degraded"
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 REASONS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 404: "404 Not Found",
            405: "405 Method Not Allowed", 413: "413 Payload Too Large"}
@@ -38,6 +41,17 @@ def public(health: dict[str, Any]) -> dict[str, Any]:
     """What /healthz shows without the secret header: the status and the counts. Error texts,
     hook destinations and times only go to a caller that has the secret."""
     return {k: v for k, v in health.items() if k == "status" or type(v) is int}
+
+
+def health_status(alive: bool, health: dict[str, Any]) -> str:
+    """stalled: no worker heartbeat. degraded: orders wait in the retry set, the worker's last
+    turn failed (the store refused the token or was unavailable) or deliveries wait too long."""
+    if not alive:
+        return "stalled"
+    if health["failing_orders"] or health["worker_error"] or (
+            health["queue_age_seconds"] > QUEUE_AGE_LIMIT):
+        return "degraded"
+    return "ok"
 
 
 class App:
@@ -89,12 +103,16 @@ class App:
         state = self.inbox().state
         beat = float(state.get_meta("worker_heartbeat", "0"))
         alive = time.time() - beat < STALLED_AFTER
-        return {"status": "ok" if alive else "stalled", "queue_depth": self.inbox().depth(),
-                "dead_deliveries": self.inbox().dead(),
-                "worker_error": state.get_meta("worker_error") or None,
-                "last_sync": state.get_meta("last_sync") or None,
-                "hooks": json.loads(state.get_meta("hooks", "null")),
-                "last_received": self.inbox().last_received()}
+        retries = RetrySet(state).counts(time.time())
+        health = {"queue_depth": self.inbox().depth(),
+                  "queue_age_seconds": self.inbox().oldest_age(),
+                  "failing_orders": retries["waiting"], "retries_due": retries["due"],
+                  "dead_deliveries": self.inbox().dead(),
+                  "worker_error": state.get_meta("worker_error") or None,
+                  "last_sync": state.get_meta("last_sync") or None,
+                  "hooks": json.loads(state.get_meta("hooks", "null")),
+                  "last_received": self.inbox().last_received()}
+        return {"status": health_status(alive, health), **health}
 
     @staticmethod
     def _reply(start: StartResponse, status: int, body: str,
@@ -124,22 +142,33 @@ class Worker(threading.Thread):
                     sync.state.set_meta("worker_error", f"{utc_now()}: {e}")
                     self.stop.wait(1.0)
                     continue
+                if sync.state.get_meta("worker_error"):  # a whole turn went through: recovered
+                    sync.state.set_meta("worker_error", "")
                 if busy:
                     sync.state.set_meta("last_sync", utc_now())
                 else:
                     self.stop.wait(0.05)
 
     def step(self, sync: Sync, inbox: Inbox) -> bool:
-        """One turn: queued deliveries, ledger pushes, and the catch-up poll when it is due."""
-        with sync.state.exclusive():
-            sync.finish_pending(Summary())  # our own effects are linked before webhooks are read
-            scopes = self.drain(sync, inbox)
-            retried = sync.retry_due(Summary())  # due by their backoff, or a Retry press
-            busy = bool(scopes) or bool(retried) or bool(sync.outbound(Summary()))
+        """One turn: queued deliveries, due retries, ledger pushes, and the catch-up poll when
+        it is due, also after the rest of the turn failed."""
+        failure: Exception | None = None
+        scopes: set[str] = set()
+        try:
+            with sync.state.exclusive():
+                sync.finish_pending(Summary())  # our own effects are linked before webhooks
+                scopes = self.drain(sync, inbox)
+                retried = sync.retry_due(retrying := Summary())  # due, or a Retry press
+                _logged(retrying)
+                busy = bool(scopes) or bool(retried) or bool(sync.outbound(Summary()))
+        except ApiError as e:  # the store refused the token or is unavailable
+            failure, busy = e, False
         if time.monotonic() >= self.next_poll:
-            sync.run()  # catch-up poll + pending actions + outbound
+            _logged(sync.run())  # catch-up poll + pending actions + due retries + outbound
             self.prune(inbox)
             self.next_poll, busy = time.monotonic() + self.poll_seconds, True
+        if failure is not None:
+            raise failure
         self.hooks_stale |= not scopes <= self.hook_scopes  # a delivery from a hook not seen yet
         now = time.monotonic()
         if now >= self.last_hooks + HOOKS_REFRESH or (self.hooks_stale and now >= self.last_hooks + 1):
@@ -170,15 +199,21 @@ class Worker(threading.Thread):
         for order_id, ids in by_order.items():
             if self.stop.is_set():
                 break
+            summary = Summary()
             try:
-                sync.refresh(order_id, Summary(), shipments_changed=order_id in shipment_news)
+                sync.refresh(order_id, summary, shipments_changed=order_id in shipment_news)
             except NotFoundError:
                 log.warning("order %s from a webhook is not in the store: ignored", order_id)
-            except ApiError:
-                raise  # the store is unavailable: keep the deliveries, retry the whole queue
             except Exception as e:  # noqa: BLE001 - one bad order must not block the queue
-                log.warning("order %s from a webhook could not be applied: %s", order_id, e)
-                inbox.failed(ids, f"{utc_now()}: {e}")  # retried, then kept as dead
-                continue
+                if isinstance(e, ApiError) and e.status == 401:
+                    raise  # every order would fail alike: keep the deliveries
+                sync.fail_order(order_id, INBOUND, str(e), summary)
+            _logged(summary)  # a failed order waits in the retry set: the delivery is done
             inbox.mark_done(ids)
         return {row["scope"] for row in rows}
+
+
+def _logged(summary: Summary) -> Summary:
+    for problem in summary.problems:
+        log.warning("%s", problem)
+    return summary

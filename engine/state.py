@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -278,6 +279,15 @@ class Inbox:
             "SELECT id, order_id, scope FROM sync_inbox WHERE done = 0 AND attempts < ? "
             "AND retry_at <= ? ORDER BY id LIMIT ?", (self.MAX_ATTEMPTS, time.time(), limit))
         return [dict(r) for r in rows]
+
+    def oldest_age(self) -> int:
+        """Whole seconds the oldest queued delivery has waited; 0 when none waits."""
+        row = self.state.conn.execute(
+            "SELECT min(received_at) FROM sync_inbox WHERE done = 0 AND attempts < ?",
+            (self.MAX_ATTEMPTS,)).fetchone()
+        if not row or not row[0]:
+            return 0
+        return max(0, int(time.time() - datetime.fromisoformat(row[0]).timestamp()))
 
     def failed(self, ids: list[int], error: str) -> None:
         """Try again later, 2, 4, 8, 16 s after each failure, then keep it as dead."""
