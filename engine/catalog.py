@@ -76,7 +76,7 @@ ACTIONS: dict[str, dict[str, ActionSpec]] = {
 
 
 def status_label(status_id: object) -> str:
-    name = STATUSES.get(status_id) if isinstance(status_id, int) else None  # type: ignore[call-overload]
+    name = STATUSES.get(status_id) if isinstance(status_id, int) else None
     return f"{status_id} {name}" if name else str(status_id)
 
 

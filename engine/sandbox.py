@@ -71,7 +71,7 @@ class _Bound(NodeTransformer):
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%", "+"})
-    concat = staticmethod(bounded_output)  # type: ignore[assignment]
+    concat = staticmethod(bounded_output)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,7 +82,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         self.filters["_rulesync_steps"] = steps_over
 
     def _generate(self, source: nodes.Template, *args: Any, **kwargs: Any) -> str:
-        return super()._generate(_Bound(self).visit(source), *args, **kwargs)  # type: ignore[no-any-return]
+        return super()._generate(_Bound(self).visit(source), *args, **kwargs)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         check_binop(operator, left, right)

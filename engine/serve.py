@@ -68,7 +68,7 @@ class App:
     def inbox(self) -> Inbox:
         if not hasattr(self._local, "inbox"):
             self._local.inbox = Inbox(SqliteState(self.config.state))
-        return self._local.inbox  # type: ignore[no-any-return]
+        return self._local.inbox
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")

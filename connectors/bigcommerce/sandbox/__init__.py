@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .app import App
 from .faults import FaultInjector
@@ -107,6 +108,6 @@ class Sandbox:
     def reset_counts(self) -> None:
         self.app.reset_counts()
 
-    def webhook_log(self) -> list[dict]:
+    def webhook_log(self) -> list[dict[str, Any]]:
         """One entry per delivery attempt: hook_id, scope, hash, attempt, status, ok."""
         return list(self.dispatcher.log)

@@ -77,7 +77,7 @@ def order_filter(params: Mapping[str, str]) -> Predicate:
     return lambda o: not o["is_deleted"] and all(p(o) for p in preds)
 
 
-def sort_key(params: Mapping[str, str]) -> tuple[Callable[[dict[str, Any]], tuple], bool]:
+def sort_key(params: Mapping[str, str]) -> tuple[Callable[[dict[str, Any]], tuple[Any, ...]], bool]:
     """`sort=field[:asc|:desc]`; ties are broken by id so pages never overlap or skip."""
     field, _, direction = params.get("sort", "id").partition(":")
     if field not in SORT_FIELDS or direction not in ("", "asc", "desc"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import ApiError, not_found
 from .query import page_of, paging
 from .routing import Request, Response, json_or_204, route
@@ -24,7 +26,7 @@ def _include(req: Request) -> frozenset[str]:
     return wanted
 
 
-def _order(req: Request, order_id: int, include: frozenset[str]) -> dict:
+def _order(req: Request, order_id: int, include: frozenset[str]) -> dict[str, Any]:
     body = req.store.order(order_id, include)
     if "fees" in include:
         body["fees"] = []  # the sandbox has no fees
@@ -101,7 +103,7 @@ def archive_order(req: Request) -> Response:
     return Response(204)
 
 
-def _one(items: list[dict], item_id: int, what: str) -> Response:
+def _one(items: list[dict[str, Any]], item_id: int, what: str) -> Response:
     for item in items:
         if item["id"] == item_id:
             return Response(200, item)

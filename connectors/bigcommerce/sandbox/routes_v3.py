@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from .errors import ApiError
@@ -24,7 +25,7 @@ def _positive(req: Request, name: str, default: int) -> int:
     return value
 
 
-def _pagination(total: int, count: int, page: int, limit: int) -> dict:
+def _pagination(total: int, count: int, page: int, limit: int) -> dict[str, Any]:
     """[wh] components.schemas.Pagination."""
     pages = max(1, -(-total // limit))
     links = {"current": "?" + urlencode({"page": page, "limit": limit})}
@@ -61,7 +62,7 @@ def list_hooks(req: Request) -> Response:
     )
 
 
-def _body(req: Request) -> dict:
+def _body(req: Request) -> dict[str, Any]:
     return dict(req.body or {})
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ BY_ID: dict[int, Status] = {s.id: s for s in STATUSES}
 PENDING, SHIPPED, PARTIALLY_SHIPPED = 1, 2, 3
 
 
-def status_body(status: Status, custom_label: str | None = None) -> dict:
+def status_body(status: Status, custom_label: str | None = None) -> dict[str, Any]:
     """GET /v2/order_statuses/{id} ([v2] components.schemas.orderStatus_Base plus `order`)."""
     return {
         "id": status.id,
