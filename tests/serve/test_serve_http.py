@@ -7,6 +7,7 @@ would give up at its bound), and the server then closes the connection instead o
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from tests.support.serve_world import (
     order_delivery,
     run,
     sandbox,
+    state_of,
     wait_for,
     wait_state,
 )
@@ -99,6 +101,63 @@ def test_without_the_secret_a_body_sent_anyway_is_401_and_never_queued(
     assert s.inbox() == []
     assert ask(s.port, post_head(SECRET, Content_Length=str(len(body))), body).status == 200
     wait_state(s.state, oid, BILLED)
+
+
+def statuses_until_closed(port: int, sent: list[bytes]) -> list[int]:
+    """Send the requests back to back on one connection (pipelined) and read every answer until
+    the server closes it; the statuses in order."""
+    data = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"".join(sent))
+        while chunk := sock.recv(65536):
+            data += chunk
+    return [int(m) for m in re.findall(rb"^HTTP/1\.1 (\d{3}) ", data, re.M)]
+
+
+def head_of(sock: socket.socket) -> bytes:
+    """The next answer's status line and headers, read byte by byte (nothing past them)."""
+    data = b""
+    while not data.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        assert byte, f"closed after {data!r}"
+        data += byte
+    return data[:-4]
+
+
+def test_the_gate_keeps_keep_alive_pipelining_and_chunked_deliveries_working(
+        sb: Sandbox, tmp_path: Path, serves: list[Serve]) -> None:
+    """The header check sits in waitress's request parser: authenticated deliveries sent back to
+    back on one connection (by length, chunked, after `Expect: 100-continue`) all go through, and
+    a refused one ends the connection without letting the requests behind it in."""
+    s = start(serves, sb, tmp_path)
+    ids = [int(sb.store.create_order(order_body(7))["id"]) for _ in range(5)]
+
+    def delivery(oid: int, secret: str | None = SECRET, *, te: bool = False,
+                 last: bool = False, **extra: str) -> bytes:
+        body = json.dumps(order_delivery("created", oid)).encode()
+        framing = {"Transfer_Encoding": "chunked"} if te else {"Content_Length": str(len(body))}
+        request_head = post_head(secret, **framing, **extra, **({"Connection": "close"} if last
+                                                               else {}))
+        return request_head + (chunked(body, size=16) if te else body)
+
+    assert statuses_until_closed(s.port, [
+        delivery(ids[0]), delivery(ids[1], te=True), delivery(ids[2], last=True)]) == [200] * 3
+    # A client that waits for "100 Continue" before it sends the body gets it, then its answer.
+    body = json.dumps(order_delivery("created", ids[3])).encode()
+    with socket.create_connection(("127.0.0.1", s.port), timeout=30) as sock:
+        sock.sendall(post_head(SECRET, Content_Length=str(len(body)), Expect="100-continue"))
+        assert head_of(sock) == b"HTTP/1.1 100 Continue"
+        sock.sendall(body)
+        assert head_of(sock).startswith(b"HTTP/1.1 200 ")
+    for oid in ids[:4]:
+        wait_state(s.state, oid, BILLED)
+    # A refusal mid-connection: the delivery before it stands, the one behind it is never read.
+    assert statuses_until_closed(s.port, [
+        delivery(ids[0]), delivery(ids[4], secret="wrong-secret-0123456789"),
+        delivery(ids[4], last=True)]) == [200, 401]
+    s.worker_turn()
+    assert all(row["order_id"] != ids[4] for row in s.inbox())
+    assert state_of(s.state, ids[4]) is None
 
 
 # -- the size before the body ----------------------------------------------------------------
