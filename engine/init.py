@@ -5,6 +5,7 @@ import json
 import shutil
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import rules as shipped
 from engine import DISTRIBUTION, __version__
@@ -67,14 +68,28 @@ def install_requirement(given: str | None = None) -> str:
         if not given.strip() or any(c in given for c in "'\"\n\r"):
             raise ConfigError(f"{given!r} is not one pip requirement without quotes")
         return given.strip()
-    try:
-        source = json.loads(metadata.distribution(DISTRIBUTION).read_text("direct_url.json") or "{}")
-    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
-        source = {}
+    source = _installed_from()
     vcs = source.get("vcs_info", {})
     if vcs.get("vcs") == "git" and vcs.get("commit_id"):
         return f"{DISTRIBUTION} @ git+{source['url']}@{vcs['commit_id']}"
     return f"{DISTRIBUTION}=={__version__}"
+
+
+def unreachable_source() -> str | None:
+    """The local folder or file this copy was installed from (`pip install .`, an editable or a
+    wheel file), which a CI runner cannot install from; None for a package index or a git URL.
+    Then the default pin by name is a guess: the version may not be on the index, or the name may
+    be somebody else's there."""
+    source = _installed_from()
+    url = str(source.get("url", ""))
+    return url if url.startswith("file:") and "vcs_info" not in source else None
+
+
+def _installed_from() -> dict[str, Any]:
+    try:
+        return json.loads(metadata.distribution(DISTRIBUTION).read_text("direct_url.json") or "{}")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return {}
 
 
 def files(requirement: str) -> dict[str, str | Path]:

@@ -110,12 +110,14 @@ def test_init_never_overwrites_without_force(tmp_path: Path) -> None:
 
 def test_init_install_line(tmp_path: Path) -> None:
     workflow = tmp_path / "a/.github/workflows/rulesync.yml"
-    assert run("init", "a", cwd=tmp_path).returncode == 0
+    made = run("init", "a", cwd=tmp_path)  # from this checkout (an editable install)
+    assert made.returncode == 0 and made.stderr.startswith("warning: this rulesync was installed "
+                                                           "from file://"), made.stderr
     assert f"pip install '{DISTRIBUTION}=={__version__}'" in workflow.read_text()
     assert "pip install rulesync" not in workflow.read_text()
     pinned = f"{DISTRIBUTION} @ git+https://git.example.com/shop/rulesync@v{__version__}"
     r = run("init", "a", "--force", "--install", pinned, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    assert (r.returncode, r.stderr) == (0, "")  # given: no warning about where this copy came from
     assert f"- run: pip install '{pinned}'\n" in workflow.read_text()
     bad = run("init", "b", "--install", "x'; rm -rf /", cwd=tmp_path)
     assert bad.returncode == 2 and "--install" in bad.stderr

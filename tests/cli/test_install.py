@@ -82,6 +82,13 @@ def test_the_generated_workflow_installs_this_project_pinned(fresh: tuple[Path, 
     made = sh(".venv/bin/rulesync init p", home)
     assert made.returncode == 0, made.stderr
     assert f"CI installs {DISTRIBUTION}=={__version__}" in made.stdout
+    # Installed from a folder, which a CI runner cannot reach: a pin by name may find nothing on
+    # the index, or somebody else's upload; init says so rather than pinning in silence.
+    assert made.stderr.splitlines() == [
+        f"warning: this rulesync was installed from {(home / 'src').as_uri()}, which CI cannot "
+        f"reach; the workflow installs {DISTRIBUTION}=={__version__} from the package index, "
+        "where it may not be published: give --install (your git URL, see --help) or edit that "
+        "line"]
     workflow = yaml.safe_load((home / "p/.github/workflows/rulesync.yml").read_text())
     steps = [s["run"] for s in workflow["jobs"]["rules"]["steps"] if "run" in s]
     assert steps[0] == f"pip install '{DISTRIBUTION}=={__version__}'"
