@@ -25,6 +25,7 @@ the exit status is 1 when a target is MISSED. zen-engine is an optional bench de
 (`pip install -e .[bench]`); without it the zen rows are skipped.
 
     python bench/interpreter.py [--events 200000] [--seed 2026] [--reps 3] [--chunk 1000] [--no-gc]
+                                [--clock wall|cpu]
 """
 from __future__ import annotations
 
@@ -364,7 +365,7 @@ def check_all(rs: RuleSet, inputs: Inputs, chunk: int = 1000, with_zen: bool = T
 
 
 def best_of(reps: int, run: Callable[[bool], Any], check: Callable[[Any], None],
-            collect: bool = True) -> float:
+            collect: bool = True, clock: Callable[[], float] = time.perf_counter) -> float:
     """Best wall time of `reps` runs that use each result and drop it, as a sync run does.
 
     After each timed run, an untimed run keeps every result and checks it against the others.
@@ -376,9 +377,9 @@ def best_of(reps: int, run: Callable[[bool], Any], check: Callable[[Any], None],
         if not collect:
             gc.disable()
         try:
-            started = time.perf_counter()
+            started = clock()
             run(False)
-            elapsed = time.perf_counter() - started
+            elapsed = clock() - started
         finally:
             gc.enable()
         check(run(True))
@@ -407,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=1000, help="events per zen loop-mode call")
     parser.add_argument("--no-gc", dest="gc", action="store_false",
                         help="turn the garbage collector off while timing (on by default)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: time.process_time, this process's CPU time, steadier than "
+                             "wall time on a busy machine")
     args = parser.parse_args(argv)
 
     print(f"Python {platform.python_version()} ({platform.python_implementation()}) on {machine()}")
@@ -416,16 +420,17 @@ def main(argv: list[str] | None = None) -> int:
     matched = {d.matched[0] for d in want if d.matched}
     print(f"{args.events:,} events (seed {args.seed}) against {RULES.name}: "
           f"{len(matched)} of {len(rs.rules)} rules hit; best of {args.reps}, garbage collector "
-          f"{'on' if args.gc else 'off'} while timing")
+          f"{'on' if args.gc else 'off'} while timing, {args.clock} clock")
 
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     timings: dict[str, float] = {}
     timings["rulesync"] = best_of(args.reps, lambda keep: run_rulesync(rs, inputs, keep),
                                   lambda out: check_decisions("rulesync (rerun)", out, want,
-                                                              inputs), args.gc)
+                                                              inputs), args.gc, clock)
     decide = hand_written(rs)
     timings["hand-written"] = best_of(args.reps, lambda keep: run_hand(decide, inputs, keep),
                                       lambda out: check_decisions("hand-written", out, want,
-                                                                  inputs), args.gc)
+                                                                  inputs), args.gc, clock)
     if zen is None:
         print("zen-engine is not importable (pip install -e .[bench]); skipping the zen rows")
     else:
@@ -434,11 +439,11 @@ def main(argv: list[str] | None = None) -> int:
         chunks = zen_chunks(contexts, args.chunk)
         timings["zen"] = best_of(
             args.reps, lambda keep: run_zen(engine, contexts, keep),
-            lambda out: check_outcomes("zen", zen_outcomes(out), want, inputs), args.gc)
+            lambda out: check_outcomes("zen", zen_outcomes(out), want, inputs), args.gc, clock)
         timings[f"zen loop ({args.chunk:,}/call)"] = best_of(
             args.reps, lambda keep: run_zen_loop(engine, chunks, keep),
             lambda out: check_outcomes("zen loop", zen_loop_outcomes(out), want, inputs),
-            args.gc)
+            args.gc, clock)
     print("all engines agree with rulesync on every event of every repetition")
 
     rate = {name: args.events / seconds for name, seconds in timings.items()}
