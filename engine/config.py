@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import rules as shipped
-from engine import schema
+from connectors.bigcommerce.diagnose import token_problem
+from connectors.bigcommerce.errors import api_url_problem
+from engine import logs, schema
 from engine.errors import ConfigError
 from engine.loader import InvalidRules
 from engine.yamldoc import Document, decode, read
@@ -35,19 +37,27 @@ class Config:
     token_env: str = TOKEN_ENV
     retry_floor_seconds: float | None = None
     inbox_retention_days: float = DEFAULT_INBOX_RETENTION_DAYS
+    max_wait_seconds: float | None = None
+    timeout_seconds: float | None = None
     origins: Mapping[str, str] = field(default_factory=dict)  # setting -> where it was given
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def token(self) -> str:
-        """The access token, read from the environment only when a command needs the store."""
+        """The access token, read from the environment only when a command needs the store;
+        the store settings (hash, API URL) are checked here too, before any request."""
         token = self.environ.get(self.token_env, "").strip()
-        if any(ord(c) < 32 or ord(c) == 127 for c in token):  # never echoed back by an HTTP error
-            raise ConfigError(f"the token in {self.token_env} contains control characters")
+        logs.add_secret(token)  # redacted from every line, even the errors about it
+        problem = token_problem(token, self.token_env)
+        if problem:
+            raise ConfigError(problem)
         if not token:
             raise ConfigError(f"no store access token: set the environment variable {self.token_env}")
         if not self.store_hash:
             raise ConfigError("no store hash: set BIGCOMMERCE_STORE_HASH or store.store_hash "
                               "in rulesync.yaml")
+        problem = api_url_problem(self.api_url)
+        if problem:
+            raise ConfigError(problem)
         return token
 
 
@@ -73,12 +83,14 @@ def load(path: Path | None = None, *, state: Path | None = None,
          settings: Mapping[str, Any] | None = None,
          environ: Mapping[str, str] | None = None) -> Config:
     env = dict(os.environ if environ is None else environ)
+    logs.add_url_secrets(env.get("BIGCOMMERCE_API_URL", ""))  # before anything can print it
     if path is None and Path(DEFAULT_FILE).is_file():
         path = Path(DEFAULT_FILE)
     data, origins, doc = _read_file(path) if path else ({"version": 1}, {}, Document(""))
     origins.update({name: "--set" for name in settings or {}})
     base = path.parent if path else Path.cwd()
     store: dict[str, Any] = data.get("store", {})
+    logs.add_url_secrets(str(store.get("api_url", "")))
     rule_paths = tuple(base / p for p in data.get("rules", [])) or (shipped.BIGCOMMERCE,)
     for i, p in enumerate(rule_paths):
         if not p.exists():
@@ -96,4 +108,6 @@ def load(path: Path | None = None, *, state: Path | None = None,
         token_env=store.get("token_env", TOKEN_ENV),
         retry_floor_seconds=store.get("retry_floor_seconds"),
         inbox_retention_days=retention,
+        max_wait_seconds=store.get("max_wait_seconds"),
+        timeout_seconds=store.get("timeout_seconds"),
         origins=origins, environ=env)

@@ -54,7 +54,7 @@ def _config(sandbox: Sandbox, state: Path) -> Config:
 
 
 def _sync(config: Config, clock: FrozenClock) -> Any:
-    clock.advance(2)  # the change feed leaves the current second for the next run
+    clock.advance(2)  # time passes between runs, as it would in a real store
     with open_sync(config) as sync:
         return sync.run()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,12 @@ def client_for(config: Config, kind: type[BigCommerceClient] = BigCommerceClient
         floor = config.retry_floor_seconds
         policy = RetryPolicy(server_error_floor=floor, base_delay=min(1.0, floor),
                              max_delay=max(floor, 1.0))
-    return kind(config.store_hash, config.token(), config.api_url, policy=policy)
+    if config.max_wait_seconds is not None:
+        policy = replace(policy, max_wait=float(config.max_wait_seconds))
+    read = float(config.timeout_seconds or 30.0)
+    timeout = (min(5.0, read), read)
+    return kind(config.store_hash, config.token(), config.api_url, timeout=timeout,
+                policy=policy, token_name=config.token_env)
 
 
 @contextmanager

@@ -2,9 +2,15 @@
 
 Semantics (docs/bigcommerce.md "Change feed"):
 - The new watermark is the *server* clock (GET /v2/time) read before listing, never the local one.
-- A run lists the closed window [watermark - overlap, server_time - 1]. The current second is left
-  for the next run: `date_modified` has one-second precision (FACTS §4), so an order changed again
-  later in the same second would otherwise look identical to the version already processed.
+- A run lists the window [watermark - overlap, server_time], the current second included: a
+  change the store shows when a run starts is handled by that run.
+- The current second is still open: `date_modified` has one-second precision (FACTS §4), so an
+  order changed again later in that second carries the same (id, date_modified) as the version
+  just processed. Its pair is therefore *not* remembered as seen: the next run re-reads it. A
+  re-read version that nothing changed produces no event (events are differences from what the
+  sync last saw, `sync_store_orders`), and one that changed produces a new one, whose
+  deterministic id keeps it from being handled twice. Pairs from closed seconds are remembered
+  for the overlap and skipped when re-listed, so only the open second is read twice.
 - Inside the window orders are paged by id (sort=id:asc, min_id), not by page number over a
   date_modified sort: ids never move, so an order modified while we page can neither shift another
   one off a page boundary nor make the walk loop when hundreds share one second. An order modified
@@ -46,7 +52,8 @@ class OrderSource(Protocol):
 @dataclass(frozen=True)
 class Cursor:
     """Where the feed stands: `watermark` is server epoch seconds; `seen` holds the
-    (order id, ISO date_modified) pairs already processed inside the next run's overlap."""
+    (order id, ISO date_modified) pairs already processed inside the next run's overlap, from
+    closed seconds only (the second the run started in may still change: it is read again)."""
 
     watermark: int = 0
     seen: frozenset[Key] = field(default_factory=frozenset)
@@ -116,14 +123,14 @@ class ChangeBatch:
         watermark = max(now, start.watermark)
         keep_from = watermark - feed.overlap
         seen = {key for key in start.seen if _epoch(key[1]) >= keep_from}
-        lower, upper = max(0, start.watermark - feed.overlap), now - 1
+        lower, upper = max(0, start.watermark - feed.overlap), now
         if upper >= lower:
             for raw in feed.window(lower, upper):
                 stamp, epoch = _modified(raw)
                 key = (int(raw["id"]), stamp)
                 if key in start.seen:
                     continue
-                if epoch is not None and epoch >= keep_from:
+                if epoch is not None and keep_from <= epoch < now:  # the open second: re-read
                     seen.add(key)
                 yield feed.change(raw)
         self._cursor = Cursor(watermark, frozenset(seen))

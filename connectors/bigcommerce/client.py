@@ -15,7 +15,9 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from connectors.bigcommerce.errors import REDACTED
+from connectors.bigcommerce import replies
+from connectors.bigcommerce.diagnose import StoreNames, token_problem
+from connectors.bigcommerce.errors import REDACTED, api_url_problem, origin
 from connectors.bigcommerce.policy import RetryPolicy
 from connectors.bigcommerce.shipments import ShipmentMatch, create_shipment_once, same_shipment
 from connectors.bigcommerce.transport import Transport
@@ -59,9 +61,13 @@ class BigCommerceClient:
         *,
         policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
+        token_name: str = "BIGCOMMERCE_ACCESS_TOKEN",
     ) -> None:
         if not store_hash or not token:
             raise ConfigError("BigCommerce needs a store hash and an access token")
+        problem = api_url_problem(api_url) or token_problem(token, token_name)
+        if problem:
+            raise ConfigError(problem)
         self.store_hash = store_hash
         self.api_url = api_url.rstrip("/")
         self._token = token
@@ -74,8 +80,9 @@ class BigCommerceClient:
             "Content-Type": "application/json", "User-Agent": _user_agent(),
         })
         base = f"{self.api_url}/stores/{store_hash}"
+        names = StoreNames(origin(self.api_url), store_hash, token_name)
         self._http = Transport(base, self._session, token, timeout, self.policy, sleep, clock,
-                               self._rng)
+                               self._rng, names)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> BigCommerceClient:
@@ -98,8 +105,8 @@ class BigCommerceClient:
         return session
 
     def __repr__(self) -> str:
-        return (f"BigCommerceClient(store_hash={self.store_hash!r}, api_url={self.api_url!r}, "
-                f"token={REDACTED!r})")
+        return (f"BigCommerceClient(store_hash={self.store_hash!r}, "
+                f"api_url={origin(self.api_url)!r}, token={REDACTED!r})")
 
     @property
     def stats(self) -> dict[str, int]:
@@ -121,7 +128,9 @@ class BigCommerceClient:
         limit = int(query["limit"])
         page = int(query.pop("page", 1))
         while True:
-            rows = self.request("GET", template, path_params, {**query, "page": page}) or []
+            reply = self.request("GET", template, path_params, {**query, "page": page})
+            rows = replies.with_ids(replies.as_list(reply, "GET", template, "records"), "GET",
+                                    template, "record")
             yield from rows
             if len(rows) < limit:
                 return
@@ -136,14 +145,19 @@ class BigCommerceClient:
     def list_orders_page(self, **filters: Any) -> list[dict[str, Any]]:
         """One page of orders (defaults: limit 250, with consignments and line items)."""
         params = {"limit": PAGE_LIMIT, **ORDER_INCLUDES, **filters}
-        return self.request("GET", "/v2/orders", None, params) or []
+        reply = self.request("GET", "/v2/orders", None, params)
+        return replies.with_ids(replies.as_list(reply, "GET", "/v2/orders", "orders"), "GET",
+                                "/v2/orders", "order")
 
     def count_orders(self, **filters: Any) -> int:
         """How many orders match `filters` (GET /v2/orders/count: the list's filters, no paging)."""
         return int(self.request("GET", "/v2/orders/count", None, filters)["count"])
 
     def get_order(self, order_id: int) -> dict[str, Any]:
-        return self.request("GET", "/v2/orders/{order_id}", {"order_id": order_id}, ORDER_INCLUDES)
+        template = "/v2/orders/{order_id}"
+        reply = self.request("GET", template, {"order_id": order_id}, ORDER_INCLUDES)
+        order = replies.as_object(reply, "GET", template, "an order")
+        return replies.with_ids([order], "GET", template, "order")[0]
 
     def order_products(self, order_id: int) -> list[dict[str, Any]]:
         return list(self._pages("/v2/orders/{order_id}/products", {"order_id": order_id}))
@@ -160,11 +174,15 @@ class BigCommerceClient:
 
     def order_statuses(self) -> list[dict[str, Any]]:
         """The store's statuses; `custom_label` is per store (FACTS §1)."""
-        return self.request("GET", "/v2/order_statuses") or []
+        template = "/v2/order_statuses"
+        rows = replies.as_list(self.request("GET", template), "GET", template, "statuses")
+        for n, row in enumerate(rows):
+            replies.whole_number(row.get("id"), "GET", template, f"the id of status {n}")
+        return rows
 
     def server_time(self) -> int:
         """The server's epoch seconds (GET /v2/time), the clock for sync watermarks."""
-        return int(self.request("GET", "/v2/time")["time"])
+        return replies.server_time(self.request("GET", "/v2/time"), "GET", "/v2/time")
 
     # -- shipments --------------------------------------------------------------------------
     def list_shipments(self, order_id: int) -> list[dict[str, Any]]:
@@ -204,10 +222,13 @@ class BigCommerceClient:
         """Hooks made by this token (FACTS §7), following v3 meta.pagination."""
         page = 1
         while True:
-            doc = self.request("GET", "/v3/hooks", None, {**filters, "page": page}) or {}
-            yield from doc.get("data") or []
+            reply = self.request("GET", "/v3/hooks", None, {**filters, "page": page}) or {}
+            doc = replies.as_object(reply, "GET", "/v3/hooks", "a page of hooks")
+            yield from replies.as_list(doc.get("data"), "GET", "/v3/hooks", "hooks")
             pagination = (doc.get("meta") or {}).get("pagination") or {}
-            if page >= int(pagination.get("total_pages") or 1):
+            total = replies.whole_number(pagination.get("total_pages") or 1, "GET", "/v3/hooks",
+                                         "meta.pagination.total_pages", digits=6)
+            if page >= total:
                 return
             page += 1
 

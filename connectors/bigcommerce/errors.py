@@ -7,19 +7,56 @@ path *template* (never a URL with ids or the token) and the API's error body.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from engine.errors import RulesyncError
 
 REDACTED = "***"
 _BODY_LIMIT = 500
+# The userinfo of any URL (`https://user:pass@host`, `ftp://u:p@...`): everything between the
+# scheme and the last "@" before the host part ends.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s?#@'\"<>]*(?:@[^/\s?#@'\"<>]*)*@")
+
+
+def redact_urls(text: str) -> str:
+    """`scheme://user:password@host` -> `scheme://***@host`; the rest of the text is kept."""
+    return _USERINFO.sub(rf"\1{REDACTED}@", text)
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Replace every occurrence of `secret` in `text`; a no-op for an empty secret."""
-    if not secret:
-        return text
-    return text.replace(secret, REDACTED)
+    """Replace every occurrence of `secret` and the userinfo of every URL in `text`."""
+    if secret:
+        text = text.replace(secret, REDACTED)
+    return redact_urls(text)
+
+
+def api_url_problem(url: str) -> str | None:
+    """Why `url` cannot be the API address (checked before any request), or None."""
+    parts = urlsplit(url.strip()) if isinstance(url, str) else None
+    shown = redact_urls(repr(url))
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return (f"the API URL {shown} (BIGCOMMERCE_API_URL / store.api_url) must start with "
+                "https:// (or http:// for a local sandbox) and name a host")
+    try:
+        _ = parts.port  # raises on a port that is not a number in 0-65535
+    except ValueError:
+        return f"the API URL {shown} (BIGCOMMERCE_API_URL / store.api_url) has an invalid port"
+    return None
+
+
+def origin(url: str) -> str:
+    """`scheme://host[:port]` of a URL, without userinfo or path: safe to print."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 def _summary(body: Any) -> str:
@@ -42,6 +79,7 @@ class ApiError(RulesyncError):
         body: Any = None,
         reason: str = "",
         secret: str | None = None,
+        hint: str = "",
     ) -> None:
         self.method = method
         self.endpoint = endpoint
@@ -51,6 +89,8 @@ class ApiError(RulesyncError):
         what = f"HTTP {status}: {_summary(body)}" if status is not None else reason
         if status is not None and reason:
             what = f"{what} ({reason})"
+        if hint:  # what to fix first, then what the store said
+            what = f"{hint} ({what})" if what else hint
         super().__init__(redact(f"BigCommerce {where}: {what}", secret))
 
 
@@ -66,8 +106,19 @@ class RetriableApiError(ApiError):
         self.ambiguous = ambiguous
 
 
+class RateLimitError(RetriableApiError):
+    """The store asked for a wait longer than the configured limit (`max_wait_seconds`): the
+    run stops instead of hanging. Nothing was sent (or the request was refused), so it is not
+    ambiguous; a later run tries again."""
+
+
 class FatalApiError(ApiError):
     """Permanent: bad token (401), scope (403), missing (404), invalid data (422) and the like."""
+
+
+class StoreReplyError(FatalApiError):
+    """The store answered 2xx with something that is not what the endpoint returns (an object
+    where a list belongs, an id that is not a number): the page or endpoint cannot be used."""
 
 
 class NotFoundError(FatalApiError):

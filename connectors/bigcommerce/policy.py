@@ -3,23 +3,52 @@
 Sources (see /docs/bigcommerce.md): FACTS §8. The quota is shared by every app on the store and
 refills per window; `X-Rate-Limit-Requests-Left` and `X-Rate-Limit-Time-Reset-Ms` say how much is
 left and when it refills. Header names can arrive in any letter case (FACTS §2).
+
+The headers are the store's word, not ours to trust blindly: a value that is not a finite,
+non-negative number is treated as absent (a safe default applies), and a wait longer than
+`RetryPolicy.max_wait` is refused with `WaitTooLong`, quoting the header, instead of sleeping.
 """
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+RESET_MS = "X-Rate-Limit-Time-Reset-Ms"
+RETRY_AFTER = "X-Retry-After"
+REQUESTS_LEFT = "X-Rate-Limit-Requests-Left"
+# BigCommerce's rate-limit window is 30 s (FACTS §8): no honest store asks for a longer wait.
+DEFAULT_MAX_WAIT = 30.0
+
+
+class WaitTooLong(Exception):
+    """The store asked to wait `seconds` (header `name: value`), more than `limit` allows."""
+
+    def __init__(self, name: str, value: str, seconds: float, limit: float,
+                 source: str = "") -> None:
+        self.name, self.value, self.seconds, self.limit = name, value, seconds, limit
+        after = f" in its reply to {source}" if source else ""
+        super().__init__(f"the store asks to wait {seconds:.0f} s ({name}: {value}{after}), "
+                         f"more than the {limit:g} s limit (store.max_wait_seconds in "
+                         "rulesync.yaml)")
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in headers.items()}
 
 
-def _number(headers: dict[str, str], name: str) -> float | None:
-    try:
-        return float(headers[name])
-    except (KeyError, ValueError):
+def header_number(headers: Mapping[str, str], name: str) -> float | None:
+    """The header as a finite number >= 0; None when absent, non-numeric, negative, NaN or
+    infinite (each of those means "no usable advice")."""
+    raw = _lower(headers).get(name.lower())
+    if raw is None or len(raw) > 40:
         return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 @dataclass(frozen=True)
@@ -29,7 +58,10 @@ class RetryPolicy:
     Exponential from `base_delay`, capped at `max_delay`, with "equal jitter" (half fixed, half
     random) so that several clients do not retry in step. 5xx waits at least `server_error_floor`
     because FACTS §8 (status-codes.mdx) asks for delays of at least a minute after a 500; writes
-    wait `write_factor` times longer than reads (integration-design.mdx).
+    wait `write_factor` times longer than reads (integration-design.mdx). `max_wait` caps every
+    wait a rate limit causes; a store asking for more is an error. A refused connection or an
+    unknown host is retried only `unreachable_retries` times: it is more often a wrong URL than
+    a passing fault, and the user should hear about it within seconds.
     """
 
     max_retries: int = 5
@@ -37,64 +69,91 @@ class RetryPolicy:
     max_delay: float = 60.0
     server_error_floor: float = 60.0
     write_factor: float = 2.0
+    max_wait: float = DEFAULT_MAX_WAIT
+    unreachable_retries: int = 2
 
     def backoff(self, attempt: int, rng: random.Random, *, write: bool = False) -> float:
-        capped = min(self.max_delay, self.base_delay * (2 ** attempt))
+        capped = min(self.max_delay, self.base_delay * (2 ** min(attempt, 32)))
         delay = capped / 2 + rng.uniform(0, capped / 2)
         return delay * (self.write_factor if write else 1.0)
 
     def server_error_delay(self, attempt: int, rng: random.Random, *, write: bool = False) -> float:
         return max(self.server_error_floor, self.backoff(attempt, rng, write=write))
 
+    def unreachable_delay(self, attempt: int, rng: random.Random) -> float:
+        return min(self.backoff(attempt, rng), 2.0)
+
 
 def rate_limited_delay(
     headers: Mapping[str, str], attempt: int, policy: RetryPolicy, rng: random.Random
 ) -> float:
-    """Seconds to wait after a 429 (FACTS §8).
+    """Seconds to wait after a 429 (FACTS §8); raises `WaitTooLong` past `policy.max_wait`.
 
-    Time-Reset-Ms first, then X-Retry-After (seconds); a 429 without either means the platform is
-    under load, so back off. A repeated 429 adds backoff on top of the advertised wait.
+    Time-Reset-Ms first, then X-Retry-After (seconds); a 429 without a usable one means the
+    platform is under load, so back off. A repeated 429 adds backoff on top of the advertised
+    wait, never beyond `max_wait`.
     """
-    low = _lower(headers)
-    reset_ms = _number(low, "x-rate-limit-time-reset-ms")
-    retry_after = _number(low, "x-retry-after")
-    if reset_ms is not None:
-        wait = reset_ms / 1000.0
-    elif retry_after is not None:
-        wait = retry_after
-    else:
-        return policy.backoff(attempt, rng)
-    return wait + (policy.backoff(attempt - 1, rng) if attempt > 0 else 0.0)
+    for name, scale in ((RESET_MS, 0.001), (RETRY_AFTER, 1.0)):
+        value = header_number(headers, name)
+        if value is None:
+            continue
+        wait = value * scale
+        if wait > policy.max_wait:
+            raise WaitTooLong(name, _lower(headers)[name.lower()], wait, policy.max_wait)
+        extra = policy.backoff(attempt - 1, rng) if attempt > 0 else 0.0
+        return min(wait + extra, policy.max_wait)
+    return min(policy.backoff(attempt, rng), policy.max_wait)
 
 
 class RatePacer:
     """Remembers the last rate-limit headers and says how long to wait before the next call.
 
     When `requests_left` is at or below `reserve`, the next call would likely be refused, so it
-    waits for the rest of the window (Time-Reset-Ms counted from when the headers arrived).
+    waits for the rest of the window (Time-Reset-Ms counted from when the headers arrived), or
+    `fallback` seconds when the reply gave no usable reset time. A reset time past `max_wait`
+    makes `delay()` raise `WaitTooLong` instead of returning it.
     """
 
-    def __init__(self, clock: Callable[[], float], reserve: int = 1) -> None:
+    def __init__(self, clock: Callable[[], float], reserve: int = 1,
+                 max_wait: float = DEFAULT_MAX_WAIT, fallback: float = 1.0) -> None:
         self._clock = clock
         self._reserve = reserve
+        self._max_wait = max_wait
+        self._fallback = fallback
         self._left: float | None = None
         self._reset_at: float | None = None
+        self._refused: WaitTooLong | None = None
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        low = _lower(headers)
-        left = _number(low, "x-rate-limit-requests-left")
-        reset_ms = _number(low, "x-rate-limit-time-reset-ms")
-        if left is None:
+    def observe(self, headers: Mapping[str, str], source: str = "") -> None:
+        """Take in a reply's headers; `source` ("GET /v2/orders") is named if they are refused."""
+        left = header_number(headers, REQUESTS_LEFT)
+        if left is None:  # absent or unusable: no advice, keep going at the normal pace
+            return
+        self.forget()
+        if left > self._reserve:
             return
         self._left = left
-        self._reset_at = self._clock() + reset_ms / 1000.0 if reset_ms is not None else None
+        reset = header_number(headers, RESET_MS)
+        wait = self._fallback if reset is None else reset / 1000.0
+        if wait > self._max_wait:
+            self._refused = WaitTooLong(RESET_MS, _lower(headers)[RESET_MS.lower()], wait,
+                                        self._max_wait, source)
+            return
+        self._reset_at = self._clock() + wait
 
     def forget(self) -> None:
         """After waiting out a window, the old figures no longer hold."""
         self._left = None
         self._reset_at = None
+        self._refused = None
+
+    @property
+    def left(self) -> float | None:
+        return self._left
 
     def delay(self) -> float:
-        if self._left is None or self._left > self._reserve or self._reset_at is None:
+        if self._refused is not None:
+            raise self._refused
+        if self._left is None or self._reset_at is None:
             return 0.0
-        return max(0.0, self._reset_at - self._clock())
+        return max(0.0, min(self._reset_at - self._clock(), self._max_wait))

@@ -3,9 +3,12 @@
 Idempotent methods (GET, PUT, DELETE) are retried on 429, 5xx, timeouts and dropped connections.
 A POST is retried only on 429 (the request was refused, so nothing was created); any other
 transient failure is raised as an *ambiguous* `RetriableApiError` for the caller to reconcile.
+A refused connection or an unknown host is retried only briefly (`unreachable_retries`). Every
+retry and every wait is one log line (reason, delay, attempt), so a slow run is never silent.
 """
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,27 +16,43 @@ from urllib.parse import quote
 
 import requests
 
+from connectors.bigcommerce.diagnose import (
+    FATAL,
+    UNREACHABLE,
+    StoreNames,
+    network_failure,
+    status_hint,
+)
 from connectors.bigcommerce.errors import (
     FatalApiError,
     NotFoundError,
+    RateLimitError,
     RefusedRequestError,
     RetriableApiError,
-    redact,
+    StoreReplyError,
 )
-from connectors.bigcommerce.policy import RatePacer, RetryPolicy, rate_limited_delay
+from connectors.bigcommerce.policy import (
+    REQUESTS_LEFT,
+    RatePacer,
+    RetryPolicy,
+    WaitTooLong,
+    rate_limited_delay,
+)
 
+log = logging.getLogger("rulesync.store")
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
-_TRANSIENT_EXC = (
-    requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
 
 
 class _Transient(Exception):
-    """Internal: a failure worth retrying; `delay` is how long to wait first."""
+    """Internal: a failure worth retrying; `delay` is how long to wait first, `why` says what
+    happened in a few words, `retries` how many retries this kind of failure gets."""
 
-    def __init__(self, error: RetriableApiError, delay: float) -> None:
+    def __init__(self, error: RetriableApiError, delay: float, why: str, retries: int) -> None:
         super().__init__(str(error))
         self.error = error
         self.delay = delay
+        self.why = why
+        self.retries = retries
 
 
 def render_path(template: str, params: Mapping[str, Any]) -> str:
@@ -68,6 +87,7 @@ class Transport:
         sleep: Callable[[float], None],
         clock: Callable[[], float],
         rng: random.Random,
+        names: StoreNames,
     ) -> None:
         self._base = base_url.rstrip("/")
         self._session = session
@@ -76,7 +96,9 @@ class Transport:
         self._policy = policy
         self._sleep = sleep
         self._rng = rng
-        self.pacer = RatePacer(clock)
+        self._names = names
+        self.pacer = RatePacer(clock, max_wait=policy.max_wait,
+                               fallback=min(policy.base_delay, policy.max_wait))
         self.stats = {"requests": 0, "rate_limited": 0, "retries": 0}
 
     def request(
@@ -96,30 +118,44 @@ class Transport:
             try:
                 return self._attempt(method, template, path, params, body, attempt)
             except _Transient as t:
-                if attempt >= self._policy.max_retries:
+                if attempt >= t.retries:
                     raise t.error from None
                 self.stats["retries"] += 1
+                log.warning("%s %s: %s; retry %d of %d in %.1f s", method, template, t.why,
+                            attempt + 1, t.retries, t.delay)
                 self._sleep(t.delay)
                 attempt += 1
 
     def _attempt(self, method: str, template: str, path: str, params: Any, body: Any,
                  attempt: int) -> Any:
-        wait = self.pacer.delay()
-        if wait > 0:
-            self._sleep(wait)
-            self.pacer.forget()
+        self._pace(method, template)
         self.stats["requests"] += 1
         try:
             resp = self._session.request(method, self._base + path, params=params, json=body,
                                          timeout=self._timeout)
-        except _TRANSIENT_EXC as exc:
-            reason = redact(f"{type(exc).__name__}: {exc}", self._token)
-            raise self._transient(method, template, None, None, reason, attempt) from None
         except requests.RequestException as exc:
-            reason = redact(f"{type(exc).__name__}: {exc}", self._token)
-            raise FatalApiError(method, template, reason=reason, secret=self._token) from None
-        self.pacer.observe(resp.headers)
+            kind, reason = network_failure(exc, self._names, self._timeout)
+            if kind == FATAL:
+                raise FatalApiError(method, template, reason=reason, secret=self._token) from None
+            raise self._transient(method, template, None, None, reason, attempt,
+                                  unreachable=kind == UNREACHABLE) from None
+        self.pacer.observe(resp.headers, f"{method} {template}")
         return self._classify(method, template, resp, attempt)
+
+    def _pace(self, method: str, template: str) -> None:
+        """Wait for the rate-limit window to refill when the last reply said it is used up."""
+        try:
+            wait = self.pacer.delay()
+        except WaitTooLong as e:
+            self.pacer.forget()
+            raise RateLimitError(method, template, reason=f"not sent: {e}",
+                                 secret=self._token) from None
+        if wait > 0:
+            log.log(logging.WARNING if wait >= 1 else logging.INFO,
+                    "%s %s: the store's rate limit is used up (%s: %g); waiting %.1f s",
+                    method, template, REQUESTS_LEFT, self.pacer.left, wait)
+            self._sleep(wait)
+            self.pacer.forget()
 
     def _classify(self, method: str, template: str, resp: requests.Response, attempt: int) -> Any:
         status = resp.status_code
@@ -129,17 +165,27 @@ class Transport:
         if status == 429:
             self.stats["rate_limited"] += 1
             self.pacer.forget()
+            try:
+                delay = rate_limited_delay(resp.headers, attempt, self._policy, self._rng)
+            except WaitTooLong as e:
+                raise RateLimitError(method, template, status, body, str(e),
+                                     secret=self._token) from None
             error = RetriableApiError(method, template, status, body, secret=self._token)
-            delay = rate_limited_delay(resp.headers, attempt, self._policy, self._rng)
-            raise _Transient(error, delay)
+            raise _Transient(error, delay, "HTTP 429 (rate limited)", self._policy.max_retries)
         if status >= 500:
             raise self._transient(method, template, status, body, "", attempt)
         cls = NotFoundError if status == 404 else FatalApiError
-        raise cls(method, template, status, body, secret=self._token)
+        raise cls(method, template, status, body, secret=self._token,
+                  hint=status_hint(status, template, self._names))
 
     def _decode(self, method: str, template: str, resp: requests.Response, attempt: int) -> Any:
         if resp.status_code == 204 or not resp.content:
             return None
+        kind = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind and "json" not in kind:  # a web page, not the API: no retry will change that
+            raise StoreReplyError(method, template, reason=f"unexpected reply: {kind}, not JSON "
+                                  "(is BIGCOMMERCE_API_URL / store.api_url the API address?)",
+                                  secret=self._token)
         try:
             return resp.json()
         except ValueError:
@@ -148,16 +194,21 @@ class Transport:
                                   "invalid JSON in a success response", attempt) from None
 
     def _transient(self, method: str, template: str, status: int | None, body: Any, reason: str,
-                   attempt: int) -> Exception:
+                   attempt: int, *, unreachable: bool = False) -> Exception:
+        # Nothing reached a store we could not connect to: that failure is never ambiguous.
         error = RetriableApiError(method, template, status, body, reason, secret=self._token,
-                                  ambiguous=True)
+                                  ambiguous=not unreachable)
+        policy, write = self._policy, method != "GET"
+        if unreachable:
+            return _Transient(error, policy.unreachable_delay(attempt, self._rng), reason,
+                              min(policy.unreachable_retries, policy.max_retries))
         if method not in IDEMPOTENT:
             return error  # never blindly repeat a write that may have been applied
-        write = method != "GET"
         if status is not None and status >= 500:
-            delay = self._policy.server_error_delay(attempt, self._rng, write=write)
-            return _Transient(error, delay)
-        return _Transient(error, self._policy.backoff(attempt, self._rng, write=write))
+            delay = policy.server_error_delay(attempt, self._rng, write=write)
+            return _Transient(error, delay, f"HTTP {status}", policy.max_retries)
+        return _Transient(error, policy.backoff(attempt, self._rng, write=write), reason,
+                          policy.max_retries)
 
 
 def _body(resp: requests.Response) -> Any:

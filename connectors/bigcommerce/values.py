@@ -7,6 +7,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 _FOUR_PLACES = Decimal("0.0001")
+# Bounds on what a store may send as a number. Decimal accepts "1e1000000" as a finite value, and
+# turning that into an int builds a million-digit number (tens of seconds of CPU): refuse it first.
+MAX_INTEGER_DIGITS = 18  # ids and quantities fit in 64 bits
+MAX_AMOUNT_DIGITS = 15  # a trillion in any currency, with four places, is still exact
+MAX_PLACES = 12
 
 
 class InvalidValue(ValueError):
@@ -22,9 +27,22 @@ def money(value: Any, field: str) -> Decimal:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
         raise InvalidValue(f"{field}: not an amount ({value!r})") from None
-    if not amount.is_finite():
-        raise InvalidValue(f"{field}: not an amount ({value!r})")
+    if not amount.is_finite() or not _bounded(amount, MAX_AMOUNT_DIGITS, MAX_PLACES):
+        raise InvalidValue(f"{field}: not an amount ({_short(value)})")
     return amount
+
+
+def _bounded(number: Decimal, digits: int, places: int) -> bool:
+    """At most `digits` digits before the point and `places` after it, checked without
+    expanding the number."""
+    exponent = number.as_tuple().exponent
+    return (isinstance(exponent, int) and exponent >= -places
+            and (number.is_zero() or number.adjusted() < digits))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def money_str(amount: Decimal) -> str:
@@ -66,7 +84,8 @@ def integer(value: Any, field: str, default: int | None = None) -> int:
     try:
         number = Decimal(str(value))
     except InvalidOperation:
-        raise InvalidValue(f"{field}: not an integer ({value!r})") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise InvalidValue(f"{field}: not an integer ({value!r})")
+        raise InvalidValue(f"{field}: not an integer ({_short(value)})") from None
+    if (not number.is_finite() or not _bounded(number, MAX_INTEGER_DIGITS, MAX_PLACES)
+            or number != number.to_integral_value()):
+        raise InvalidValue(f"{field}: not an integer ({_short(value)})")
     return int(number)

@@ -1,9 +1,9 @@
 """`rulesync serve` end to end: the real command, a real sandbox store, real webhooks.
 
 Each test starts its own store and its own `serve` on a fresh state file. Ledger checks poll with
-a deadline. Where the store's catch-up poll must not be the thing that does the work, the store
-clock is frozen: the change feed leaves the current second for later, so with a frozen clock only
-webhook deliveries can bring a change in.
+a deadline. The catch-up poll runs when `serve` starts and then once an hour (`--poll-seconds`),
+so changes made after the start come in through webhook deliveries only; where a test needs store
+timestamps it can control, the store clock is frozen.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def frozen_sb(clock: FrozenClock) -> Iterator[Sandbox]:
-    """A store whose clock only moves when the test says so: the catch-up poll sees nothing new."""
+    """A store whose clock only moves when the test says so."""
     with sandbox(clock=clock) as sb:
         yield sb
 

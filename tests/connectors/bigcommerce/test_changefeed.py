@@ -58,24 +58,36 @@ class FakeSource:
                  "items": [{"order_product_id": 5, "product_id": 77, "quantity": 1}]}]
 
 
+def rfc2822_iso(epoch: int) -> str:
+    return parsedate_to_datetime(rfc2822(epoch)).isoformat()
+
+
 def run(feed: ChangeFeed, cursor: Cursor) -> tuple[list[tuple[int, str]], Cursor]:
     batch = feed.changes(cursor)
     keys = [(c.order_id, c.order["date_modified"]) for c in batch if c.order]
     return keys, batch.cursor
 
 
-def test_first_run_takes_closed_seconds_and_leaves_the_current_one() -> None:
+def test_the_current_second_is_taken_and_read_again_by_the_next_run() -> None:
     src = FakeSource(now=T0)
     src.put(1, T0 - 100)
     src.put(2, T0 - 1)
-    src.put(3, T0)  # the current second is still open
+    src.put(3, T0)  # changed in the second the run starts in
     feed = ChangeFeed(src)
     keys, cursor = run(feed, Cursor())
-    assert [k[0] for k in keys] == [1, 2]
+    assert [k[0] for k in keys] == [1, 2, 3]
     assert cursor.watermark == T0
-    src.now = T0 + 1
-    keys, cursor = run(feed, cursor)
-    assert [k[0] for k in keys] == [3]
+    assert {k[0] for k in cursor.seen} == {2}  # 3's second is still open: not remembered
+    # changed again later in the same second: same (id, date_modified), new content
+    src.put(3, T0, status_id=11, items_shipped=1)
+    batch = feed.changes(cursor)
+    again = [c for c in batch if c.order]
+    assert [(c.order_id, c.order["items_shipped"]) for c in again] == [(3, 1)]
+    src.now = T0 + 1  # the second closed: read once more, then remembered
+    keys, cursor = run(feed, batch.cursor)
+    assert [k[0] for k in keys] == [3] and {k[0] for k in cursor.seen} == {2, 3}
+    src.now = T0 + 2
+    assert run(feed, cursor)[0] == []
     src.now = T0 + 30
     assert run(feed, cursor)[0] == []
 
@@ -93,7 +105,7 @@ def test_the_overlap_is_relisted_but_nothing_is_processed_twice() -> None:
     keys, cursor = run(feed, cursor)
     assert sorted(k[0] for k in keys) == [4, 9]
     assert parsedate_to_datetime(src.pages[-1]["min_date_modified"]).timestamp() == T0 - 5
-    assert parsedate_to_datetime(src.pages[-1]["max_date_modified"]).timestamp() == T0 + 1
+    assert parsedate_to_datetime(src.pages[-1]["max_date_modified"]).timestamp() == T0 + 2
 
 
 def test_many_orders_sharing_one_second_are_paged_by_id() -> None:
@@ -124,8 +136,11 @@ def test_orders_modified_while_paging_are_neither_missed_nor_repeated() -> None:
     third, _ = run(feed, cursor)
     seen_ids = [k[0] for k in first + second + third]
     assert sorted(set(seen_ids)) == list(range(1, 1002))
-    assert len(first + second + third) == len(set(first + second + third))  # no (id, dm) twice
-    assert seen_ids.count(3) == 2 and seen_ids.count(900) == 1
+    everything = first + second + third
+    repeated = {k for k in everything if everything.count(k) > 1}
+    # only what the first run read in its own, still open, second is read twice
+    assert repeated == {(900, rfc2822_iso(T0))}
+    assert seen_ids.count(3) == 2 and seen_ids.count(900) == 2
     assert third == []
 
 

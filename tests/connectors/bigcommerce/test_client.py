@@ -45,7 +45,7 @@ def test_from_env_names_what_is_missing() -> None:
 
 
 def test_list_orders_pages_until_a_short_page() -> None:
-    pages = {"1": [{"id": i} for i in range(250)], "2": [{"id": 250}]}
+    pages = {"1": [{"id": i} for i in range(1, 251)], "2": [{"id": 251}]}
     client, adapter, _ = make_client(lambda call: Reply(200, pages[call.params["page"]]))
     assert len(list(client.list_orders(status_id=11))) == 251
     params = adapter.calls[0].params
@@ -56,7 +56,7 @@ def test_list_orders_pages_until_a_short_page() -> None:
 
 
 def test_list_orders_stops_on_204() -> None:
-    full = [{"id": i} for i in range(250)]
+    full = [{"id": i} for i in range(1, 251)]
     client, adapter, _ = make_client(scripted(Reply(200, full), Reply(204)))
     assert len(list(client.list_orders())) == 250
     assert [c.params["page"] for c in adapter.calls] == ["1", "2"]
@@ -146,7 +146,7 @@ def test_hook_writes() -> None:
 
 
 def test_order_subresources_are_paged() -> None:
-    lines = [{"id": i} for i in range(250)]
+    lines = [{"id": i} for i in range(1, 251)]
     client, adapter, _ = make_client(scripted(Reply(200, lines), Reply(200, [{"id": 999}]),
                                               Reply(200, [{"id": 7}])))
     assert len(client.order_products(1)) == 251

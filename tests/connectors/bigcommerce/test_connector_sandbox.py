@@ -88,7 +88,12 @@ def test_1000_orders_sharing_seconds_modified_while_paging(
 
     changes = first + second + third
     keys = [(c.order_id, c.order["date_modified"]) for c in changes if c.order]
-    assert len(keys) == len(set(keys)), "an (id, date_modified) was processed twice"
+    # Only what the first run read in its own, still open, second is read twice (the sync's
+    # deterministic event ids absorb that); everything else exactly once.
+    repeated = {k for k in keys if keys.count(k) > 1}
+    open_second = first[0].order["date_modified"][:11] if first[0].order else ""
+    assert {k[0] for k in repeated} <= {ids[5], ids[800]}, repeated
+    assert all(k[1].startswith(open_second) for k in repeated)
     assert {c.order_id for c in changes} == set(ids), "an order was missed"
     assert third == []
     assert [c.error for c in changes if c.error] == []
