@@ -151,9 +151,8 @@ class Transport:
             raise RateLimitError(method, template, reason=f"not sent: {e}",
                                  secret=self._token) from None
         if wait > 0:
-            log.log(logging.WARNING if wait >= 1 else logging.INFO,
-                    "%s %s: the store's rate limit is used up (%s: %g); waiting %.1f s",
-                    method, template, REQUESTS_LEFT, self.pacer.left, wait)
+            log.warning("%s %s: the store's rate limit is used up (%s: %g); waiting %.1f s",
+                        method, template, REQUESTS_LEFT, self.pacer.left, wait)
             self._sleep(wait)
             self.pacer.forget()
 
