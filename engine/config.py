@@ -14,7 +14,7 @@ from typing import Any
 import rules as shipped
 from connectors.bigcommerce.diagnose import token_problem
 from connectors.bigcommerce.errors import api_url_problem
-from engine import logs, schema
+from engine import schema, secrets
 from engine.errors import ConfigError
 from engine.loader import InvalidRules
 from engine.yamldoc import Document, decode, read
@@ -46,7 +46,7 @@ class Config:
         """The access token, read from the environment only when a command needs the store;
         the store settings (hash, API URL) are checked here too, before any request."""
         token = self.environ.get(self.token_env, "").strip()
-        logs.add_secret(token)  # redacted from every line, even the errors about it
+        secrets.add_secret(token)  # redacted from every line, even the errors about it
         problem = token_problem(token, self.token_env)
         if problem:
             raise ConfigError(problem)
@@ -83,14 +83,14 @@ def load(path: Path | None = None, *, state: Path | None = None,
          settings: Mapping[str, Any] | None = None,
          environ: Mapping[str, str] | None = None) -> Config:
     env = dict(os.environ if environ is None else environ)
-    logs.add_url_secrets(env.get("BIGCOMMERCE_API_URL", ""))  # before anything can print it
+    secrets.add_url_secrets(env.get("BIGCOMMERCE_API_URL", ""))  # before anything can print it
     if path is None and Path(DEFAULT_FILE).is_file():
         path = Path(DEFAULT_FILE)
     data, origins, doc = _read_file(path) if path else ({"version": 1}, {}, Document(""))
     origins.update({name: "--set" for name in settings or {}})
     base = path.parent if path else Path.cwd()
     store: dict[str, Any] = data.get("store", {})
-    logs.add_url_secrets(str(store.get("api_url", "")))
+    secrets.add_url_secrets(str(store.get("api_url", "")))
     rule_paths = tuple(base / p for p in data.get("rules", [])) or (shipped.BIGCOMMERCE,)
     for i, p in enumerate(rule_paths):
         if not p.exists():

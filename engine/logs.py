@@ -1,74 +1,17 @@
-"""Logging: readable lines by default, JSON lines with --log-format json; secrets redacted.
-
-Redaction replaces secret *values*, never the words around them: the values of the secret
-environment variables (and of any token the configuration names), the userinfo of every URL
-(`https://user:pass@host` -> `https://***@host`), and values that are unmistakably credentials by
-their syntax (an `X-Auth-Token` or `Authorization` header, a quoted "token"/"secret"/"password"
-key with a quoted value, `token=...` in a query string). Prose such as "no store access token:
-set the environment variable ..." is left as it is.
-"""
+"""Logging: readable lines by default, JSON lines with --log-format json; secrets redacted
+(`engine.secrets`: the values only, never the words around them)."""
 from __future__ import annotations
 
 import json
 import logging
 import os
-import re
-from urllib.parse import unquote, urlsplit
 
-from connectors.bigcommerce.errors import REDACTED, redact_urls
 from engine.errors import ConfigError
+from engine.secrets import redact
 
-SECRET_ENVS = ("BIGCOMMERCE_ACCESS_TOKEN", "RULESYNC_WEBHOOK_SECRET")
 LEVEL_ENV = "RULESYNC_LOG_LEVEL"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 PROGRESS_LOGGER = "rulesync.progress"
-MIN_SECRET = 4  # shorter "secrets" would redact ordinary letters out of every line
-_KEYS = r"[\w-]*(?:token|secret|password|passwd)[\w-]*"
-_PATTERNS = (
-    # a header line or dict entry: X-Auth-Token: abc / 'X-Auth-Token': 'abc' / Authorization: ...
-    re.compile(r"(?i)(\b(?:x-auth-token|authorization|x-rulesync-secret)['\"]?\s*[:=]\s*['\"]?)"
-               r"(?:(?:basic|bearer)\s+)?[^\s'\",}]+"),
-    # a quoted key with a quoted value, as in JSON or a Python dict repr
-    re.compile(rf"(?i)(['\"]{_KEYS}['\"]\s*:\s*['\"])[^'\"]+"),
-    # a query-string parameter: ?access_token=abc&
-    re.compile(rf"(?i)([?&;]{_KEYS}=)[^&\s'\"#]+"),
-)
-_extra: set[str] = set()
-
-
-def add_secret(value: str) -> None:
-    """Redact `value` from every later line (e.g. a token read from a configured variable)."""
-    value = value.strip()
-    if len(value) >= MIN_SECRET:
-        _extra.add(value)
-
-
-def add_url_secrets(url: str) -> None:
-    """Redact the password of a URL wherever it appears, not only inside the URL. (The user
-    name is redacted inside URLs only: it may well be an ordinary word.)"""
-    try:
-        password = urlsplit(url.strip()).password
-    except ValueError:
-        return
-    if password:
-        add_secret(password)
-        add_secret(unquote(password))
-
-
-def secrets() -> list[str]:
-    found = {os.environ.get(name, "") for name in SECRET_ENVS}
-    found |= {s.strip() for s in found}  # the token is used stripped (engine.config)
-    found |= _extra
-    return sorted((s for s in found if len(s) >= MIN_SECRET), key=len, reverse=True)
-
-
-def redact(text: str) -> str:
-    for secret in secrets():
-        text = text.replace(secret, REDACTED)
-    text = redact_urls(text)
-    for pattern in _PATTERNS:
-        text = pattern.sub(rf"\1{REDACTED}", text)
-    return text
 
 
 class _Redacting(logging.Formatter):

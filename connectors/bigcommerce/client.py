@@ -21,6 +21,7 @@ from connectors.bigcommerce.errors import REDACTED, api_url_problem, origin
 from connectors.bigcommerce.policy import RetryPolicy
 from connectors.bigcommerce.shipments import ShipmentMatch, create_shipment_once, same_shipment
 from connectors.bigcommerce.transport import Transport
+from engine import secrets
 from engine.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.bigcommerce.com"
@@ -65,6 +66,8 @@ class BigCommerceClient:
     ) -> None:
         if not store_hash or not token:
             raise ConfigError("BigCommerce needs a store hash and an access token")
+        secrets.add_secret(token)  # kept out of every message, log line and state row
+        secrets.add_url_secrets(api_url)
         problem = api_url_problem(api_url) or token_problem(token, token_name)
         if problem:
             raise ConfigError(problem)
@@ -151,7 +154,10 @@ class BigCommerceClient:
 
     def count_orders(self, **filters: Any) -> int:
         """How many orders match `filters` (GET /v2/orders/count: the list's filters, no paging)."""
-        return int(self.request("GET", "/v2/orders/count", None, filters)["count"])
+        template = "/v2/orders/count"
+        reply = replies.as_object(self.request("GET", template, None, filters), "GET", template,
+                                  "a count")
+        return replies.whole_number(reply.get("count"), "GET", template, "'count'")
 
     def get_order(self, order_id: int) -> dict[str, Any]:
         template = "/v2/orders/{order_id}"

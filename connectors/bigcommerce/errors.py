@@ -7,29 +7,21 @@ path *template* (never a URL with ids or the token) and the API's error body.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from engine.errors import RulesyncError
+from engine.secrets import REDACTED, redact_urls
+from engine.secrets import redact as redact_all
 
-REDACTED = "***"
 _BODY_LIMIT = 500
-# The userinfo of any URL (`https://user:pass@host`, `ftp://u:p@...`): everything between the
-# scheme and the last "@" before the host part ends.
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s?#@'\"<>]*(?:@[^/\s?#@'\"<>]*)*@")
-
-
-def redact_urls(text: str) -> str:
-    """`scheme://user:password@host` -> `scheme://***@host`; the rest of the text is kept."""
-    return _USERINFO.sub(rf"\1{REDACTED}@", text)
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Replace every occurrence of `secret` and the userinfo of every URL in `text`."""
+    """Replace `secret`, every registered secret and the userinfo of every URL in `text`."""
     if secret:
         text = text.replace(secret, REDACTED)
-    return redact_urls(text)
+    return redact_all(text)
 
 
 def api_url_problem(url: str) -> str | None:
