@@ -75,8 +75,9 @@ def open_sync(config: Config, *, plan: bool = False) -> Iterator[Sync]:
     rulesets = rulesets_by_direction(config)
     settings = check_settings(rulesets, config.settings, config.origins)
     if not plan:
+        client = client_for(config)  # store settings first: a bad one creates no state file
         with _opened(config.state) as (state, ledger):
-            yield Sync(rulesets, settings, ledger, state, client_for(config))
+            yield Sync(rulesets, settings, ledger, state, client)
         return
     client = client_for(config, PlanClient)
     with private_copy(config.state) as copy, _opened(copy, config.state) as (state, ledger):
