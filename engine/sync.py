@@ -98,8 +98,12 @@ class Sync:
         summary = Summary()
         with self.state.exclusive():
             self.finish_pending(summary)
+            # A failed push may still have taken effect in the store (a shipment made, then an
+            # error): like a pending action, it is retried (and so linked) before inbound reads
+            # the store back, which it does up to the current second.
+            self.retry_due(summary, OUTBOUND)
             self.inbound(summary, progress)
-            self.retry_due(summary)
+            self.retry_due(summary, INBOUND)
             self.outbound(summary)
             if push_current:
                 self.push_present(summary)
@@ -318,11 +322,12 @@ class Sync:
         if self.retries.succeeded(order_id, direction):
             summary.recorded.discard((order_id, direction))
 
-    def retry_due(self, summary: Summary) -> int:
-        """Retry the orders whose next attempt is due (not those this run read already);
-        returns how many were retried."""
+    def retry_due(self, summary: Summary, direction: str | None = None) -> int:
+        """Retry the orders whose next attempt is due (in `direction`, or both; not those this
+        run read already); returns how many were retried."""
         due = [e for e in self.retries.due(self.clock())
-               if not (e["direction"] == INBOUND and e["order_id"] in summary.read)]
+               if direction in (None, e["direction"])
+               and not (e["direction"] == INBOUND and e["order_id"] in summary.read)]
         for entry in due:
             self.retry(entry["order_id"], entry["direction"], summary)
         return len(due)
