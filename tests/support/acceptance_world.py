@@ -19,6 +19,7 @@ from typing import Any
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
 from connectors.ledger import Ledger
+from tests.support import in_process
 
 T0 = 1_790_000_000  # any whole second works; the store clock only moves when a test says so
 TOKEN = "sandbox-token"
@@ -101,7 +102,10 @@ class World:
     def run(self, *args: str, config: Path | None = None, timeout: float = 120,
             **extra_env: str) -> subprocess.CompletedProcess[str]:
         root = ["--config", str(config)] if config else []
-        return subprocess.run([RULESYNC, *root, *args], cwd=self.dir, env=self.env(**extra_env),
+        env = self.env(**extra_env)
+        if in_process.wanted(env):  # only for mutation runs (tests/support/in_process.py)
+            return in_process.run([*root, *args], self.dir, env)
+        return subprocess.run([RULESYNC, *root, *args], cwd=self.dir, env=env,
                               capture_output=True, text=True, timeout=timeout)
 
     def apply(self, *sets: str, expect_rc: int | None = 0, config: Path | None = None,
