@@ -30,11 +30,13 @@ def problems(ruleset: RuleSet, doc: Document) -> list[Problem]:
         for _, check in checks:
             check(space, doc, found)
             done += 1
-    except (OutOfSteps, RecursionError):  # what was found so far stands; the rest is named
+    except (OutOfSteps, RecursionError) as e:  # what was found so far stands; the rest is named
         unfinished = ", ".join(name for name, _ in checks[done:])
+        why = f"more than {MAX_STEPS} steps" if isinstance(e, OutOfSteps) \
+            else "conditions testing too many paths at once"
         found.append(doc.problem(("rules",), f"whole-file checks not finished: {unfinished} "
-                                 f"(more than {MAX_STEPS} steps), so problems of those kinds "
-                                 "may be missing: simplify the conditions or split the file",
+                                 f"({why}), so problems of those kinds may be missing: "
+                                 "simplify the conditions or split the file",
                                  severity="warning"))
     return found
 

@@ -122,6 +122,8 @@ def _read_json(path: Path, what: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise RulesyncError(f"cannot read {what} {path}: {e}") from None
+    except RecursionError:
+        raise RulesyncError(f"cannot read {what} {path}: nested too deeply") from None
 
 
 def _state(given: Any, path: Path) -> dict[str, Any]:

@@ -117,6 +117,32 @@ def test_validate_a_folder_reports_all_files(tmp_path: Path,
     assert "unknown version 7 (supported: 1)" in lines[1]
 
 
+WIDE = ("version: 1\nname: wide\ndirection: inbound\nrules:\n  - id: wide\n    when: {"
+        + ", ".join(f"event.order.f{i}: {i}" for i in range(1500))
+        + "}\n    no_update: wide\n  - id: rest\n    no_update: everything else\n")
+
+
+def test_unfinished_whole_file_checks_are_a_warning_and_an_error_under_strict(
+        tmp_path: Path) -> None:
+    path = tmp_path / "wide.yaml"
+    path.write_text(WIDE, encoding="utf-8")
+    lenient = run("validate", str(path))
+    assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    _, warning, summary = lenient.stdout.strip().split("\n")
+    assert warning.startswith(f"{path}:5:3: $.rules: warning: whole-file checks not finished: "
+                              "rules that can never fire, completeness (")
+    assert summary == "ok: 1 rule file(s) valid (1 warning(s))"
+    github = run("validate", "--format", "github", str(path))
+    assert github.returncode == 0 and github.stdout.splitlines()[1].startswith(
+        f"::warning file={path},line=5,col=3,")
+    strict = run("validate", "--strict", "--json", str(path))
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    report = json.loads(strict.stdout)
+    assert report["valid"] is False
+    assert [(p["severity"], p["line"]) for p in report["problems"]] == [("error", 5)]
+    no_traceback(strict)
+
+
 @pytest.mark.parametrize("args", [["--format", "xml"], ["no/such/file.yaml"]],
                          ids=["bad-format", "missing-path"])
 def test_validate_usage_errors_exit_2(args: list[str]) -> None:
@@ -265,7 +291,10 @@ def test_eval_unknown_setting_is_a_clear_error(tmp_path: Path) -> None:
     no_traceback(r)
 
 
-@pytest.mark.parametrize("content", ['{"type": ', ""], ids=["cut", "empty"])
+@pytest.mark.parametrize("content", [
+    '{"type": ', "", '{"type": "order.paid", "x": ' + "[" * 100000 + "]" * 100000 + "}",
+    '{"type": "order.paid", "order_id": ' + "9" * 5000 + "}",
+], ids=["cut", "empty", "nested-100000-deep", "5000-digit-number"])
 def test_eval_malformed_event_json_is_a_clear_error(tmp_path: Path, content: str) -> None:
     path = tmp_path / "ev.json"
     path.write_text(content, encoding="utf-8")
