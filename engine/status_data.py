@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.retries import RetrySet, iso
-from engine.state import Inbox, SqliteState
+from engine.state import SqliteState
 
 PAGE_SIZE = 50
 RECENT = 20
@@ -101,17 +101,6 @@ def recent_decisions(state: SqliteState, limit: int = RECENT) -> list[dict[str, 
     return [{**dict(r), "matched": json.loads(r["matched"]),
              "actions": [a["action"] for a in json.loads(r["actions"])],
              "no_update": json.loads(r["no_update"])} for r in rows]
-
-
-def queue(inbox: Inbox, now: datetime) -> dict[str, Any]:
-    """Webhook deliveries waiting to be applied, and how long the oldest has waited."""
-    oldest = inbox.state.conn.execute(
-        "SELECT min(received_at) FROM sync_inbox WHERE done = 0 AND attempts < ?",
-        (inbox.MAX_ATTEMPTS,)).fetchone()[0]
-    age = None
-    if oldest:
-        age = max(0.0, (now - datetime.fromisoformat(oldest)).total_seconds())
-    return {"depth": inbox.depth(), "oldest": oldest, "age_seconds": age, "dead": inbox.dead()}
 
 
 def when(stamp: str | None) -> str:

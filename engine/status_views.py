@@ -21,7 +21,7 @@ from connectors.ledger.ledger import Ledger
 from engine import report_sync, status_data
 from engine.config import Config
 from engine.retries import RetrySet
-from engine.state import Inbox, SqliteState
+from engine.state import SqliteState
 
 
 def _style() -> str:
@@ -60,8 +60,7 @@ class Views:
         page = status_data.retry_page(state, after=status_data.parse_cursor(after),
                                       before=status_data.parse_cursor(before))
         health = self.health()
-        store = {**self.store(), "health": health,
-                 "queue": status_data.queue(Inbox(state), now),
+        store = {**self.store(), "health": health,  # also the queue's depth and age
                  "since_sync": _since(health.get("last_sync"), now),
                  "retries": page, "conflicts": status_data.recent_conflicts(state),
                  "decisions": status_data.recent_decisions(state)}

@@ -53,7 +53,7 @@ def status_page(out: Path, work: Path) -> None:
                       extra_env={"RULESYNC_ADMIN_TOKEN": ADMIN})
         try:
             serve.start()
-            with browser.chromium(1280, 1200) as driver:
+            with browser.chromium(1280, 1300) as driver:
                 base = f"http://127.0.0.1:{serve.port}"
                 driver.get(base + "/login")
                 driver.find_element(By.ID, "token").send_keys(ADMIN)

@@ -41,10 +41,11 @@ def fill(state: SqliteState, orders: range, reason: str = "broken") -> None:
             retries.failed(i, "outbound", reason, "2026-01-01T00:00:00+00:00", 1000 + i // 2)
 
 
-def app(state: SqliteState, token: str | None = TOKEN) -> StatusPage:
+def app(state: SqliteState, token: str | None = TOKEN, **health_now: Any) -> StatusPage:
     config = configuration.load(state=state.path, environ={"BIGCOMMERCE_STORE_HASH": "abc123"})
-    health = {"status": "ok", "queue_depth": 0, "dead_deliveries": 0, "worker_error": None,
-              "last_sync": None, "hooks": None, "last_received": {}}
+    health = {"status": "ok", "queue_depth": 0, "queue_age_seconds": 0, "failing_orders": 0,
+              "retries_due": 0, "dead_deliveries": 0, "worker_error": None, "last_sync": None,
+              "hooks": None, "last_received": {}, **health_now}
     return StatusPage(config, token, lambda: state, lambda: health)
 
 
@@ -187,7 +188,12 @@ def test_the_page_shows_each_section_and_escapes_what_the_store_says(state: Sqli
                            "actions": json.dumps([{"action": "void_order", "key": "k1"}]),
                            "no_update": "[]", "outcome": "recorded",
                            "at": "2026-01-01T00:00:00+00:00"}, [])
-    _, _, html = call(app(state), "GET", "/", authorization=f"Bearer {TOKEN}")
+    page = app(state, status="degraded", queue_depth=3, queue_age_seconds=125, dead_deliveries=1,
+               last_sync="2026-01-01T00:00:00+00:00", worker_error="store unavailable")
+    _, _, html = call(page, "GET", "/", authorization=f"Bearer {TOKEN}")
+    assert '<div class="big bad">degraded</div>' in html and "last error: store unavailable" in html
+    assert "3 waiting" in html and "oldest 2 min old" in html and "1 dead" in html
+    assert "2026-01-01 00:00:00" in html
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; 1" in html
     assert html.count('<tr id="retry-') == 50 and "rows 1–50 of 68" in html
     assert 'href="/?after=' in html and "60 order(s)" in html
