@@ -53,7 +53,9 @@ def _key(row: dict[str, Any]) -> Key:
 
 
 def retry_page(state: SqliteState, *, after: Key | None = None, before: Key | None = None,
-               size: int = PAGE_SIZE, now: float | None = None) -> RetryPage:
+               size: int = PAGE_SIZE, now: float | None = None,
+               counts: dict[str, int] | None = None) -> RetryPage:
+    """One page of the retry set; `counts` (RetrySet.counts) when the caller has them already."""
     conn, now = state.conn, time.time() if now is None else now
     if before is not None:
         found = [dict(r) for r in conn.execute(
@@ -69,7 +71,7 @@ def retry_page(state: SqliteState, *, after: Key | None = None, before: Key | No
             f"ORDER BY next_attempt_at, order_id, direction LIMIT ?", (*args, size + 1))]
         more_before, more_after = after is not None, len(found) > size
         found = found[:size]
-    counts = RetrySet(state).counts(now)
+    counts = counts or RetrySet(state).counts(now)
     entries = int(conn.execute("SELECT count(*) FROM sync_retries").fetchone()[0])
     start = 0
     if found and (after or before):

@@ -56,10 +56,10 @@ class Views:
                 "api": f"{url.scheme}://{host}" + (f":{url.port}" if url.port else "")}
 
     def status(self, after: str | None, before: str | None, csrf: str, notice: str) -> str:
-        state, now = self.state(), datetime.now(UTC)
+        state, now, health = self.state(), datetime.now(UTC), self.health()
+        counts = {"waiting": health["failing_orders"], "due": health["retries_due"]}
         page = status_data.retry_page(state, after=status_data.parse_cursor(after),
-                                      before=status_data.parse_cursor(before))
-        health = self.health()
+                                      before=status_data.parse_cursor(before), counts=counts)
         store = {**self.store(), "health": health,  # also the queue's depth and age
                  "since_sync": _since(health.get("last_sync"), now),
                  "retries": page, "conflicts": status_data.recent_conflicts(state),

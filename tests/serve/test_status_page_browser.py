@@ -95,6 +95,12 @@ def request(url: str, *, data: bytes | None = None, **headers: str) -> tuple[int
             return e.code, e.headers, e.read().decode()
 
 
+def shown(driver: Any, by: str, value: str) -> Any:
+    """The element once the page that has it is there (a click may return before the next page
+    has loaded)."""
+    return wait_for(f"{value} on the page", lambda: driver.find_elements(by, value))[0]
+
+
 def sign_in(driver: Any, base: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -102,11 +108,11 @@ def sign_in(driver: Any, base: str) -> None:
     assert "/login" in driver.current_url  # no session: sent to the sign-in form
     driver.find_element(By.ID, "token").send_keys("not-the-token")
     driver.find_element(By.ID, "sign-in").click()
-    assert "wrong admin token" in driver.find_element(By.ID, "login-error").text
+    assert "wrong admin token" in shown(driver, By.ID, "login-error").text
     driver.find_element(By.ID, "token").send_keys(ADMIN)
     driver.find_element(By.ID, "sign-in").click()
     wait_for("the status page after signing in",
-             lambda: driver.find_elements(By.ID, "retry-counts"), timeout=10)
+             lambda: driver.find_elements(By.ID, "retry-counts"))
 
 
 def test_sign_in_find_the_failed_order_retry_it_after_the_store_recovers(world: Any) -> None:
@@ -125,13 +131,13 @@ def test_sign_in_find_the_failed_order_retry_it_after_the_store_recovers(world: 
         assert "unknown status id '11'" in row.text and "1" in row.text.split()
 
         row.find_element(By.LINK_TEXT, str(broken)).click()  # its explain view
+        assert "Not in the ledger." in shown(driver, By.ID, "ledger-state").text
         assert driver.find_element(By.TAG_NAME, "h2").text.startswith(f"Order {broken}")
-        assert "Not in the ledger." in driver.find_element(By.ID, "ledger-state").text
         driver.back()
 
         store.heal()  # the store recovers; its order data never changed
         postpone(serve.state)  # no retry by backoff during the test: only the button can do it
-        driver.find_element(By.ID, f"retry-{broken}-inbound").find_element(
+        shown(driver, By.ID, f"retry-{broken}-inbound").find_element(
             By.XPATH, ".//button[text()='Retry']").click()
         notice = wait_for("the outcome of Retry", lambda: driver.find_elements(By.ID, "notice"))
         # The page waits a few seconds for the worker's attempt; on a very busy machine it may
@@ -145,7 +151,7 @@ def test_sign_in_find_the_failed_order_retry_it_after_the_store_recovers(world: 
         wait_state(serve.state, broken, PAID)
 
         driver.get(f"{base}/orders/{broken}")
-        assert "paid yes" in driver.find_element(By.ID, "ledger-state").text
+        assert "paid yes" in shown(driver, By.ID, "ledger-state").text
         assert "awaiting-fulfillment" in driver.find_element(By.ID, "decisions").find_element(
             By.XPATH, "following-sibling::table").text
         assert "paid store" in driver.find_element(By.ID, "history-table").text
@@ -201,7 +207,7 @@ def test_a_cross_site_post_is_refused(world: Any) -> None:
 
             # the signed-in browser on another site (localhost is not 127.0.0.1's site)
             driver.get(f"http://localhost:{attacker.server_address[1]}/")
-            driver.find_element(By.ID, "go").click()
+            shown(driver, By.ID, "go").click()
             wait_for("the refused cross-site post to land",
                      lambda: driver.current_url != f"http://localhost:{attacker.server_address[1]}/")
             assert broken in retry_set(serve.state)
@@ -220,7 +226,7 @@ def test_a_cross_site_post_is_refused(world: Any) -> None:
 
             # from the page itself, Forget works
             driver.get(base + "/")
-            driver.find_element(By.ID, f"retry-{broken}-inbound").find_element(
+            shown(driver, By.ID, f"retry-{broken}-inbound").find_element(
                 By.XPATH, ".//button[text()='Forget']").click()
             notice = wait_for("the outcome of Forget",
                               lambda: driver.find_elements(By.ID, "notice"))
