@@ -32,6 +32,10 @@ from engine.sync import Summary
 # How SQLite reports a write the disk refused: full (ENOSPC), or over a quota or file size limit
 # (EDQUOT, EFBIG). Every write of a plan goes to its copy, so these are the temporary folder's.
 NO_ROOM = ("SQLITE_FULL", "SQLITE_IOERR_WRITE")
+# How SQLite refuses a WAL file whose `-shm` it can neither make nor use: a read-only file system
+# (CANTOPEN), a folder this user may not write (READONLY_DIRECTORY), or a `-shm` left by a dead
+# process that it may not reset (READONLY_CANTINIT). No connection is open then.
+CANNOT_OPEN = ("SQLITE_CANTOPEN", "SQLITE_READONLY")
 
 
 class StoreWriteInPlan(RuntimeError):
@@ -107,7 +111,8 @@ def snapshot(source: Path, copy: Path) -> None:
     except sqlite3.Error as e:
         if e.sqlite_errorname in NO_ROOM:
             raise
-        if os.access(source.parent, os.W_OK):
+        if not (e.sqlite_errorname or "").startswith(CANNOT_OPEN) or \
+                os.access(source.parent, os.W_OK):
             raise RulesyncError(f"cannot read the state file {source}: {e}") from None
         target.close()
         _copy_files(source, copy)
