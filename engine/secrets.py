@@ -16,7 +16,8 @@ import re
 from urllib.parse import unquote, urlsplit
 
 REDACTED = "***"
-SECRET_ENVS = ("BIGCOMMERCE_ACCESS_TOKEN", "RULESYNC_WEBHOOK_SECRET")
+# The status page's admin token is a secret like the others (engine/status_auth.py).
+SECRET_ENVS = ("BIGCOMMERCE_ACCESS_TOKEN", "RULESYNC_WEBHOOK_SECRET", "RULESYNC_ADMIN_TOKEN")
 MIN_SECRET = 4  # shorter "secrets" would redact ordinary letters out of every line
 # The userinfo of any URL: everything between the scheme and the last "@" of the authority.
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s?#@'\"<>]*(?:@[^/\s?#@'\"<>]*)*@")

@@ -81,3 +81,8 @@ def test_log_lines_are_redacted_in_both_formats(fmt: str) -> None:
         assert json.loads(line)["message"] == "token *** and *** at http://***@h/"
     else:
         assert line.endswith("rulesync.test: token *** and *** at http://***@h/")
+
+
+def test_the_admin_token_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RULESYNC_ADMIN_TOKEN", "admin-token-0123456789")
+    assert secrets.redact("login with admin-token-0123456789 failed") == "login with *** failed"
