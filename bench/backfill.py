@@ -7,7 +7,11 @@ peak memory for N/10 orders beside it: the backfill streams, so memory must stay
 no order in error (the seeded statuses 0-14 import only some orders, by the rules), and at most
 2x the peak memory for 10x the orders; the exit status is 1 when one is MISSED.
 
-    python bench/backfill.py [--orders 10000]
+With ``--state postgresql://...`` the N-order backfill also runs with the ledger and sync state
+in that PostgreSQL database (in a new schema, dropped afterwards), and the two are printed side
+by side; target: PostgreSQL at least half SQLite's orders per second.
+
+    python bench/backfill.py [--orders 10000] [--state postgresql://postgres@127.0.0.1/test]
 """
 from __future__ import annotations
 
@@ -20,9 +24,14 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 MEMORY_RATIO = 2.0  # streaming: 10x the orders may not cost more than 2x the memory
+POSTGRES_RATIO = 2.0  # PostgreSQL may take at most twice SQLite's time per order
 
 # Runs `rulesync apply` in this process and writes its peak RSS (KiB on Linux) to a pipe at exit.
 APPLY = """
@@ -52,7 +61,22 @@ def api_calls(base: str) -> int:
         return sum(json.load(reply).values())
 
 
-def backfill(orders: int) -> dict[str, float]:
+@contextmanager
+def fresh_schema(url: str) -> Iterator[str]:
+    """The URL with its search_path on a new schema, dropped afterwards."""
+    import psycopg
+
+    name = f"rulesync_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{name}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def backfill(orders: int, state: str = "") -> dict[str, Any]:
     sandbox, base = start_sandbox(orders)
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -61,8 +85,8 @@ def backfill(orders: int) -> dict[str, float]:
             calls_before = api_calls(base)
             read, write = os.pipe()
             started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-c", APPLY, str(Path(tmp) / "state.sqlite"),
-                                   str(write)],
+            done = subprocess.run([sys.executable, "-c", APPLY,
+                                   state or str(Path(tmp) / "state.sqlite"), str(write)],
                                   env=env, capture_output=True, text=True, pass_fds=(write,))
             seconds = time.perf_counter() - started
             os.close(write)
@@ -75,7 +99,8 @@ def backfill(orders: int) -> dict[str, float]:
     finally:
         sandbox.terminate()
         sandbox.wait()
-    return {"orders": orders, "seconds": seconds, "orders_per_s": orders / seconds,
+    return {"state": "PostgreSQL" if state else "SQLite", "orders": orders, "seconds": seconds,
+            "orders_per_s": orders / seconds,
             "calls": calls, "calls_per_order": calls / orders, "peak_mib": peak_kib / 1024,
             "imported": summary["imported"], "errors": summary["errors"]}
 
@@ -83,21 +108,36 @@ def backfill(orders: int) -> dict[str, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--state", default="", help="also run on this postgresql:// database")
     args = parser.parse_args()
+    if args.state and not args.state.startswith(("postgresql://", "postgres://")):
+        parser.error("--state must be a postgresql:// URL (SQLite always runs)")
     small, large = backfill(args.orders // 10), backfill(args.orders)
-    print(f"{'orders':>8} {'seconds':>8} {'orders/s':>9} {'API calls':>10} {'calls/order':>12} "
-          f"{'peak MiB':>9} {'imported':>9}")
-    for r in (small, large):
-        print(f"{r['orders']:>8} {r['seconds']:>8.1f} {r['orders_per_s']:>9.0f} {r['calls']:>10}"
-              f" {r['calls_per_order']:>12.3f} {r['peak_mib']:>9.1f} {r['imported']:>9}")
+    runs = [small, large]
+    if args.state:
+        with fresh_schema(args.state) as url:
+            runs.append(backfill(args.orders, url))
+    print(f"{'state':>10} {'orders':>8} {'seconds':>8} {'orders/s':>9} {'API calls':>10} "
+          f"{'calls/order':>12} {'peak MiB':>9} {'imported':>9}")
+    for r in runs:
+        print(f"{r['state']:>10} {r['orders']:>8} {r['seconds']:>8.1f} {r['orders_per_s']:>9.0f}"
+              f" {r['calls']:>10} {r['calls_per_order']:>12.3f} {r['peak_mib']:>9.1f}"
+              f" {r['imported']:>9}")
     print(f"peak memory ratio {large['orders']}/{small['orders']} orders: "
           f"{large['peak_mib'] / small['peak_mib']:.2f}x for {large['orders'] // small['orders']}x"
           " the orders")
-    complete = all(r["errors"] == 0 for r in (small, large))
+    complete = all(r["errors"] == 0 for r in runs)
     flat = large["peak_mib"] <= MEMORY_RATIO * small["peak_mib"]
     print(f"target no order in error: {'met' if complete else 'MISSED'}")
     print(f"target peak memory <= {MEMORY_RATIO:g}x for 10x the orders: {'met' if flat else 'MISSED'}")
-    return 0 if complete and flat else 1
+    close = True
+    if args.state:
+        ratio = runs[2]["seconds"] / large["seconds"]
+        close = ratio <= POSTGRES_RATIO
+        print(f"PostgreSQL / SQLite time for {args.orders} orders: {ratio:.2f}x")
+        print(f"target PostgreSQL within {POSTGRES_RATIO:g}x of SQLite: "
+              f"{'met' if close else 'MISSED'}")
+    return 0 if complete and flat and close else 1
 
 
 if __name__ == "__main__":

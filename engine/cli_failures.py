@@ -5,19 +5,18 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import click
 
-from engine import report_sync
+from engine import db, report_sync
 from engine.cli_rules import set_option
 from engine.cli_sync import load_config, order_id_argument, state_option
 from engine.config import Config
 from engine.errors import RulesyncError
 from engine.retries import RetrySet
 from engine.session import open_sync
-from engine.state import SqliteState
+from engine.state import SqlState
 
 COLUMNS = ("order", "direction", "attempts", "first failed", "last failed", "next attempt",
            "reason")
@@ -26,10 +25,10 @@ COLUMNS = ("order", "direction", "attempts", "first failed", "last failed", "nex
 @contextmanager
 def _retry_set(config: Config) -> Iterator[RetrySet | None]:
     """The state file's retry set, or None when there is no state file (nothing is created)."""
-    if not config.state.exists():
+    if not db.exists(config.state):
         yield None
         return
-    state = SqliteState(config.state)
+    state = SqlState(config.state)
     try:
         yield RetrySet(state)
     finally:
@@ -40,7 +39,7 @@ def _entries(config: Config, order_id: int) -> list[dict[str, Any]]:
     with _retry_set(config) as retries:
         found = retries.entries(order_id) if retries else []
     if not found:
-        raise RulesyncError(f"order {order_id} is not in the retry set of {config.state} "
+        raise RulesyncError(f"order {order_id} is not in the retry set of {db.shown(config.state)} "
                             "(see `rulesync failures list`)")
     return found
 
@@ -60,7 +59,7 @@ def failures() -> None:
 @state_option
 @click.option("--json", "as_json", is_flag=True, help="Print the retry set as JSON.")
 @click.pass_context
-def list_failures(ctx: click.Context, state_path: Path | None, as_json: bool) -> None:
+def list_failures(ctx: click.Context, state_path: str | None, as_json: bool) -> None:
     """Every order in the retry set: why it failed, how often, and when it is tried next."""
     with _retry_set(load_config(ctx, state_path)) as retries:
         entries = retries.entries() if retries else []
@@ -80,7 +79,7 @@ def list_failures(ctx: click.Context, state_path: Path | None, as_json: bool) ->
 @set_option
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_context
-def retry(ctx: click.Context, order_id: int, state_path: Path | None, sets: tuple[str, ...],
+def retry(ctx: click.Context, order_id: int, state_path: str | None, sets: tuple[str, ...],
           as_json: bool) -> None:
     """Retry ORDER now, whatever its backoff says. Exit 1 when it fails again."""
     config = load_config(ctx, state_path, sets)
@@ -103,7 +102,7 @@ def retry(ctx: click.Context, order_id: int, state_path: Path | None, sets: tupl
 @state_option
 @click.option("--json", "as_json", is_flag=True, help="Print what was forgotten as JSON.")
 @click.pass_context
-def forget(ctx: click.Context, order_id: int, state_path: Path | None, as_json: bool) -> None:
+def forget(ctx: click.Context, order_id: int, state_path: str | None, as_json: bool) -> None:
     """Stop retrying ORDER. A later change of the order in the store is still synced."""
     config = load_config(ctx, state_path)
     entries = _entries(config, order_id)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
 
 from connectors.ledger.ledger import Ledger
+from engine import db
 from engine.cli_sync import load_config, order_id_argument, state_option
 from engine.errors import RulesyncError
 from engine.report_sync import ledger_table
@@ -18,9 +18,9 @@ ORIGIN = "user"  # a ledger user: these changes are what outbound rules push to 
 NOTE_OPTION = click.option("--note", default="", help="A note kept in the order's history.")
 
 
-def _ledger(ctx: click.Context, state_path: Path | None) -> Ledger:
+def _ledger(ctx: click.Context, state_path: str | None) -> Ledger:
     config = load_config(ctx, state_path)
-    if not config.state.exists():
+    if not db.exists(config.state):
         raise RulesyncError(f"no ledger at {config.state}: run `rulesync apply` first")
     return Ledger(config.state)
 
@@ -43,7 +43,7 @@ def _json(data: Any) -> str:
               help="At most this many orders, lowest ids first; 0 lists them all.")
 @JSON_OPTION
 @click.pass_context
-def list_orders(ctx: click.Context, state_path: Path | None, limit: int, as_json: bool) -> None:
+def list_orders(ctx: click.Context, state_path: str | None, limit: int, as_json: bool) -> None:
     """List ledger orders, and say how many more lie past --limit."""
     with _ledger(ctx, state_path) as ledger:
         total = ledger.count_orders()
@@ -62,7 +62,7 @@ def list_orders(ctx: click.Context, state_path: Path | None, limit: int, as_json
 @state_option
 @JSON_OPTION
 @click.pass_context
-def show(ctx: click.Context, order_id: int, state_path: Path | None, as_json: bool) -> None:
+def show(ctx: click.Context, order_id: int, state_path: str | None, as_json: bool) -> None:
     """Show one ledger order: state, customer, shipping address, items, shipments."""
     with _ledger(ctx, state_path) as ledger:
         order = ledger.get(order_id)
@@ -110,7 +110,7 @@ def _flag_command(name: str, method: Callable[..., bool], doc: str) -> click.Com
     @NOTE_OPTION
     @JSON_OPTION
     @click.pass_context
-    def command(ctx: click.Context, order_id: int, state_path: Path | None, note: str,
+    def command(ctx: click.Context, order_id: int, state_path: str | None, note: str,
                 as_json: bool) -> None:
         with _ledger(ctx, state_path) as ledger:
             changed = method(ledger, order_id, origin=ORIGIN, note=note)
@@ -152,7 +152,7 @@ def _items(pairs: tuple[str, ...]) -> dict[str, int] | None:
 @JSON_OPTION
 @click.pass_context
 def ship(ctx: click.Context, order_id: int, tracking: str, no_tracking: bool, carrier: str,
-         items: tuple[str, ...], state_path: Path | None, note: str, as_json: bool) -> None:
+         items: tuple[str, ...], state_path: str | None, note: str, as_json: bool) -> None:
     """Record a shipment in the ledger."""
     tracking = tracking.strip()
     if bool(tracking) == no_tracking:

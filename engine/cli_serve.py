@@ -5,19 +5,18 @@ import json
 import logging
 import signal
 import threading
-from pathlib import Path
 from typing import Any
 
 import click
 
-from engine import hooks
+from engine import db, hooks
 from engine.cli_rules import set_option
 from engine.cli_sync import load_config, state_option
 from engine.config import Config
 from engine.errors import ConfigError
 from engine.report_sync import table
 from engine.session import client_for, rulesets_by_direction
-from engine.state import Inbox, SqliteState
+from engine.state import Inbox, SqlState
 from engine.status_auth import ADMIN_TOKEN_ENV, admin_token
 from engine.status_page import claims
 from engine.webhooks import SECRET_HEADER
@@ -55,7 +54,7 @@ def _finite(param: click.Parameter, value: float) -> float:
 @set_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds: float,
-          threads: int, state_path: Path | None, sets: tuple[str, ...]) -> None:
+          threads: int, state_path: str | None, sets: tuple[str, ...]) -> None:
     """Receive BigCommerce webhooks and apply them from a durable queue."""
     from engine.serve import App, Worker
     from engine.serve_http import addresses, create_server
@@ -72,7 +71,7 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
     app = App(config, hook_path, secret, SECRET_HEADER, admin)
     server = create_server(app, host=host, port=port,
                            threads=threads, path=hook_path, secret=secret, header=SECRET_HEADER)
-    SqliteState(config.state).close()  # create the tables before threads race to
+    SqlState(config.state).close()  # create the tables before threads race to
     stop = threading.Event()
     worker = Worker(config, poll_seconds, stop)
     for address, bound in addresses(server):
@@ -120,10 +119,10 @@ def register(ctx: click.Context, destination: str, as_json: bool) -> None:
 @state_option
 @JSON_OPTION
 @click.pass_context
-def status(ctx: click.Context, state_path: Path | None, as_json: bool) -> None:
+def status(ctx: click.Context, state_path: str | None, as_json: bool) -> None:
     """Show each hook: active or not, and when `serve` last received a delivery for it."""
     config = load_config(ctx, state_path)
-    inbox = Inbox(SqliteState(config.state)) if config.state.exists() else None
+    inbox = Inbox(SqlState(config.state)) if db.exists(config.state) else None
     found = hooks.status(client_for(config), inbox)
     if as_json:
         click.echo(json.dumps(found, indent=2))

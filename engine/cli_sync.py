@@ -14,13 +14,13 @@ import click
 from connectors.bigcommerce.changefeed import Cursor
 from connectors.ledger.ledger import Ledger
 from engine import config as configuration
-from engine import report_sync
+from engine import db, report_sync
 from engine.cli_progress import Progress
 from engine.cli_rules import parse_settings, set_option
 from engine.errors import RulesyncError
 from engine.session import open_sync
 from engine.session import plan as run_plan
-from engine.state import SqliteState
+from engine.state import SqlState
 from engine.sync import Sync
 from engine.webhooks import MAX_ID
 
@@ -37,11 +37,12 @@ def order_id_argument(f: Any) -> Any:
 
 
 def state_option(f: Any) -> Any:
-    return click.option("--state", "state_path", type=click.Path(dir_okay=False, path_type=Path),
-                        help="The SQLite file of the ledger and sync state.")(f)
+    # A plain string: click.Path would fold a URL's "//" into one slash.
+    return click.option("--state", "state_path", metavar="PATH|URL",
+                        help="The ledger and sync state: a SQLite file, or a postgresql:// URL.")(f)
 
 
-def load_config(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...] = ()
+def load_config(ctx: click.Context, state_path: str | None, sets: tuple[str, ...] = ()
                 ) -> configuration.Config:
     return configuration.load(ctx.obj.get("config"), state=state_path,
                               settings=parse_settings(sets))
@@ -60,7 +61,7 @@ def push_current_option(f: Any) -> Any:
 @push_current_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.pass_context
-def plan(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], push_current: bool,
+def plan(ctx: click.Context, state_path: str | None, sets: tuple[str, ...], push_current: bool,
          as_json: bool) -> None:
     """Show what `apply` would do, both directions, with each action's outcome. Reads the store
     as `apply` does; writes nothing, not even a missing state file."""
@@ -74,7 +75,7 @@ def plan(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], pus
 @push_current_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
-def apply(ctx: click.Context, state_path: Path | None, sets: tuple[str, ...], push_current: bool,
+def apply(ctx: click.Context, state_path: str | None, sets: tuple[str, ...], push_current: bool,
           as_json: bool) -> None:
     """Sync both directions. Exit 1 when an order failed (it waits in the retry set)."""
     with open_sync(load_config(ctx, state_path, sets)) as sync:
@@ -107,18 +108,18 @@ def _progress(ctx: click.Context, sync: Sync) -> Progress:
 @state_option
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 @click.pass_context
-def explain(ctx: click.Context, order_id: int, state_path: Path | None, as_json: bool) -> None:
+def explain(ctx: click.Context, order_id: int, state_path: str | None, as_json: bool) -> None:
     """The decision history of one order. Exit 1 when rulesync knows nothing of it."""
     config = load_config(ctx, state_path)
-    if not config.state.exists():
+    if not db.exists(config.state):
         raise RulesyncError(f"no state at {config.state}: run `rulesync apply` first")
-    state = SqliteState(config.state)
+    state = SqlState(config.state)
     with Ledger(config.state) as ledger:
         decisions, history = state.decisions(order_id), ledger.history(order_id)
     state.close()
     if not decisions and not history:
         raise RulesyncError(f"order {order_id}: no decision recorded and not in the ledger "
-                            f"({config.state})")
+                            f"({db.shown(config.state)})")
     show = report_sync.explain_json if as_json else report_sync.explain_text
     click.echo(show(order_id, decisions, history))
 

@@ -14,7 +14,7 @@ from typing import Any
 import rules as shipped
 from connectors.bigcommerce.diagnose import token_problem
 from connectors.bigcommerce.errors import api_url_problem
-from engine import schema, secrets
+from engine import db, schema, secrets
 from engine.errors import ConfigError
 from engine.loader import InvalidRules
 from engine.yamldoc import Document, decode, read
@@ -31,7 +31,7 @@ class Config:
     file: Path | None
     rules: tuple[Path, ...]
     settings: Mapping[str, Any]
-    state: Path
+    state: Path | str  # a SQLite file, or a PostgreSQL URL (engine/db.py)
     store_hash: str = ""
     api_url: str = DEFAULT_API_URL
     token_env: str = TOKEN_ENV
@@ -79,7 +79,7 @@ def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str], Document]:
     return data, origins, doc
 
 
-def load(path: Path | None = None, *, state: Path | None = None,
+def load(path: Path | None = None, *, state: str | Path | None = None,
          settings: Mapping[str, Any] | None = None,
          environ: Mapping[str, str] | None = None) -> Config:
     env = dict(os.environ if environ is None else environ)
@@ -102,7 +102,7 @@ def load(path: Path | None = None, *, state: Path | None = None,
     return Config(
         file=path, rules=rule_paths,
         settings={**data.get("settings", {}), **(settings or {})},
-        state=state or Path(env.get("RULESYNC_STATE") or base / data.get("state", DEFAULT_STATE)),
+        state=_state(state, env, base, data.get("state", DEFAULT_STATE)),
         store_hash=env.get("BIGCOMMERCE_STORE_HASH") or store.get("store_hash", ""),
         api_url=env.get("BIGCOMMERCE_API_URL") or store.get("api_url", DEFAULT_API_URL),
         token_env=store.get("token_env", TOKEN_ENV),
@@ -111,3 +111,11 @@ def load(path: Path | None = None, *, state: Path | None = None,
         max_wait_seconds=store.get("max_wait_seconds"),
         timeout_seconds=store.get("timeout_seconds"),
         origins=origins, environ=env)
+
+
+def _state(flag: str | Path | None, env: Mapping[str, str], base: Path, configured: str
+           ) -> Path | str:
+    """--state, else RULESYNC_STATE or RULESYNC_DATABASE_URL, else the file's `state:` (a path
+    there is relative to the file), else .rulesync/state.sqlite."""
+    given = flag or env.get("RULESYNC_STATE") or env.get("RULESYNC_DATABASE_URL")
+    return db.location(given) if given else db.location(configured, base)

@@ -15,6 +15,10 @@ remain are all kept in this module and engine/db_postgres.py:
   "sync") does the same, so one owner's writers still commit one after another (the ledger's
   change feed needs its sequence numbers to become visible in order, which concurrent identity
   values alone do not give);
+- waiting for the disk: SQLite in WAL mode with ``synchronous=NORMAL`` never waits at a commit
+  (a killed process loses nothing, a power cut may lose the last commits). The sync state's
+  PostgreSQL connection does the same (``synchronous_commit=off``) except for the transactions
+  that something outside the database relies on, which wait; the ledger's always waits;
 - a lock held across transactions (one sync at a time): a file lock beside the SQLite file, a
   session advisory lock on PostgreSQL. Both end with the process, even one killed by SIGKILL.
 """
@@ -27,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from engine.errors import RulesyncError
 
@@ -46,6 +51,35 @@ class DatabaseError(RulesyncError):
 def is_url(location: str | Path) -> bool:
     """A PostgreSQL URL rather than the path of a SQLite file."""
     return str(location).startswith(URL_SCHEMES)
+
+
+def shown(where: str | Path) -> str:
+    """A location as messages show it: a URL without its password (in the authority or in the
+    query), a path as it is."""
+    if not is_url(where):
+        return str(where)
+    parts = urlsplit(str(where))
+    user, at, host = parts.netloc.rpartition("@")
+    if at:
+        parts = parts._replace(netloc=f"{user.partition(':')[0]}@{host}")
+    query = parse_qsl(parts.query)
+    if any(k == "password" for k, _ in query):
+        parts = parts._replace(query=urlencode([(k, "***" if k == "password" else v)
+                                                for k, v in query]))
+    return urlunsplit(parts)
+
+
+def location(text: str | Path, base: Path | None = None) -> str | Path:
+    """A URL as given; a path as a Path, relative to ``base`` when given."""
+    if is_url(text):
+        return str(text)
+    return base / text if base is not None else Path(text)
+
+
+def exists(where: str | Path) -> bool:
+    """Whether there may be something to read: a file that exists, or any database URL (only
+    the server can say, when it is opened)."""
+    return is_url(where) or Path(where).exists()
 
 
 def first_line(error: BaseException) -> str:
@@ -80,6 +114,12 @@ class Database:
         names = [column[0] for column in cursor.description or ()]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
+    def batches(self, sql: str, size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """A query's rows, ``size`` at a time (inside a transaction)."""
+        cursor = self._run(sql, ())
+        while rows := cursor.fetchmany(size):
+            yield [tuple(row) for row in rows]
+
     def insert(self, sql: str, params: Params, key: str) -> int:
         """Run an INSERT of one row and return the value generated for its ``key`` column."""
         raise NotImplementedError
@@ -97,16 +137,25 @@ class Database:
         so a value is never given twice, not even one whose row was deleted."""
         raise NotImplementedError
 
+    def write(self, sql: str, params: Params = ()) -> int:
+        """One statement as a write transaction of its own; returns the rows it changed."""
+        with self.transaction():
+            return self.execute(sql, params)
+
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Database]:
-        """One transaction; a writer holds the owner's write lock from its first statement."""
-        self._begin(write)
+    def transaction(self, write: bool = True, durable: bool = False) -> Iterator[Database]:
+        """One transaction; a writer holds the owner's write lock from its first statement.
+
+        ``durable``: the commit must be on disk before anything outside the database relies on
+        it (a store write, an acknowledged webhook), even where the connection's other commits
+        need not wait for the disk (engine/db_postgres.py)."""
+        self._begin(write, durable)
         try:
             yield self
         except BaseException:
             self._rollback()
             raise
-        self._run("COMMIT", ())
+        self._commit()
 
     def exclusive(self, name: str, on_wait: Callable[[], None]) -> Any:
         """A context manager holding the lock ``name`` across transactions and processes;
@@ -121,8 +170,11 @@ class Database:
     def _run(self, sql: str, params: Params) -> Any:
         raise NotImplementedError
 
-    def _begin(self, write: bool) -> None:
+    def _begin(self, write: bool, durable: bool) -> None:
         raise NotImplementedError
+
+    def _commit(self) -> None:
+        self._run("COMMIT", ())
 
     def _rollback(self) -> None:
         raise NotImplementedError
@@ -195,7 +247,8 @@ class Sqlite(Database):
                             (row[0], table)):
             self.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, row[0]))
 
-    def _begin(self, write: bool) -> None:
+    def _begin(self, write: bool, durable: bool) -> None:
+        # Every commit waits as synchronous=NORMAL says: WAL mode survives a killed process.
         self._run("BEGIN IMMEDIATE" if write else "BEGIN", ())
 
     def _rollback(self) -> None:
@@ -223,10 +276,13 @@ class Sqlite(Database):
         self.conn.close()
 
 
-def connect(location: str | Path, owner: str) -> Database:
-    """Open the database at ``location`` for the tables of ``owner`` ("ledger" or "sync")."""
+def connect(location: str | Path, owner: str, *, durable: bool = True) -> Database:
+    """Open the database at ``location`` for the tables of ``owner`` ("ledger" or "sync").
+
+    ``durable=False``: a commit need not wait for the disk unless its transaction says so;
+    what a server crash might lose is bookkeeping the next run derives again."""
     if is_url(location):
         from engine.db_postgres import Postgres  # psycopg is an optional extra
 
-        return Postgres(str(location), owner)
+        return Postgres(str(location), owner, durable)
     return Sqlite(location)

@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from engine.db import Database, DatabaseError, Params, first_line
+from engine.db import Database, DatabaseError, Params, first_line, shown
 
 CONNECT_TIMEOUT_S = 10
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")
@@ -25,21 +24,12 @@ _DDL = ((re.compile(r"\bINTEGER PRIMARY KEY AUTOINCREMENT\b", re.I),
         (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"))
 
 
-def shown(url: str) -> str:
-    """The URL as messages show it: no password, in the authority or in the query."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")
-    if netloc[1]:
-        user = netloc[0].partition(":")[0]
-        parts = parts._replace(netloc=f"{user}@{netloc[2]}")
-    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="=-%")))
-
-
 @lru_cache(maxsize=512)
 def placeholders(sql: str) -> str:
-    """``?`` to ``%s`` outside string literals; a literal ``%`` doubled for psycopg."""
-    return _TOKENS.sub(lambda m: {"?": "%s", "%": "%%"}.get(m.group(0), m.group(0)), sql)
+    """``?`` to ``%s`` outside string literals; every ``%`` doubled, since psycopg reads them
+    inside literals too."""
+    return _TOKENS.sub(lambda m: {"?": "%s", "%": "%%"}.get(m.group(0))
+                       or m.group(0).replace("%", "%%"), sql)
 
 
 def lock_key(*names: str) -> int:
@@ -60,8 +50,9 @@ def _driver() -> Any:
 class Postgres(Database):
     dialect = "postgresql"
 
-    def __init__(self, url: str, owner: str) -> None:
+    def __init__(self, url: str, owner: str, durable: bool = True) -> None:
         psycopg = _driver()
+        self._begin_with: list[tuple[str, tuple[Any, ...]]] = []  # sent with the next statement
         self.where, self._errors = shown(url), psycopg.OperationalError
         self.errors = (psycopg.Error,)
         timeout = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT_S}
@@ -75,10 +66,23 @@ class Postgres(Database):
             raise DatabaseError(self.where, "its search_path names no schema that exists")
         self.schema = str(found[0])
         self._write_key = lock_key(self.schema, owner)
+        # Not waiting for the disk at every commit is the connection's default only where the
+        # URL says nothing of it; a transaction that must be on disk asks for it (engine/db.py).
+        self._lazy = not durable and "synchronous_commit" not in url
+        if self._lazy:
+            self._run("SET synchronous_commit = off", ())
 
     def _run(self, sql: str, params: Params) -> Any:
         try:
-            return self.conn.execute(placeholders(sql), tuple(params))
+            if not self._begin_with:
+                return self.conn.execute(placeholders(sql), tuple(params))
+            # The transaction's BEGIN (and its lock) go in one round trip with its first
+            # statement: psycopg's pipeline sends them all, then waits once.
+            begin, self._begin_with = self._begin_with, []
+            with self.conn.pipeline():
+                for statement, args in begin:
+                    self.conn.execute(statement, args)
+                return self.conn.execute(placeholders(sql), tuple(params))
         except self._errors as e:  # the server went away, or refused us
             raise DatabaseError(self.where, first_line(e)) from e
 
@@ -87,10 +91,19 @@ class Postgres(Database):
         return int(row[0])
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        self._flush_begin()
         try:
             self.conn.cursor().executemany(placeholders(sql), [tuple(r) for r in rows])
         except self._errors as e:
             raise DatabaseError(self.where, first_line(e)) from e
+
+    def batches(self, sql: str, size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """Through a server-side cursor, so a large table never sits whole in memory."""
+        self._flush_begin()
+        with self.conn.cursor(name="rulesync_batches") as cursor:
+            cursor.execute(placeholders(sql))
+            while rows := cursor.fetchmany(size):
+                yield [tuple(row) for row in rows]
 
     def ddl(self, statement: str) -> str:
         for pattern, replacement in _DDL:
@@ -106,18 +119,30 @@ class Postgres(Database):
         found = self.one("SELECT to_regclass(?)", (name,))
         return found is not None and found[0] is not None
 
-    def _begin(self, write: bool) -> None:
-        # One round trip: the simple query protocol takes both statements at once.
-        self._run_plain(f"BEGIN; SELECT pg_advisory_xact_lock({self._write_key})" if write
-                        else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    def write(self, sql: str, params: Params = ()) -> int:
+        """A single statement is atomic by itself: no BEGIN, lock or COMMIT to wait for."""
+        return self.execute(sql, params)
 
-    def _run_plain(self, sql: str) -> None:
-        try:
-            self.conn.execute(sql)
-        except self._errors as e:
-            raise DatabaseError(self.where, first_line(e)) from e
+    def _begin(self, write: bool, durable: bool) -> None:
+        if not write:
+            self._begin_with = [("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ())]
+            return
+        self._begin_with = [("BEGIN", ()), ("SELECT pg_advisory_xact_lock(%s)", (self._write_key,))]
+        if durable and self._lazy:
+            self._begin_with.append(("SET LOCAL synchronous_commit = on", ()))
+
+    def _flush_begin(self) -> None:
+        if self._begin_with:
+            self._run("SELECT 1", ())
+
+    def _commit(self) -> None:
+        if self._begin_with:  # nothing was sent: there is nothing to commit
+            self._begin_with = []
+            return
+        self._run("COMMIT", ())
 
     def _rollback(self) -> None:
+        self._begin_with = []
         if self.conn.info.transaction_status != 0 and not self.conn.closed:  # 0: idle
             try:
                 self.conn.execute("ROLLBACK")

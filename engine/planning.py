@@ -6,7 +6,8 @@ engine (engine/sync.py) with two differences only:
 
 - the state file (ledger + sync state) is copied first, through SQLite's backup API, into a
   private temporary folder, and the run works on the copy, which is then deleted; the state file
-  itself is never written (not even created when it does not exist);
+  itself is never written (not even created when it does not exist). A state in PostgreSQL is
+  copied into such a SQLite file from one read-only snapshot (engine/db_copy.py);
 - the store client refuses every request but GET. Its two writes, a status PUT and a shipment
   POST, are simulated: later reads in the same run see their effect, as they would in `apply`.
 
@@ -26,7 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from connectors.bigcommerce.client import BigCommerceClient
+from connectors.ledger import schema as ledger_schema
+from engine import db
+from engine.db_copy import copy_to_sqlite
 from engine.errors import RulesyncError
+from engine.state import VERSIONED as STATE_VERSIONED
 from engine.sync import Summary
 
 # How SQLite reports a write the disk refused: full (ENOSPC), or over a quota or file size limit
@@ -91,7 +96,7 @@ class PlanClient(BigCommerceClient):
         return made
 
 
-def snapshot(source: Path, copy: Path) -> None:
+def snapshot(source: Path | str, copy: Path) -> None:
     """Copy the state file, as of one consistent moment, without writing to it or beside it.
 
     The source is opened read-write but only read: a read-only connection to a WAL database
@@ -99,6 +104,10 @@ def snapshot(source: Path, copy: Path) -> None:
     is the last one, removes them as it found them. `mode=rw` never creates a missing file. In a
     folder this user cannot write, SQLite cannot open the file at all (it would make the `-shm`
     there): then the bytes are copied instead (`_copy_files`)."""
+    if db.is_url(source):
+        copy_to_sqlite(str(source), copy, (ledger_schema.versioned(), STATE_VERSIONED))
+        return
+    source = Path(source)
     target = sqlite3.connect(copy)
     try:
         if source.exists():
@@ -135,7 +144,7 @@ def _copy_files(source: Path, copy: Path) -> None:
 
 
 @contextmanager
-def private_copy(source: Path) -> Iterator[Path]:
+def private_copy(source: Path | str) -> Iterator[Path]:
     """A copy of the state file in a new temporary folder only this user can read (it holds
     customers' addresses), removed afterwards. No room for it there is the user's to fix: an
     error that names the folder (not the state file, which is fine)."""

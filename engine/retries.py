@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.state import SqliteState
+from engine.state import SqlState
 
 FIRST_WAIT = 30.0
 MAX_WAIT = 3600.0
@@ -28,7 +28,7 @@ def iso(epoch: float) -> str:
 
 
 class RetrySet:
-    def __init__(self, state: SqliteState) -> None:
+    def __init__(self, state: SqlState) -> None:
         self.state = state
 
     def failed(self, order_id: int, direction: str, reason: str, at: str, now: float, *,
@@ -37,8 +37,8 @@ class RetrySet:
         (another event of the order), which updates the reason but is not a new attempt."""
         reason = reason[:REASON_LIMIT]
         with self.state.transaction() as c:
-            row = c.execute("SELECT attempts, next_attempt_at FROM sync_retries WHERE "
-                            "order_id = ? AND direction = ?", (order_id, direction)).fetchone()
+            row = c.one("SELECT attempts, next_attempt_at FROM sync_retries WHERE "
+                        "order_id = ? AND direction = ?", (order_id, direction))
             if row is None:
                 c.execute("INSERT INTO sync_retries (order_id, direction, reason, attempts, "
                           "first_failed_at, last_failed_at, next_attempt_at) "
@@ -54,9 +54,9 @@ class RetrySet:
 
     def succeeded(self, order_id: int, direction: str) -> bool:
         """The order went through: its row goes. True when it had one."""
-        exists = self.state.conn.execute(  # a read first: most orders never failed
+        exists = self.state.db.one(  # a read first: most orders never failed
             "SELECT 1 FROM sync_retries WHERE order_id = ? AND direction = ?",
-            (order_id, direction)).fetchone()
+            (order_id, direction))
         if exists:
             with self.state.transaction() as c:
                 c.execute("DELETE FROM sync_retries WHERE order_id = ? AND direction = ?",
@@ -68,22 +68,22 @@ class RetrySet:
         `now`, so the next sync retries them. Returns the rows changed."""
         with self.state.transaction() as c:
             return c.execute("UPDATE sync_retries SET next_attempt_at = ? WHERE order_id = ?",
-                             (now, order_id)).rowcount
+                             (now, order_id))
 
     def forget(self, order_id: int) -> int:
         """A person gives up on the order (both directions); returns the rows deleted."""
         with self.state.transaction() as c:
-            return c.execute("DELETE FROM sync_retries WHERE order_id = ?", (order_id,)).rowcount
+            return c.execute("DELETE FROM sync_retries WHERE order_id = ?", (order_id,))
 
     def entries(self, order_id: int | None = None) -> list[dict[str, Any]]:
         where, args = ("WHERE order_id = ?", (order_id,)) if order_id is not None else ("", ())
-        rows = self.state.conn.execute(
+        rows = self.state.db.dicts(
             f"SELECT * FROM sync_retries {where} ORDER BY next_attempt_at, order_id, direction",
             args)
         return [_view(r) for r in rows]
 
     def due(self, now: float, limit: int = 500) -> list[dict[str, Any]]:
-        rows = self.state.conn.execute(
+        rows = self.state.db.dicts(
             "SELECT * FROM sync_retries WHERE next_attempt_at <= ? "
             "ORDER BY next_attempt_at, order_id, direction LIMIT ?", (now, limit))
         return [_view(r) for r in rows]
@@ -93,12 +93,13 @@ class RetrySet:
 
         Two queries, each along an index (the primary key's order ids, the next attempts up to
         now), rather than one scan of the table: /healthz and the status page ask every time."""
-        conn = self.state.conn
-        waiting = conn.execute("SELECT count(*) FROM (SELECT DISTINCT order_id FROM sync_retries)"
-                               ).fetchone()[0]
-        due = conn.execute("SELECT count(DISTINCT order_id) FROM sync_retries "
-                           "WHERE next_attempt_at <= ?", (now,)).fetchone()[0]
-        return {"waiting": int(waiting), "due": int(due)}
+        db = self.state.db
+        waiting = db.one("SELECT count(*) FROM (SELECT DISTINCT order_id FROM sync_retries) AS o")
+        due = db.one("SELECT count(DISTINCT order_id) FROM sync_retries "
+                     "WHERE next_attempt_at <= ?", (now,))
+        if waiting is None or due is None:
+            return {"waiting": 0, "due": 0}
+        return {"waiting": int(waiting[0]), "due": int(due[0])}
 
 
 def _view(row: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from engine.catalog import INBOUND
 from engine.config import Config
 from engine.retries import RetrySet
 from engine.session import open_sync
-from engine.state import Inbox, SqliteState
+from engine.state import Inbox, SqlState
 from engine.status_page import StatusPage, claims
 from engine.sync import Summary, Sync, utc_now
 from engine.webhooks import MAX_BODY, authenticated, check
@@ -67,7 +67,7 @@ class App:
 
     def inbox(self) -> Inbox:
         if not hasattr(self._local, "inbox"):
-            self._local.inbox = Inbox(SqliteState(self.config.state))
+            self._local.inbox = Inbox(SqlState(self.config.state))
         return self._local.inbox
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:

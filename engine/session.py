@@ -10,13 +10,14 @@ from typing import Any
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.policy import RetryPolicy
 from connectors.ledger.ledger import Ledger
+from engine import db
 from engine.catalog import INBOUND, OUTBOUND
 from engine.config import Config
 from engine.errors import ConfigError, RulesyncError
 from engine.loader import load_rulesets
 from engine.model import RuleSet
 from engine.planning import PlanClient, mark_pending, private_copy
-from engine.state import SqliteState
+from engine.state import SqlState
 from engine.sync import Summary, Sync
 
 
@@ -92,20 +93,21 @@ def plan(config: Config, *, push_current: bool = False) -> Summary:
 
 
 @contextmanager
-def _opened(path: Path, shown_as: Path | None = None) -> Iterator[tuple[SqliteState, Ledger]]:
-    """The sync state and the ledger in one file; errors name `shown_as` (the user's state
-    file) when `path` is plan's copy of it."""
+def _opened(path: Path | str, shown_as: Path | str | None = None
+            ) -> Iterator[tuple[SqlState, Ledger]]:
+    """The sync state and the ledger in one database; errors name `shown_as` (the user's
+    state) when `path` is plan's copy of it."""
     try:
-        state = SqliteState(path)  # first: it creates the folder the ledger shares
+        state = SqlState(path)  # first: it creates the folder the ledger shares
         try:
-            ledger = Ledger(path)
+            ledger = Ledger(path, durable=False)  # what the sync writes, it can write again
         except BaseException:
             state.close()
             raise
     except RulesyncError as e:
         if shown_as is None:
             raise
-        raise RulesyncError(str(e).replace(str(path), str(shown_as))) from None
+        raise RulesyncError(str(e).replace(str(path), db.shown(shown_as))) from None
     try:
         yield state, ledger
     finally:

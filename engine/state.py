@@ -1,16 +1,14 @@
 """The durable sync state: watermarks, what the store looked like, inbox, outbox, decision log.
 
-`SqliteState` keeps it in SQLite (by default the ledger's own file, through its own connection,
-tables prefixed `sync_`). Everything lives in the database, nothing in process memory, so two
-processes or a restarted one see the same state; the `State` protocol is what a PostgreSQL
-implementation would provide.
+`SqlState` keeps it in the ledger's database (a SQLite file or PostgreSQL, engine/db.py), through
+its own connection, in tables prefixed `sync_`. Everything lives in the database, nothing in
+process memory, so two processes, on one machine or several, or a restarted one see the same
+state.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from engine import db as databases
+from engine.db import Database, DatabaseError
+from engine.db_migrate import Versioned, migrate
 from engine.errors import RulesyncError
 
 log = logging.getLogger("rulesync.state")
@@ -65,14 +66,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+PREPARE = ("CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",)
 
 
-def _schema_version(c: sqlite3.Connection) -> int:
-    """The version the file was written with; 0 for a new file."""
-    if not c.execute("SELECT 1 FROM sqlite_master WHERE name = 'sync_meta'").fetchone():
+def schema_version(db: Database) -> int:
+    """The version the state was written with; 0 for a new database."""
+    if not db.has_table("sync_meta"):
         return 0
-    row = c.execute("SELECT value FROM sync_meta WHERE key = 'schema_version'").fetchone()
+    row = db.one("SELECT value FROM sync_meta WHERE key = 'schema_version'")
     return int(row[0]) if row else 0
+
+
+def _record(db: Database, version: int) -> None:
+    db.execute("INSERT INTO sync_meta (key, value) VALUES ('schema_version', ?) "
+               "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
+
+
+def _too_new(found: int, known: int, where: str) -> RulesyncError:
+    return RulesyncError(f"the state {_noun(where)} {where} was written by a newer rulesync "
+                         f"(state schema {found}, this one knows {known}): upgrade rulesync")
+
+
+def _noun(where: str) -> str:
+    return "database" if databases.is_url(where) else "file"
+
+
+VERSIONED = Versioned(MIGRATIONS, PREPARE, schema_version, _record, _too_new)
 
 
 class State(Protocol):
@@ -83,88 +102,76 @@ class State(Protocol):
     def record_decision(self, row: dict[str, Any], actions: list[dict[str, Any]]) -> None: ...
     def pending_actions(self) -> list[dict[str, Any]]: ...
     def action(self, key: str) -> dict[str, Any] | None: ...
-    def start_attempt(self, key: str) -> int: ...
+    def start_attempt(self, key: str, durable: bool = False) -> int: ...
     def finish_action(self, key: str, status: str, outcome: str, at: str) -> None: ...
     def decisions(self, order_id: int) -> list[dict[str, Any]]: ...
     def held_changes(self) -> list[tuple[int, int]]: ...
     def release_held(self, through: int) -> None: ...
 
 
-class SqliteState:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+class SqlState:
+    def __init__(self, location: str | Path) -> None:
+        self.where = str(location)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL: survives a killed process
-            with self.transaction() as c:
-                found = _schema_version(c)
-                if found < SCHEMA_VERSION:
-                    for statements in MIGRATIONS[found:]:
-                        for statement in statements:
-                            c.execute(statement)
-                    c.execute("INSERT OR REPLACE INTO sync_meta (key, value) VALUES "
-                              "('schema_version', ?)", (str(SCHEMA_VERSION),))
-        except (OSError, sqlite3.Error) as e:
-            raise RulesyncError(f"cannot open the state file {self.path}: {e}") from None
-        if found > SCHEMA_VERSION:
-            self.conn.close()
-            raise RulesyncError(f"the state file {self.path} was written by a newer rulesync "
-                                f"(state schema {found}, this one knows {SCHEMA_VERSION}): "
-                                "upgrade rulesync")
+            if not databases.is_url(location):
+                Path(location).parent.mkdir(parents=True, exist_ok=True)
+            # The state's commits need not wait for the disk, but for the few that something
+            # outside the database relies on (durable=True below): what a server crash loses of
+            # the rest, the next run derives again from the store and the ledger.
+            self.db = databases.connect(location, "sync", durable=False)
+        except (OSError, DatabaseError) as e:
+            reason = e.reason if isinstance(e, DatabaseError) else e
+            raise RulesyncError(f"cannot open the state {_noun(self.where)} "
+                                f"{getattr(e, 'where', self.where)}: {reason}") from None
+        self.where = self.db.where
+        try:
+            migrate(self.db, VERSIONED)
+        except DatabaseError as e:
+            self.db.close()
+            raise RulesyncError(f"cannot open the state {_noun(self.where)} {self.where}: "
+                                f"{e.reason}") from None
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
-        self.conn.close()
+        self.db.close()
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        """One sync at a time per state file, across processes (`apply` from cron beside
-        `serve`): an OS file lock, which the kernel releases when a process dies, even by
-        SIGKILL, so a crash never leaves it held. A PostgreSQL state store would use an
-        advisory lock."""
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.warning("waiting for another rulesync sync on %s to finish", self.path)
-                fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        """One sync at a time per state, across processes (`apply` from cron beside `serve`)
+        and, on PostgreSQL, across machines: a file lock beside a SQLite file, an advisory lock
+        on PostgreSQL (engine/db.py). Either ends with the process that holds it, even one
+        killed by SIGKILL, so a crash never leaves it held."""
+        def waiting() -> None:
+            log.warning("waiting for another rulesync sync on %s to finish", self.where)
+
+        with self.db.exclusive("sync", waiting):
+            yield
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def transaction(self) -> Iterator[Database]:
+        with self.db.transaction() as db:
+            yield db
 
     def get_meta(self, key: str, default: str = "") -> str:
-        row = self.conn.execute("SELECT value FROM sync_meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else default
+        row = self.db.one("SELECT value FROM sync_meta WHERE key = ?", (key,))
+        return str(row[0]) if row else default
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO sync_meta (key, value) VALUES (?, ?)", (key, value))
+        self.db.write("INSERT INTO sync_meta (key, value) VALUES (?, ?) "
+                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     def store_order(self, order_id: int) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT * FROM sync_store_orders WHERE order_id = ?",
-                                (order_id,)).fetchone()
-        return dict(row) if row else None
+        rows = self.db.dicts("SELECT * FROM sync_store_orders WHERE order_id = ?", (order_id,))
+        return rows[0] if rows else None
 
     def remember_store_order(self, order_id: int, **fields: Any) -> None:
         """What rulesync last saw (or itself wrote) of a store order; read back, it is no change."""
         cols = ", ".join(fields)
         updates = ", ".join(f"{k} = excluded.{k}" for k in fields)
-        with self.transaction() as c:
-            c.execute(f"INSERT INTO sync_store_orders (order_id, {cols}) VALUES (?{', ?' * len(fields)})"
-                      f" ON CONFLICT (order_id) DO UPDATE SET {updates}",
+        self.db.write(f"INSERT INTO sync_store_orders (order_id, {cols}) VALUES "
+                      f"(?{', ?' * len(fields)}) ON CONFLICT (order_id) DO UPDATE SET {updates}",
                       (order_id, *fields.values()))
 
     def known_items_shipped(self, order_id: int) -> int | None:
@@ -178,12 +185,17 @@ class SqliteState:
         failed action decided again is pending again with the event as read now: that is how a
         retry re-runs the work. Its attempt count is kept, so a store shipment is looked for
         before it is posted again."""
+        decision = (f"INSERT INTO sync_decisions ({', '.join(row)}) VALUES "
+                    f"({', '.join('?' * len(row))}) ON CONFLICT (direction, event_id) DO UPDATE "
+                    f"SET {', '.join(f'{k} = excluded.{k}' for k in row)} "
+                    "WHERE sync_decisions.outcome LIKE 'error%'")
+        if not actions:  # most decisions: one statement, its own transaction
+            self.db.write(decision, list(row.values()))
+            return
         with self.transaction() as c:
-            c.execute(f"INSERT INTO sync_decisions ({', '.join(row)}) VALUES "
-                      f"({', '.join('?' * len(row))}) ON CONFLICT (direction, event_id) DO UPDATE "
-                      f"SET {', '.join(f'{k} = excluded.{k}' for k in row)} "
-                      "WHERE sync_decisions.outcome LIKE 'error%'", list(row.values()))
-            seq = c.execute("SELECT coalesce(max(seq), 0) FROM sync_outbox").fetchone()[0]
+            c.execute(decision, list(row.values()))
+            last = c.one("SELECT coalesce(max(seq), 0) FROM sync_outbox")
+            seq = int(last[0]) if last else 0
             for i, a in enumerate(actions, 1):
                 c.execute("INSERT INTO sync_outbox (key, seq, order_id, direction, action, params, "
                           "rule_id, event, created_at, updated_at) "
@@ -195,9 +207,8 @@ class SqliteState:
                            json.dumps(a["params"]), a["rule_id"], a["event"], a["at"], a["at"]))
 
     def failed_actions(self, order_id: int, direction: str) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT * FROM sync_outbox WHERE order_id = ? AND direction = ? "
-                                 "AND status = 'failed' ORDER BY seq", (order_id, direction))
-        return [dict(r) for r in rows]
+        return self.db.dicts("SELECT * FROM sync_outbox WHERE order_id = ? AND direction = ? "
+                             "AND status = 'failed' ORDER BY seq", (order_id, direction))
 
     def reopen_action(self, key: str, at: str) -> None:
         """A failed action is pending again, for a retry (attempts are kept)."""
@@ -207,37 +218,35 @@ class SqliteState:
 
     def failed_decisions(self, order_id: int, direction: str) -> list[dict[str, Any]]:
         """Decisions of the order whose evaluation failed, with their events."""
-        rows = self.conn.execute("SELECT * FROM sync_decisions WHERE order_id = ? AND "
-                                 "direction = ? AND outcome LIKE 'error%' ORDER BY id",
-                                 (order_id, direction))
-        return [{**dict(r), "event": json.loads(r["event"])} for r in rows]
+        rows = self.db.dicts("SELECT * FROM sync_decisions WHERE order_id = ? AND "
+                             "direction = ? AND outcome LIKE 'error%' ORDER BY id",
+                             (order_id, direction))
+        return [{**r, "event": json.loads(r["event"])} for r in rows]
 
     def pending_actions(self) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT * FROM sync_outbox WHERE status = 'pending' ORDER BY seq")
-        return [dict(r) for r in rows]
+        return self.db.dicts("SELECT * FROM sync_outbox WHERE status = 'pending' ORDER BY seq")
 
     def action(self, key: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT * FROM sync_outbox WHERE key = ?", (key,)).fetchone()
-        return dict(row) if row else None
+        rows = self.db.dicts("SELECT * FROM sync_outbox WHERE key = ?", (key,))
+        return rows[0] if rows else None
 
-    def start_attempt(self, key: str) -> int:
-        """Count the attempt durably before the effect: a later run knows it may have happened."""
-        with self.transaction() as c:
+    def start_attempt(self, key: str, durable: bool = False) -> int:
+        """Count the attempt before the effect: a later run knows it may have happened.
+        ``durable``: on disk first, for an effect outside the database (a store write)."""
+        with self.db.transaction(durable=durable) as c:
             c.execute("UPDATE sync_outbox SET attempts = attempts + 1 WHERE key = ?", (key,))
-            return int(c.execute("SELECT attempts FROM sync_outbox WHERE key = ?",
-                                 (key,)).fetchone()[0])
+            row = c.one("SELECT attempts FROM sync_outbox WHERE key = ?", (key,))
+            return int(row[0]) if row else 0
 
     def finish_action(self, key: str, status: str, outcome: str, at: str) -> None:
-        with self.transaction() as c:
-            c.execute("UPDATE sync_outbox SET status = ?, outcome = ?, updated_at = ? "
+        self.db.write("UPDATE sync_outbox SET status = ?, outcome = ?, updated_at = ? "
                       "WHERE key = ? AND status = 'pending'", (status, outcome, at, key))
 
     def decisions(self, order_id: int) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT * FROM sync_decisions WHERE order_id = ? ORDER BY id",
-                                 (order_id,))
+        rows = self.db.dicts("SELECT * FROM sync_decisions WHERE order_id = ? ORDER BY id",
+                             (order_id,))
         out = []
-        for r in rows:
-            d = dict(r)
+        for d in rows:
             for k in ("event", "matched", "actions", "no_update"):
                 d[k] = json.loads(d[k])
             d["action_outcomes"] = [self.action(a["key"]) for a in d["actions"]]
@@ -248,9 +257,8 @@ class SqliteState:
         """(decision id, order id) of the ledger changes held back while push_order_info was
         off (decision outcome "held") and not yet pushed by `apply --push-current`."""
         after = int(self.get_meta("held_released_through", "0"))
-        rows = self.conn.execute("SELECT id, order_id FROM sync_decisions WHERE direction = "
-                                 "'outbound' AND outcome = 'held' AND id > ? ORDER BY id",
-                                 (after,))
+        rows = self.db.rows("SELECT id, order_id FROM sync_decisions WHERE direction = "
+                            "'outbound' AND outcome = 'held' AND id > ? ORDER BY id", (after,))
         return [(int(i), int(o)) for i, o in rows]
 
     def release_held(self, through: int) -> None:
@@ -259,32 +267,31 @@ class SqliteState:
 
 
 class Inbox:
-    """The durable queue of webhook deliveries, one SQLite connection per thread that uses it."""
+    """The durable queue of webhook deliveries, one connection per thread that uses it."""
 
-    def __init__(self, state: SqliteState) -> None:
+    def __init__(self, state: SqlState) -> None:
         self.state = state
 
     def add(self, hash_: str, order_id: int, scope: str, payload: str, at: str) -> bool:
-        """Queue a delivery; False for a duplicate (same hash: one effect, FACTS §7)."""
-        with self.state.transaction() as c:
-            cur = c.execute("INSERT OR IGNORE INTO sync_inbox (hash, order_id, scope, payload, "
-                            "received_at) VALUES (?, ?, ?, ?, ?)",
-                            (hash_, order_id, scope, payload, at))
-            return cur.rowcount == 1
+        """Queue a delivery; False for a duplicate (same hash: one effect, FACTS §7). On disk
+        before it returns: the sender is told it arrived."""
+        with self.state.db.transaction(durable=True) as c:
+            return c.execute("INSERT INTO sync_inbox (hash, order_id, scope, payload, "
+                             "received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                             (hash_, order_id, scope, payload, at)) == 1
 
     MAX_ATTEMPTS = 5  # then the delivery is kept, "dead", for a person to look at
 
     def pending(self, limit: int = 500) -> list[dict[str, Any]]:
-        rows = self.state.conn.execute(
+        return self.state.db.dicts(
             "SELECT id, order_id, scope FROM sync_inbox WHERE done = 0 AND attempts < ? "
             "AND retry_at <= ? ORDER BY id LIMIT ?", (self.MAX_ATTEMPTS, time.time(), limit))
-        return [dict(r) for r in rows]
 
     def oldest_age(self) -> int:
         """Whole seconds the oldest queued delivery has waited; 0 when none waits."""
-        row = self.state.conn.execute(
+        row = self.state.db.one(
             "SELECT min(received_at) FROM sync_inbox WHERE done = 0 AND attempts < ?",
-            (self.MAX_ATTEMPTS,)).fetchone()
+            (self.MAX_ATTEMPTS,))
         if not row or not row[0]:
             return 0
         return max(0, int(time.time() - datetime.fromisoformat(row[0]).timestamp()))
@@ -293,22 +300,23 @@ class Inbox:
         """Try again later, 2, 4, 8, 16 s after each failure, then keep it as dead."""
         with self.state.transaction() as c:
             c.executemany("UPDATE sync_inbox SET attempts = attempts + 1, last_error = ?, "
-                          "retry_at = ? + (1 << (attempts + 1)) WHERE id = ?",
+                          "retry_at = ? + (1 << CAST(attempts + 1 AS INTEGER)) WHERE id = ?",
                           [(error, time.time(), i) for i in ids])
 
     def dead(self) -> int:
-        return int(self.state.conn.execute(
-            "SELECT count(*) FROM sync_inbox WHERE done = 0 AND attempts >= ?",
-            (self.MAX_ATTEMPTS,)).fetchone()[0])
+        return self._count("attempts >= ?")
 
     def mark_done(self, ids: list[int]) -> None:
         with self.state.transaction() as c:
             c.executemany("UPDATE sync_inbox SET done = 1 WHERE id = ?", [(i,) for i in ids])
 
     def depth(self) -> int:
-        return int(self.state.conn.execute(
-            "SELECT count(*) FROM sync_inbox WHERE done = 0 AND attempts < ?",
-            (self.MAX_ATTEMPTS,)).fetchone()[0])
+        return self._count("attempts < ?")
+
+    def _count(self, attempts: str) -> int:
+        row = self.state.db.one(f"SELECT count(*) FROM sync_inbox WHERE done = 0 AND {attempts}",
+                                (self.MAX_ATTEMPTS,))
+        return int(row[0]) if row else 0
 
     def prune(self, before: str) -> int:
         """Delete handled deliveries received before `before` (an ISO time like `received_at`),
@@ -317,9 +325,11 @@ class Inbox:
         with self.state.transaction() as c:
             return c.execute(
                 "DELETE FROM sync_inbox WHERE done = 1 AND received_at < ? AND id NOT IN "
-                "(SELECT max(id) FROM sync_inbox GROUP BY scope)", (before,)).rowcount
+                "(SELECT max(id) FROM sync_inbox GROUP BY scope)", (before,))
 
     def last_received(self) -> dict[str, str]:
-        rows = self.state.conn.execute(
-            "SELECT scope, max(received_at) FROM sync_inbox GROUP BY scope")
+        rows = self.state.db.rows("SELECT scope, max(received_at) FROM sync_inbox GROUP BY scope")
         return {scope: at for scope, at in rows}
+
+
+SqliteState = SqlState  # the name before PostgreSQL; both stores are this one class

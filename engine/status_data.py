@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.db import Database
 from engine.retries import RetrySet, iso
-from engine.state import SqliteState
+from engine.state import SqlState
 
 PAGE_SIZE = 50
 RECENT = 20
@@ -52,13 +53,13 @@ def _key(row: dict[str, Any]) -> Key:
     return float(row["next_attempt_at"]), int(row["order_id"]), str(row["direction"])
 
 
-def retry_page(state: SqliteState, *, after: Key | None = None, before: Key | None = None,
+def retry_page(state: SqlState, *, after: Key | None = None, before: Key | None = None,
                size: int = PAGE_SIZE, now: float | None = None,
                counts: dict[str, int] | None = None) -> RetryPage:
     """One page of the retry set; `counts` (RetrySet.counts) when the caller has them already."""
-    conn, now = state.conn, time.time() if now is None else now
+    db, now = state.db, time.time() if now is None else now
     if before is not None:
-        found = [dict(r) for r in conn.execute(
+        found = [dict(r) for r in db.dicts(
             f"SELECT {_RETRY_COLUMNS} FROM sync_retries WHERE {_KEY} < (?, ?, ?) "
             f"ORDER BY next_attempt_at DESC, order_id DESC, direction DESC LIMIT ?",
             (*before, size + 1))][::-1]
@@ -66,17 +67,17 @@ def retry_page(state: SqliteState, *, after: Key | None = None, before: Key | No
         found = found[-size:]
     else:
         where, args = (f"WHERE {_KEY} > (?, ?, ?)", after) if after else ("", ())
-        found = [dict(r) for r in conn.execute(
+        found = [dict(r) for r in db.dicts(
             f"SELECT {_RETRY_COLUMNS} FROM sync_retries {where} "
             f"ORDER BY next_attempt_at, order_id, direction LIMIT ?", (*args, size + 1))]
         more_before, more_after = after is not None, len(found) > size
         found = found[:size]
     counts = counts or RetrySet(state).counts(now)
-    entries = int(conn.execute("SELECT count(*) FROM sync_retries").fetchone()[0])
+    entries = _count(db, "SELECT count(*) FROM sync_retries")
     start = 0
     if found and (after or before):
-        start = int(conn.execute(f"SELECT count(*) FROM sync_retries WHERE {_KEY} < (?, ?, ?)",
-                                 _key(found[0])).fetchone()[0])
+        start = _count(db, f"SELECT count(*) FROM sync_retries WHERE {_KEY} < (?, ?, ?)",
+                       _key(found[0]))
     page = RetryPage([], counts["waiting"], counts["due"], entries, start)
     if found:
         page.newer = cursor(_key(found[0])) if more_before else None
@@ -86,21 +87,26 @@ def retry_page(state: SqliteState, *, after: Key | None = None, before: Key | No
     return page
 
 
-def recent_conflicts(state: SqliteState, limit: int = RECENT) -> list[dict[str, Any]]:
+def _count(db: Database, sql: str, params: tuple[Any, ...] = ()) -> int:
+    row = db.one(sql, params)
+    return int(row[0]) if row else 0
+
+
+def recent_conflicts(state: SqlState, limit: int = RECENT) -> list[dict[str, Any]]:
     """The newest actions that were not sent because they would move an order backwards."""
-    rows = state.conn.execute(
+    return state.db.dicts(
         "SELECT order_id, direction, action, rule_id, outcome, updated_at FROM sync_outbox "
         "WHERE status = 'conflict' ORDER BY seq DESC LIMIT ?", (limit,))
-    return [dict(r) for r in rows]
 
 
-def recent_decisions(state: SqliteState, limit: int = RECENT) -> list[dict[str, Any]]:
-    """The newest decisions, with the ids of the rules that matched (the event's order data is
-    left in the database: only its type is read)."""
-    rows = state.conn.execute(
-        "SELECT id, order_id, direction, json_extract(event, '$.type') AS event_type, matched, "
-        "actions, no_update, outcome, at FROM sync_decisions ORDER BY id DESC LIMIT ?", (limit,))
-    return [{**dict(r), "matched": json.loads(r["matched"]),
+def recent_decisions(state: SqlState, limit: int = RECENT) -> list[dict[str, Any]]:
+    """The newest decisions, with the ids of the rules that matched and their event's type."""
+    rows = state.db.dicts(
+        "SELECT id, order_id, direction, event, matched, actions, no_update, outcome, at "
+        "FROM sync_decisions ORDER BY id DESC LIMIT ?", (limit,))
+    return [{**{k: v for k, v in r.items() if k != "event"},
+             "event_type": json.loads(r["event"]).get("type"),
+             "matched": json.loads(r["matched"]),
              "actions": [a["action"] for a in json.loads(r["actions"])],
              "no_update": json.loads(r["no_update"])} for r in rows]
 

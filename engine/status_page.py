@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, quote
 from engine import status_auth as auth
 from engine.config import Config
 from engine.retries import RetrySet
-from engine.state import SqliteState
+from engine.state import SqlState
 from engine.status_views import Views
 
 log = logging.getLogger("rulesync.serve")
@@ -74,7 +74,7 @@ def local_target(target: str | None) -> str:
 
 
 class StatusPage:
-    def __init__(self, config: Config, token: str | None, state: Callable[[], SqliteState],
+    def __init__(self, config: Config, token: str | None, state: Callable[[], SqlState],
                  health: Callable[[], dict[str, Any]]) -> None:
         self.token, self.state = token, state
         self.sessions = auth.Sessions()

@@ -21,7 +21,7 @@ from connectors.ledger.ledger import Ledger
 from engine import report_sync, status_data
 from engine.config import Config
 from engine.retries import RetrySet
-from engine.state import SqliteState
+from engine.state import SqlState
 
 
 def _style() -> str:
@@ -29,7 +29,7 @@ def _style() -> str:
 
 
 class Views:
-    def __init__(self, config: Config, state: Callable[[], SqliteState],
+    def __init__(self, config: Config, state: Callable[[], SqlState],
                  health: Callable[[], dict[str, Any]]) -> None:
         self.config, self.state, self.health = config, state, health
         self.env = Environment(loader=PackageLoader("engine", "status_templates"),

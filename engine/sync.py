@@ -34,7 +34,7 @@ from engine.events import ledger_event, present_events, store_events
 from engine.interpreter import evaluate, event_id
 from engine.model import Decision, RuleSet
 from engine.retries import RetrySet
-from engine.state import SqliteState
+from engine.state import SqlState
 
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"  # test-only: SIGKILL this process at the Nth crash point
 COUNTED = {"done": None, "noop": "skipped", "conflict": "conflicts", "failed": "errors"}
@@ -81,7 +81,7 @@ class Sync:
     rulesets: Mapping[str, RuleSet]
     settings: Mapping[str, Any]
     ledger: Ledger
-    state: SqliteState
+    state: SqlState
     client: BigCommerceClient
     now: Callable[[], str] = utc_now
     clock: Callable[[], float] = time.time  # epoch seconds, for the retry set's backoff
@@ -236,7 +236,8 @@ class Sync:
         self._crash_point()
         for row in rows:
             self._execute(self.state.action(row["key"]) or {}, summary)
-        return self.ledger.state_of(event["order_id"])
+        # Only an action can have changed the ledger order: without one, no need to read it.
+        return self.ledger.state_of(event["order_id"]) if rows else state
 
     def _held_back(self, ruleset: RuleSet, event: dict[str, Any], state: dict[str, Any]
                    ) -> bool:
@@ -252,7 +253,8 @@ class Sync:
     def _execute(self, row: dict[str, Any], summary: Summary) -> None:
         if row.get("status") != "pending":
             return
-        attempts = self.state.start_attempt(row["key"])
+        # A store write must find its attempt counted even after a database server crash.
+        attempts = self.state.start_attempt(row["key"], durable=row["direction"] == OUTBOUND)
         self._crash_point()
         call = ActionCall(row["key"], row["order_id"], row["action"], json.loads(row["params"]),
                           json.loads(row["event"]), attempts)

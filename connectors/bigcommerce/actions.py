@@ -11,14 +11,14 @@ from connectors.ledger.ledger import Ledger
 from connectors.ledger.records import LedgerOrder
 from engine.catalog import HOLD_STATUSES, TERMINAL_STATUSES, downgrade, status_label
 from engine.effects import DONE, NOOP, ActionCall, Handler, Outcome
-from engine.state import SqliteState
+from engine.state import SqlState
 
 
 @dataclass(frozen=True)
 class StoreSide:
     client: BigCommerceClient
     ledger: Ledger
-    state: SqliteState
+    state: SqlState
 
 
 # Completed, Cancelled, Refunded and the holds: a shipment would move the order to (Partially)

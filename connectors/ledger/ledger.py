@@ -25,8 +25,12 @@ class Ledger:
     """The order book. ``Ledger(location)`` or ``Ledger.open(location)``, where the location is
     a SQLite file's path or a ``postgresql://`` URL; close it, or use ``with``."""
 
-    def __init__(self, location: str | Path, store: str = DEFAULT_STORE) -> None:
-        self._db: Database | None = connect(location)
+    def __init__(self, location: str | Path, store: str = DEFAULT_STORE, *,
+                 durable: bool = True) -> None:
+        """``durable=False`` (the sync's own ledger): on PostgreSQL a commit need not wait for
+        the disk, since a change the sync made from the store is made again by the next run if
+        a server crash loses it. A person's changes always wait (engine/db.py)."""
+        self._db: Database | None = connect(location, durable=durable)
         self.where, self.store = self._db.where, store
 
     @classmethod
@@ -46,10 +50,10 @@ class Ledger:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    # -- reading -------------------------------------------------------------------------
+    # -- reading: one statement each, which sees one consistent state on its own ------------
 
     def get(self, order_id: int | str) -> LedgerOrder | None:
-        with self._transaction(write=False) as conn:
+        with self._reading() as conn:
             return rows.load_order(conn, self.store, details.order_key(order_id))
 
     def state_of(self, order_id: int | str) -> dict[str, Any]:
@@ -60,31 +64,31 @@ class Ledger:
     def list_orders(self, limit: int = 50, offset: int = 0, *, every_store: bool = False
                     ) -> list[LedgerOrder]:
         """This store's orders by id; with `every_store`, the orders of all stores."""
-        with self._transaction(write=False) as conn:
+        with self._reading() as conn:
             return rows.list_orders(conn, None if every_store else self.store, limit, offset)
 
     def count_orders(self, *, every_store: bool = False) -> int:
-        with self._transaction(write=False) as conn:
+        with self._reading() as conn:
             return rows.count_orders(conn, None if every_store else self.store)
 
     def stores_of(self, order_id: int | str) -> list[str]:
         """The stores, of all those in this ledger, that have an order with this id."""
-        with self._transaction(write=False) as conn:
+        with self._reading() as conn:
             return rows.stores_of(conn, details.order_key(order_id))
 
     def history(self, order_id: int | str) -> list[HistoryEntry]:
-        with self._transaction(write=False) as conn:
+        with self._reading() as conn:
             return rows.history(conn, "store = ? AND order_id = ? ORDER BY seq",
                                 (self.store, details.order_key(order_id)))
 
     def changes_since(self, seq: int, limit: int = 100) -> list[HistoryEntry]:
         """History entries after ``seq``, oldest first: what the outbound sync has not seen."""
-        with self._transaction(write=False) as conn:
+        with self._reading() as conn:
             return rows.history(conn, "store = ? AND seq > ? ORDER BY seq LIMIT ?",
                                 (self.store, seq, limit))
 
     def last_seq(self) -> int:
-        with self._transaction(write=False) as conn:
+        with self._reading() as conn:
             return rows.last_seq(conn, self.store)
 
     # -- changing ------------------------------------------------------------------------
@@ -222,14 +226,18 @@ class Ledger:
         return made
 
     @contextmanager
-    def _transaction(self, write: bool = True) -> Iterator[Database]:
-        """One short transaction. Writers take the write lock up front (engine/db.py), so a
+    def _transaction(self) -> Iterator[Database]:
+        """One short write transaction. It takes the write lock up front (engine/db.py), so a
         second process waits for it instead of failing to upgrade a read lock, and history
         entries become visible in the order of their sequence numbers."""
+        with self._reading() as db, db.transaction():
+            yield db
+
+    @contextmanager
+    def _reading(self) -> Iterator[Database]:
         if self._db is None:
             raise LedgerError(f"the ledger {self.where} is closed")
-        with self._db.transaction(write) as db:
-            yield db
+        yield self._db
 
     def _require(self, conn: Database, order_id: int) -> LedgerOrder:
         order = rows.load_order(conn, self.store, order_id)

@@ -17,18 +17,33 @@ _SHIPMENT_COLUMNS = "id, source_id, store_id, order_address_id, tracking_number,
 _HISTORY_COLUMNS = "seq, order_id, kind, origin, note, at, details"
 
 
+def _qualified(table: str, columns: str) -> str:
+    return ", ".join(f"{table}.{column.strip()}" for column in columns.split(","))
+
+
+_ITEM_COLUMNS = "order_product_id, sku, quantity, product_id"
+_SIZES = (len(_ORDER_COLUMNS.split(",")), len(_SHIPMENT_COLUMNS.split(",")))
+# One statement reads orders with their shipments and the shipments' items: one round trip to
+# the database, and one consistent view of the three tables without a transaction.
+_WHOLE_ORDERS = (
+    f"SELECT {_qualified('o', _ORDER_COLUMNS)}, {_qualified('s', _SHIPMENT_COLUMNS)}, "
+    f"{_qualified('i', _ITEM_COLUMNS)} FROM ledger_orders o "
+    "LEFT JOIN ledger_shipments s ON s.store = o.store AND s.order_id = o.order_id "
+    "LEFT JOIN ledger_shipment_items i ON i.shipment_id = s.id WHERE ")
+_IN_ORDER = " ORDER BY o.order_id, o.store, s.id, i.order_product_id"
+
+
 def load_order(db: Database, store: str, order_id: int) -> LedgerOrder | None:
-    row = db.one(f"SELECT {_ORDER_COLUMNS} FROM ledger_orders WHERE store = ? AND order_id = ?",
-                 (store, order_id))
-    return None if row is None else _order(db, row)
+    found = _whole_orders(db, "o.store = ? AND o.order_id = ?", (store, order_id))
+    return found[0] if found else None
 
 
 def list_orders(db: Database, store: str | None, limit: int, offset: int) -> list[LedgerOrder]:
     """Orders by id (and store); `store` None: the orders of every store."""
     where, params = ("", ()) if store is None else ("WHERE store = ? ", (store,))
-    rows = db.rows(f"SELECT {_ORDER_COLUMNS} FROM ledger_orders {where}ORDER BY order_id, store "
-                   "LIMIT ? OFFSET ?", (*params, limit, offset))
-    return [_order(db, row) for row in rows]
+    return _whole_orders(db, "(o.store, o.order_id) IN (SELECT store, order_id FROM ledger_orders "
+                         f"{where}ORDER BY order_id, store LIMIT ? OFFSET ?)",
+                         (*params, limit, offset))
 
 
 def count_orders(db: Database, store: str | None) -> int:
@@ -43,7 +58,24 @@ def stores_of(db: Database, order_id: int) -> list[str]:
                                   "ORDER BY store", (order_id,))]
 
 
-def _order(db: Database, row: tuple[Any, ...]) -> LedgerOrder:
+def _whole_orders(db: Database, where: str, params: tuple[Any, ...]) -> list[LedgerOrder]:
+    orders: dict[tuple[str, int], tuple[Any, ...]] = {}
+    shipments: dict[tuple[str, int], dict[int, tuple[tuple[Any, ...], list[ShipmentItem]]]] = {}
+    for row in db.rows(_WHOLE_ORDERS + where + _IN_ORDER, params):
+        order, shipment, item = row[:_SIZES[0]], row[_SIZES[0]:sum(_SIZES)], row[sum(_SIZES):]
+        key = (order[0], order[1])
+        orders.setdefault(key, order)
+        found = shipments.setdefault(key, {})
+        if shipment[0] is not None:
+            items = found.setdefault(shipment[0], (shipment, []))[1]
+            if item[0] is not None:
+                items.append(ShipmentItem(*item))
+    return [_order(row, tuple(_shipment(key[1], shipment, tuple(items))
+                              for shipment, items in shipments[key].values()))
+            for key, row in orders.items()]
+
+
+def _order(row: tuple[Any, ...], shipments: tuple[Shipment, ...]) -> LedgerOrder:
     store, order_id, billed, paid, packed, closed, void, refunded, details, warnings, \
         imported_at = row
     d = json.loads(details)
@@ -55,25 +87,15 @@ def _order(db: Database, row: tuple[Any, ...]) -> LedgerOrder:
         billing_address=d["billing_address"], shipping_address=d["shipping_address"],
         totals=d["totals"], customer_message=d["customer_message"],
         staff_notes=d["staff_notes"], store_status_id=d["store_status_id"],
-        store_status=d["store_status"], shipments=load_shipments(db, store, order_id),
+        store_status=d["store_status"], shipments=shipments,
         warnings=tuple(json.loads(warnings)),
     )
 
 
-def load_shipments(db: Database, store: str, order_id: int) -> tuple[Shipment, ...]:
-    rows = db.rows(f"SELECT {_SHIPMENT_COLUMNS} FROM ledger_shipments WHERE store = ? AND "
-                   "order_id = ? ORDER BY id", (store, order_id))
-    return tuple(_shipment(db, order_id, row) for row in rows)
-
-
-def _shipment(db: Database, order_id: int, row: tuple[Any, ...]) -> Shipment:
-    rowid, source_id, store_id, address_id, tracking, carrier, link, origin, recorded_at = row
-    items = db.rows("SELECT order_product_id, sku, quantity, product_id "
-                    "FROM ledger_shipment_items WHERE shipment_id = ? "
-                    "ORDER BY order_product_id", (rowid,))
+def _shipment(order_id: int, row: tuple[Any, ...], items: tuple[ShipmentItem, ...]) -> Shipment:
+    _, source_id, store_id, address_id, tracking, carrier, link, origin, recorded_at = row
     return Shipment(id=source_id, order_id=order_id, tracking_number=tracking, carrier=carrier,
-                    tracking_link=link, origin=origin, recorded_at=recorded_at,
-                    items=tuple(ShipmentItem(*item) for item in items),
+                    tracking_link=link, origin=origin, recorded_at=recorded_at, items=items,
                     order_address_id=address_id, store_id=store_id)
 
 
@@ -83,7 +105,11 @@ def find_shipment(db: Database, store: str, order_id: int, shipment_id: str
     row = db.one(f"SELECT {_SHIPMENT_COLUMNS} FROM ledger_shipments WHERE store = ? AND "
                  "order_id = ? AND (source_id = ? OR store_id = ?) ORDER BY id LIMIT 1",
                  (store, order_id, shipment_id, shipment_id))
-    return None if row is None else _shipment(db, order_id, row)
+    if row is None:
+        return None
+    items = db.rows(f"SELECT {_ITEM_COLUMNS} FROM ledger_shipment_items WHERE shipment_id = ? "
+                    "ORDER BY order_product_id", (row[0],))
+    return _shipment(order_id, row, tuple(ShipmentItem(*item) for item in items))
 
 
 def insert_order(db: Database, store: str, order_id: int, details: dict[str, Any],

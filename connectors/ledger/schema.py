@@ -70,18 +70,20 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+PREPARE = ("CREATE TABLE IF NOT EXISTS ledger_schema_version (version INTEGER NOT NULL)",)
 
 
-def connect(location: str | Path, migrations: Migrations = MIGRATIONS) -> Database:
+def connect(location: str | Path, migrations: Migrations = MIGRATIONS, *,
+            durable: bool = True) -> Database:
     """Open (creating if needed) and migrate the ledger's tables at ``location``: a SQLite file
     or a PostgreSQL URL. Transactions are explicit."""
     try:
-        db = open_database(location, "ledger")
+        db = open_database(location, "ledger", durable=durable)
     except DatabaseError as exc:
         raise LedgerError(f"cannot {exc.doing} ledger database {exc.where}: {exc.reason}"
                           ) from None
     try:
-        migrate(db, _versioned(migrations, db.where))
+        migrate(db, versioned(migrations))
     except DatabaseError as exc:
         db.close()
         raise LedgerError(f"cannot use ledger database {db.where}: {exc.reason}") from None
@@ -91,17 +93,14 @@ def connect(location: str | Path, migrations: Migrations = MIGRATIONS) -> Databa
     return db
 
 
-def _versioned(migrations: Migrations, where: str) -> Versioned:
-    def too_new(found: int, known: int) -> SchemaTooNew:
-        return SchemaTooNew(f"ledger database {where} has schema version {found}, but this "
-                            f"rulesync knows versions up to {known}: upgrade rulesync to open it")
-
-    return Versioned(migrations, _prepare, _record, too_new)
+def _too_new(found: int, known: int, where: str) -> SchemaTooNew:
+    return SchemaTooNew(f"ledger database {where} has schema version {found}, but this "
+                        f"rulesync knows versions up to {known}: upgrade rulesync to open it")
 
 
-def _prepare(db: Database) -> int:
-    db.execute("CREATE TABLE IF NOT EXISTS ledger_schema_version (version INTEGER NOT NULL)")
-    return schema_version(db)
+def versioned(migrations: Migrations = MIGRATIONS) -> Versioned:
+    """The ledger's migrations and where its version is kept (engine/db_migrate.py)."""
+    return Versioned(migrations, PREPARE, schema_version, _record, _too_new)
 
 
 def _record(db: Database, version: int) -> None:

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from connectors.ledger import Ledger, LedgerError
+from tests.support import databases
 from tests.support.acceptance_world import NOTHING_DONE, World, counts, order_body
+
+STATE_BACKENDS = databases.BACKENDS  # these run on SQLite and on PostgreSQL
 
 PUSH = "push_order_info=true"
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"
@@ -93,19 +95,18 @@ def comparable(dump: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
 
 def shipment_actions(w: World) -> list[dict[str, Any]]:
     """The outbox rows of the shipment pushes: attempts, status and the ledger shipment."""
-    with sqlite3.connect(w.state) as c:
-        rows = c.execute("SELECT order_id, attempts, status, outcome, event FROM sync_outbox "
-                         "WHERE action = 'create_store_shipment' ORDER BY seq").fetchall()
+    rows = w.query("SELECT order_id, attempts, status, outcome, event FROM sync_outbox "
+                   "WHERE action = 'create_store_shipment' ORDER BY seq")
     return [{"order_id": oid, "attempts": attempts, "status": status, "outcome": outcome,
              "shipment": json.loads(event)["shipment"]["id"]}
             for oid, attempts, status, outcome, event in rows]
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def runs(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Any:
     base = tmp_path_factory.mktemp("crash")
-    with World(base / "clean", seed_orders=500) as clean, \
-            World(base / "crashed", seed_orders=500) as crashed:
+    with World(base / "clean", seed_orders=500, backend=backend) as clean, \
+            World(base / "crashed", seed_orders=500, backend=backend) as crashed:
         assert clean.store_dump() == crashed.store_dump()  # identical stores to start with
         out: dict[str, Any] = {}
         # 1: import everything
@@ -115,7 +116,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Any:
         reference = comparable(clean.ledger_dump())
         out["kills_inbound"], out["inbound_trials"] = 0, {}
         for n in INBOUND_POINTS:
-            crashed.state = crashed.dir / f"state-{n}.sqlite"
+            crashed.state = crashed.new_state(f"state-{n}")
             out["kills_inbound"] += crashing_apply(crashed, [n], PUSH)
             out["inbound_trials"][n] = comparable(crashed.ledger_dump()) == reference
         out["ledger_after_import"] = (reference, comparable(crashed.ledger_dump()))

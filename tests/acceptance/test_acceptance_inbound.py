@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import databases
 from tests.support.acceptance_world import (
     ADDRESS,
     NOTHING_DONE,
@@ -22,6 +23,8 @@ from tests.support.acceptance_world import (
     order_body,
     shipment_items,
 )
+
+STATE_BACKENDS = databases.BACKENDS  # these run on SQLite and on PostgreSQL
 
 BILLED = {"billed": True, "paid": False, "packed": False, "shipped": "none", "closed": False,
           "void": False, "refunded": False}
@@ -60,8 +63,8 @@ class Stages:
 
 
 @pytest.fixture(scope="module")
-def stages(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    with World(tmp_path_factory.mktemp("inbound")) as w:
+def stages(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Any:
+    with World(tmp_path_factory.mktemp("inbound"), backend=backend) as w:
         s = Stages(w)
         for name, status in STAGE1.items():
             addresses = (ADDRESS, SECOND_ADDRESS) if name == "multi_address" else (ADDRESS,)

@@ -1,5 +1,6 @@
-"""One sync per state file: an `apply` started while the state file's lock is held waits for it,
-having done nothing, and finishes its work once the lock is released.
+"""One sync per state: an `apply` started while the state's lock is held waits for it, having
+done nothing, and finishes its work once the lock is released. On SQLite the lock is a file lock
+beside the state file; on PostgreSQL an advisory lock, which processes on other machines see.
 
 The test holds the lock itself and watches the waiting `apply` through its own log line, so the
 outcome does not depend on how fast the machine is: without a lock, `apply` never logs that it
@@ -9,25 +10,21 @@ from __future__ import annotations
 
 import json
 import queue
-import sqlite3
 import subprocess
 import threading
 from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import IO
 
-from engine.state import SqliteState
+from engine.state import SqlState
+from tests.support import databases
 from tests.support.acceptance_world import RULESYNC, World, order_body
+
+STATE_BACKENDS = databases.BACKENDS  # these run on SQLite and on PostgreSQL
 
 PUSH = "push_order_info=true"
 WAITING = "waiting for another rulesync sync"
 BOUND = 120.0  # seconds: generous, only reached when something is wrong
-
-
-def _tables(path: Path) -> list[str]:
-    """Every row of every table of the state file, as SQL text (read-only connection)."""
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-        return list(conn.iterdump())
 
 
 def _stderr_lines(proc: subprocess.Popen[str]) -> queue.Queue[str | None]:
@@ -53,16 +50,17 @@ def _wait_for_line(lines: queue.Queue[str | None], text: str, seen: list[str]) -
     return False
 
 
-def test_an_apply_started_while_the_lock_is_held_waits_then_finishes(tmp_path: Path) -> None:
-    with World(tmp_path) as w:
+def test_an_apply_started_while_the_lock_is_held_waits_then_finishes(tmp_path: Path,
+                                                                     backend: str) -> None:
+    with World(tmp_path, backend=backend) as w:
         paid = w.create(order_body(7))
         w.tick()
         w.apply()
         w.orders("pay", str(paid))  # outbound work: push 11 Awaiting Fulfillment
         new = w.create(order_body(11))  # inbound work: import a new store order
         w.tick()
-        tables, store, calls = _tables(w.state), w.store_dump(), w.sb.api_calls()
-        with closing(SqliteState(w.state)) as state, ExitStack() as held:
+        tables, store, calls = w.tables(), w.store_dump(), w.sb.api_calls()
+        with closing(SqlState(w.state)) as state, ExitStack() as held:
             held.enter_context(state.exclusive())  # as a running `apply` or `serve` holds it
             with subprocess.Popen(
                     [RULESYNC, "apply", "--json", "--state", str(w.state), "--set", PUSH],
@@ -73,7 +71,7 @@ def test_an_apply_started_while_the_lock_is_held_waits_then_finishes(tmp_path: P
                     assert _wait_for_line(lines, WAITING, seen), f"apply did not wait: {seen}"
                     # Blocked on the lock now: nothing read or written on either side.
                     assert second.poll() is None
-                    assert _tables(w.state) == tables
+                    assert w.tables() == tables
                     assert w.store_dump() == store and w.sb.api_calls() == calls
                     held.close()  # release the lock: the waiting apply goes on
                     assert second.stdout is not None

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
+from tests.support import databases
 from tests.support.acceptance_world import NOTHING_DONE, World, counts, order_body, shipment_items
+
+STATE_BACKENDS = databases.BACKENDS  # these run on SQLite and on PostgreSQL
 
 PUSH = "push_order_info=true"
 NAMES = {"pay": 7, "pack": 7, "ship": 7, "close": 7, "void": 7, "refund": 11, "store_ship": 9}
@@ -37,8 +40,8 @@ class Stages:
 
 
 @pytest.fixture(scope="module")
-def stages(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    with World(tmp_path_factory.mktemp("outbound")) as w:
+def stages(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Any:
+    with World(tmp_path_factory.mktemp("outbound"), backend=backend) as w:
         s = Stages(w)
         for name, status in NAMES.items():
             s.ids[name] = w.create(order_body(status))

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from engine.retries import FIRST_WAIT, MAX_WAIT, RetrySet, wait_after
-from engine.state import MIGRATIONS, SCHEMA_VERSION, SqliteState
+from engine.state import MIGRATIONS, SCHEMA_VERSION, SqlState
 
 T = 1_790_000_000.0
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Any:
-    s = SqliteState(tmp_path / "state.sqlite")
+def state(location: str) -> Any:
+    s = SqlState(location)
     yield s
     s.close()
 
@@ -26,7 +26,7 @@ def test_the_wait_doubles_from_30_seconds_up_to_an_hour() -> None:
     assert wait_after(10_000) == MAX_WAIT and wait_after(0) == FIRST_WAIT
 
 
-def test_a_failure_is_kept_with_its_attempts_and_next_attempt(state: SqliteState) -> None:
+def test_a_failure_is_kept_with_its_attempts_and_next_attempt(state: SqlState) -> None:
     retries = RetrySet(state)
     assert retries.failed(7, "inbound", "bad status", "t1", T) == 1
     assert retries.due(T + FIRST_WAIT - 1) == []
@@ -45,7 +45,7 @@ def test_a_failure_is_kept_with_its_attempts_and_next_attempt(state: SqliteState
     assert retries.counts(T + 1000) == {"waiting": 1, "due": 1}
 
 
-def test_success_and_forget_take_orders_out(state: SqliteState) -> None:
+def test_success_and_forget_take_orders_out(state: SqlState) -> None:
     retries = RetrySet(state)
     retries.failed(7, "inbound", "x", "t", T)
     retries.failed(7, "outbound", "y", "t", T)
@@ -58,7 +58,7 @@ def test_success_and_forget_take_orders_out(state: SqliteState) -> None:
     assert retries.entries() == []
 
 
-def test_a_long_reason_is_cut(state: SqliteState) -> None:
+def test_a_long_reason_is_cut(state: SqlState) -> None:
     RetrySet(state).failed(1, "inbound", "x" * 5000, "t", T)
     assert len(RetrySet(state).entries()[0]["reason"]) == 1000
 
@@ -71,12 +71,12 @@ def test_a_version_1_state_file_is_migrated_and_keeps_its_data(tmp_path: Path) -
     conn.execute("INSERT INTO sync_meta VALUES ('schema_version', '1'), ('outbound_seq', '42')")
     conn.commit()
     conn.close()
-    state = SqliteState(path)
+    state = SqlState(path)
     assert state.get_meta("schema_version") == str(SCHEMA_VERSION) == "2"
     assert state.get_meta("outbound_seq") == "42"
     RetrySet(state).failed(1, "inbound", "x", "t", T)
     state.close()
-    reopened = SqliteState(path)  # a second open runs nothing again
+    reopened = SqlState(path)  # a second open runs nothing again
     assert len(RetrySet(reopened).entries()) == 1
     reopened.close()
 
@@ -92,7 +92,7 @@ def _action(key: str, event: str) -> dict[str, Any]:
             "params": {"status_id": 11}, "rule_id": "r", "event": event, "at": "t"}
 
 
-def test_a_failed_action_decided_again_is_pending_with_the_new_event(state: SqliteState) -> None:
+def test_a_failed_action_decided_again_is_pending_with_the_new_event(state: SqlState) -> None:
     state.record_decision(_decision("e1", "recorded"), [_action("k1", '{"v": 1}'),
                                                         _action("k2", '{"v": 1}')])
     for key, status in (("k1", "failed"), ("k2", "done")):
@@ -107,7 +107,7 @@ def test_a_failed_action_decided_again_is_pending_with_the_new_event(state: Sqli
     assert (k2["status"], k2["event"]) == ("done", '{"v": 1}')  # done work is never redone
 
 
-def test_reopen_makes_only_a_failed_action_pending(state: SqliteState) -> None:
+def test_reopen_makes_only_a_failed_action_pending(state: SqlState) -> None:
     state.record_decision(_decision("e1", "recorded"), [_action("k1", "{}")])
     state.finish_action("k1", "conflict", "no", "t")
     state.reopen_action("k1", "t2")
@@ -118,7 +118,7 @@ def test_reopen_makes_only_a_failed_action_pending(state: SqliteState) -> None:
     assert state.action("k2")["status"] == "pending"  # type: ignore[index]
 
 
-def test_an_error_decision_is_replaced_when_decided_again(state: SqliteState) -> None:
+def test_an_error_decision_is_replaced_when_decided_again(state: SqlState) -> None:
     state.record_decision(_decision("e1", "error: boom"), [])
     assert [d["event_id"] for d in state.failed_decisions(1, "outbound")] == ["e1"]
     state.record_decision(_decision("e1", "recorded"), [])

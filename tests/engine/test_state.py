@@ -1,25 +1,48 @@
-"""The sync state file: created on first use, refused when a newer rulesync wrote it."""
+"""The sync state, on SQLite and on PostgreSQL: created on first use, migrated, refused when a
+newer rulesync wrote it, one sync at a time."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
+from engine.db import connect
 from engine.errors import RulesyncError
-from engine.state import SCHEMA_VERSION, SqliteState
+from engine.state import MIGRATIONS, SCHEMA_VERSION, Inbox, SqlState
+from tests.support import databases
+
+BOUND = 120.0  # seconds; only reached when something is wrong
 
 
-def test_a_state_file_from_a_newer_rulesync_is_refused(tmp_path: Path) -> None:
-    state = SqliteState(tmp_path / "state.sqlite")
+def test_a_state_from_a_newer_rulesync_is_refused(location: str) -> None:
+    state = SqlState(location)
     assert state.get_meta("schema_version") == str(SCHEMA_VERSION)
     state.set_meta("schema_version", str(SCHEMA_VERSION + 1))
     state.close()
-    with pytest.raises(RulesyncError, match="newer rulesync"):
-        SqliteState(tmp_path / "state.sqlite")
+    with pytest.raises(RulesyncError, match="newer rulesync") as info:
+        SqlState(location)
+    noun = "file" if location.endswith(".sqlite") else "database"
+    assert str(info.value).startswith(f"the state {noun} "), info.value
 
 
-def test_the_outbox_keeps_one_row_per_key_and_finishes_only_pending_rows(tmp_path: Path) -> None:
-    state = SqliteState(tmp_path / "state.sqlite")
+def test_a_version_1_state_is_migrated_and_keeps_its_rows(location: str) -> None:
+    old = connect(location, "sync")
+    with old.transaction():
+        for statement in MIGRATIONS[0]:
+            old.execute(old.ddl(statement))
+        old.execute("INSERT INTO sync_meta (key, value) VALUES ('schema_version', '1'), "
+                    "('inbound_cursor', 'c1')")
+    old.close()
+    state = SqlState(location)
+    assert state.get_meta("schema_version") == str(SCHEMA_VERSION)
+    assert state.get_meta("inbound_cursor") == "c1"
+    assert state.db.has_table("sync_retries")
+    state.close()
+
+
+def test_the_outbox_keeps_one_row_per_key_and_finishes_only_pending_rows(location: str) -> None:
+    state = SqlState(location)
     row = {"order_id": 1, "direction": "inbound", "event_id": "e1", "event": "{}", "rules": "r",
            "rules_version": 1, "rules_sha256": "x", "matched": "[]", "actions": "[]",
            "no_update": "[]", "outcome": "recorded", "at": "t"}
@@ -31,22 +54,74 @@ def test_the_outbox_keeps_one_row_per_key_and_finishes_only_pending_rows(tmp_pat
     assert state.start_attempt("e1:r:mark_paid") == 1
     state.finish_action("e1:r:mark_paid", "done", "", "t")
     state.finish_action("e1:r:mark_paid", "failed", "late", "t")  # a stale second finisher
-    assert state.action("e1:r:mark_paid")["status"] == "done"
+    assert state.action("e1:r:mark_paid")["status"] == "done"  # type: ignore[index]
     assert state.pending_actions() == []
     assert len(state.decisions(1)) == 1
     state.close()
 
 
-def test_a_failed_delivery_waits_longer_each_time_then_is_dead(tmp_path: Path) -> None:
-    from engine.state import Inbox
-
-    inbox = Inbox(SqliteState(tmp_path / "state.sqlite"))
+def test_a_failed_delivery_waits_longer_each_time_then_is_dead(location: str) -> None:
+    inbox = Inbox(SqlState(location))
     assert inbox.add("h1", 7, "store/order/created", "{}", "t")
     assert not inbox.add("h1", 7, "store/order/created", "{}", "t")  # same hash: one effect
     (row,) = inbox.pending()
     inbox.failed([row["id"]], "boom")
     assert inbox.pending() == [] and inbox.depth() == 1  # not before its retry time
+    waits = [inbox.state.db.one("SELECT retry_at FROM sync_inbox")]
     for _ in range(Inbox.MAX_ATTEMPTS - 1):
-        inbox.state.conn.execute("UPDATE sync_inbox SET retry_at = 0")
+        inbox.state.db.execute("UPDATE sync_inbox SET retry_at = 0")
         inbox.failed([row["id"]], "boom")
+        waits.append(inbox.state.db.one("SELECT retry_at FROM sync_inbox"))
     assert inbox.dead() == 1 and inbox.depth() == 0
+    # The n-th failure waits 2**n s from its own now: 2, 4, 8, 16, 32 (the clock moves by a
+    # fraction of a second between the calls, which the rounding takes away).
+    times = [float(w[0]) for w in waits if w]
+    assert [round(b - a) for a, b in zip(times, times[1:])] == [2, 4, 8, 16]
+    inbox.state.close()
+
+
+def _holds_while_another_waits(first: SqlState, second: SqlState) -> bool:
+    """Hold `first`'s sync lock; True if `second` then waits for it, and gets it once freed."""
+    waited, got = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with second.db.exclusive("sync", waited.set):
+            got.set()
+
+    with first.exclusive():
+        thread = threading.Thread(target=other)
+        thread.start()
+        while not (waited.is_set() or got.is_set()):
+            waited.wait(0.05)
+        blocked = waited.is_set() and not got.is_set()
+    thread.join(BOUND)
+    assert got.is_set()
+    return blocked
+
+
+def test_one_sync_at_a_time_per_state(location: str) -> None:
+    first, second = SqlState(location), SqlState(location)
+    try:
+        assert _holds_while_another_waits(first, second)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_states_in_two_schemas_of_one_database_do_not_wait_for_each_other() -> None:
+    with databases.fresh_schema() as one, databases.fresh_schema() as two:
+        first, second = SqlState(one), SqlState(two)
+        try:
+            assert not _holds_while_another_waits(first, second)
+        finally:
+            first.close()
+            second.close()
+
+
+def test_a_lost_server_is_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(RulesyncError) as info:
+        SqlState("postgresql://rulesync:s3cret@127.0.0.1:1/nowhere")
+    message = str(info.value)
+    assert message.startswith("cannot open the state database "
+                              "postgresql://rulesync@127.0.0.1:1/nowhere: "), message
+    assert "s3cret" not in message and "\n" not in message

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.state import SCHEMA_VERSION, SqliteState
+from engine.state import SCHEMA_VERSION, SqlState
 
 
-def test_a_failing_transaction_writes_nothing_and_the_next_one_works(tmp_path: Path) -> None:
-    state = SqliteState(tmp_path / "state.sqlite")
+def test_a_failing_transaction_writes_nothing_and_the_next_one_works(location: str) -> None:
+    state = SqlState(location)
     with pytest.raises(RuntimeError, match="half way"):
         with state.transaction() as c:
             c.execute("INSERT INTO sync_meta (key, value) VALUES ('inbound_cursor', 'half')")
@@ -21,7 +21,7 @@ def test_a_failing_transaction_writes_nothing_and_the_next_one_works(tmp_path: P
     with state.transaction() as c:  # no transaction was left open on the connection
         c.execute("INSERT INTO sync_meta (key, value) VALUES ('inbound_cursor', 'whole')")
     state.close()
-    reopened = SqliteState(tmp_path / "state.sqlite")
+    reopened = SqlState(location)
     assert reopened.get_meta("inbound_cursor") == "whole"
     reopened.close()
 
@@ -34,11 +34,11 @@ def test_a_file_from_before_the_schema_version_is_migrated_keeping_its_rows(
     old.execute("INSERT INTO sync_meta VALUES ('inbound_cursor', '{\"t\": 1}')")
     old.commit()
     old.close()
-    state = SqliteState(path)
+    state = SqlState(path)
     assert state.get_meta("schema_version") == str(SCHEMA_VERSION)
     assert state.get_meta("inbound_cursor") == '{"t": 1}'
     assert state.pending_actions() == []  # the outbox and the rest were created
-    tables = {r[0] for r in state.conn.execute("SELECT name FROM sqlite_master")}
+    tables = {r[0] for r in state.db.rows("SELECT name FROM sqlite_master")}
     assert {"sync_store_orders", "sync_inbox", "sync_outbox", "sync_decisions",
             "sync_retries"} <= tables
     state.close()

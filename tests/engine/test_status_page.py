@@ -17,7 +17,7 @@ from engine import config as configuration
 from engine import status_page
 from engine.errors import ConfigError
 from engine.retries import RetrySet
-from engine.state import SqliteState
+from engine.state import SqlState
 from engine.status_auth import Sessions, admin_token
 from engine.status_data import parse_cursor, retry_page
 from engine.status_page import StatusPage, local_target
@@ -27,13 +27,13 @@ HOST = "127.0.0.1:8080"
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> Iterator[SqliteState]:
-    s = SqliteState(tmp_path / "state.sqlite")
+def state(tmp_path: Path) -> Iterator[SqlState]:
+    s = SqlState(tmp_path / "state.sqlite")
     yield s
     s.close()
 
 
-def fill(state: SqliteState, orders: range, reason: str = "broken") -> None:
+def fill(state: SqlState, orders: range, reason: str = "broken") -> None:
     retries = RetrySet(state)
     for i in orders:  # next attempts spread out, two orders per second, some in both directions
         retries.failed(i, "inbound", f"{reason} {i}", "2026-01-01T00:00:00+00:00", 1000 + i // 2)
@@ -41,7 +41,7 @@ def fill(state: SqliteState, orders: range, reason: str = "broken") -> None:
             retries.failed(i, "outbound", reason, "2026-01-01T00:00:00+00:00", 1000 + i // 2)
 
 
-def app(state: SqliteState, token: str | None = TOKEN, **health_now: Any) -> StatusPage:
+def app(state: SqlState, token: str | None = TOKEN, **health_now: Any) -> StatusPage:
     config = configuration.load(state=state.path, environ={"BIGCOMMERCE_STORE_HASH": "abc123"})
 
     def health() -> dict[str, Any]:  # what App.health reports, the retry set's counts included
@@ -82,7 +82,7 @@ def signed_in(page: StatusPage) -> tuple[str, str]:
     return cookie, csrf
 
 
-def test_the_page_is_off_without_an_admin_token(state: SqliteState) -> None:
+def test_the_page_is_off_without_an_admin_token(state: SqlState) -> None:
     status, _, body = call(app(state, None), "GET", "/", authorization=f"Bearer {TOKEN}")
     assert status == "404 Not Found" and "RULESYNC_ADMIN_TOKEN" in body
     assert admin_token({}) is None and admin_token({"RULESYNC_ADMIN_TOKEN": " "}) is None
@@ -90,7 +90,7 @@ def test_the_page_is_off_without_an_admin_token(state: SqliteState) -> None:
         admin_token({"RULESYNC_ADMIN_TOKEN": "short"})
 
 
-def test_sign_in_sets_a_strict_http_only_session_cookie(state: SqliteState) -> None:
+def test_sign_in_sets_a_strict_http_only_session_cookie(state: SqlState) -> None:
     page = app(state)
     assert call(page, "GET", "/")[1]["Location"] == "/login?next=%2F"
     status, _, body = call(page, "POST", "/login", form={"token": "wrong", "next": "/"})
@@ -107,7 +107,7 @@ def test_sign_in_sets_a_strict_http_only_session_cookie(state: SqliteState) -> N
     assert "<script" not in body
 
 
-def test_signing_out_ends_the_session(state: SqliteState) -> None:
+def test_signing_out_ends_the_session(state: SqlState) -> None:
     page = app(state)
     cookie, csrf = signed_in(page)
     status, headers, _ = call(page, "POST", "/logout", form={"csrf": csrf}, cookie=cookie)
@@ -121,7 +121,7 @@ def test_signing_out_ends_the_session(state: SqliteState) -> None:
     {"sec_fetch_site": "same-site"}, {"sec_fetch_site": "same-origin", "csrf": "wrong"},
     {"csrf": ""}], ids=["origin", "null-origin", "cross-site", "same-site", "wrong-csrf",
                         "no-csrf"])
-def test_a_post_from_elsewhere_changes_nothing(state: SqliteState, headers: dict[str, str]
+def test_a_post_from_elsewhere_changes_nothing(state: SqlState, headers: dict[str, str]
                                                ) -> None:
     fill(state, range(1, 3))
     page = app(state)
@@ -132,7 +132,7 @@ def test_a_post_from_elsewhere_changes_nothing(state: SqliteState, headers: dict
     assert [e["order_id"] for e in RetrySet(state).entries()] == [1, 2]
 
 
-def test_forget_from_the_page_and_with_the_bearer_token(state: SqliteState) -> None:
+def test_forget_from_the_page_and_with_the_bearer_token(state: SqlState) -> None:
     fill(state, range(1, 3))
     page = app(state)
     cookie, csrf = signed_in(page)
@@ -151,7 +151,7 @@ def test_forget_from_the_page_and_with_the_bearer_token(state: SqliteState) -> N
 
 
 def test_retry_makes_the_order_due_and_says_so_when_no_worker_answers(
-        state: SqliteState, monkeypatch: pytest.MonkeyPatch) -> None:
+        state: SqlState, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(status_page, "RETRY_WAIT", 0.2)
     fill(state, range(5, 6))
     status, _, text = call(app(state), "POST", "/orders/5/retry",
@@ -162,7 +162,7 @@ def test_retry_makes_the_order_due_and_says_so_when_no_worker_answers(
         "order 6 is not in the retry set"
 
 
-def test_the_retry_set_pages_through_every_row_once_both_ways(state: SqliteState) -> None:
+def test_the_retry_set_pages_through_every_row_once_both_ways(state: SqlState) -> None:
     fill(state, range(1, 121))
     expected = [(e["order_id"], e["direction"]) for e in RetrySet(state).entries()]
     assert len(expected) == 120 + 17
@@ -184,7 +184,7 @@ def test_the_retry_set_pages_through_every_row_once_both_ways(state: SqliteState
     assert first.rows == pages[0].rows and first.newer is None
 
 
-def test_the_page_shows_each_section_and_escapes_what_the_store_says(state: SqliteState) -> None:
+def test_the_page_shows_each_section_and_escapes_what_the_store_says(state: SqlState) -> None:
     fill(state, range(1, 61), reason="<script>alert(1)</script>")
     state.record_decision({"order_id": 7, "direction": "inbound", "event_id": "e1",
                            "event": json.dumps({"type": "order.status_changed"}),

@@ -1,7 +1,8 @@
-"""Acceptance harness: a real sandbox store, the real `rulesync` command, a real ledger file.
+"""Acceptance harness: a real sandbox store, the real `rulesync` command, a real ledger.
 
 Nothing is mocked. Each `World` is one sandbox store (on loopback, with a frozen clock the test
-moves by hand) plus one state/ledger file, driven through the installed `rulesync` command in a
+moves by hand) plus one state/ledger database, a SQLite file or a fresh schema of the PostgreSQL
+test server (`backend`), driven through the installed `rulesync` command in a
 subprocess, the way a merchant runs it. The store side is read in-process from the sandbox
 (`sb.store`), so reading it never counts as an API call; the ledger side is read through
 `rulesync orders show --json` or, for bulk comparisons, through `connectors.ledger.Ledger`.
@@ -13,13 +14,15 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
 from connectors.ledger import Ledger
-from tests.support import in_process
+from engine import db
+from tests.support import databases, in_process
 
 T0 = 1_790_000_000  # any whole second works; the store clock only moves when a test says so
 TOKEN = "sandbox-token"
@@ -64,13 +67,15 @@ def order_body(status_id: int, lines: tuple[tuple[str, str, int, str], ...] = TH
 
 
 class World:
-    """One sandbox store + one rulesync state file, driven by the real command."""
+    """One sandbox store + one rulesync state, driven by the real command."""
 
     def __init__(self, workdir: Path, *, seed_orders: int = 0, start: int = T0,
-                 fault_rate: float = 0.0, fault_seed: int = 0) -> None:
+                 fault_rate: float = 0.0, fault_seed: int = 0, backend: str = "sqlite") -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.state = self.dir / "state.sqlite"
+        self.backend = backend
+        self._schemas = ExitStack()
+        self.state: Path | str = self.new_state("state")
         self.clock = FrozenClock(start)
         self.sb = Sandbox(port=0, store_hash=STORE_HASH, token=TOKEN, seed_orders=seed_orders,
                           quota=None, fault_rate=fault_rate, fault_seed=fault_seed,
@@ -83,6 +88,51 @@ class World:
 
     def __exit__(self, *exc: Any) -> None:
         self.sb.stop()
+        self._schemas.close()
+
+    # -- the state database ------------------------------------------------------------------
+    def new_state(self, name: str) -> Path | str:
+        """A new, empty state location: `name`.sqlite in the folder, or a new schema's URL."""
+        if self.backend == "sqlite":
+            return self.dir / f"{name}.sqlite"
+        return self._schemas.enter_context(databases.fresh_schema())
+
+    def state_exists(self) -> bool:
+        """Whether anything was written to the state: the file, or any table in the schema."""
+        if isinstance(self.state, Path):
+            return self.state.exists()
+        return bool(self.tables())
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows read straight from the state database (SQL as the state writes it)."""
+        conn = db.connect(self.state, "test")
+        try:
+            return conn.rows(sql, params)
+        finally:
+            conn.close()
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        """Change the state database behind rulesync's back (a test's own fault injection)."""
+        conn = db.connect(self.state, "test")
+        try:
+            with conn.transaction():
+                conn.execute(sql, params)
+        finally:
+            conn.close()
+
+    def tables(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table of the state, sorted: equal means nothing was written."""
+        if isinstance(self.state, Path) and not self.state.exists():
+            return {}
+        conn = db.connect(self.state, "test")
+        try:
+            names = [n for (n,) in conn.rows(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                if conn.dialect == "sqlite" else "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() ORDER BY table_name")]
+            return {n: sorted(conn.rows(f"SELECT * FROM {n}"), key=repr) for n in names}
+        finally:
+            conn.close()
 
     def tick(self, seconds: int = 2) -> None:
         """Move the store clock on, so that changes made so far are in a closed second."""
@@ -139,7 +189,7 @@ class World:
 
     # -- the ledger, read in-process (the same dict `orders show --json` prints) -------------
     def ledger_get(self, order_id: int) -> dict[str, Any] | None:
-        if not self.state.exists():
+        if not self.state_exists():
             return None
         with Ledger(self.state) as ledger:
             order = ledger.get(order_id)
@@ -147,7 +197,7 @@ class World:
 
     def ledger_dump(self) -> dict[int, dict[str, Any]]:
         """Every ledger order (as `orders show --json` prints it) with its history kinds."""
-        if not self.state.exists():
+        if not self.state_exists():
             return {}
         out: dict[int, dict[str, Any]] = {}
         with Ledger(self.state) as ledger:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.ledger import Ledger
-from engine.state import SqliteState
+from engine.state import SqlState
 
 RULESYNC = str(Path(sys.executable).parent / "rulesync")
 TOKEN = "sandbox-token"
@@ -251,7 +251,7 @@ class Serve:
 def holding_sync_lock(state: Path) -> Iterator[None]:
     """Hold the state file's sync lock as a running `apply` would: serve's worker finishes the
     turn in hand, then waits. The HTTP side needs no lock and goes on acknowledging."""
-    with closing(SqliteState(state)) as held, held.exclusive():
+    with closing(SqlState(state)) as held, held.exclusive():
         yield
 
 
