@@ -111,7 +111,7 @@ class State(Protocol):
 
 class SqlState:
     def __init__(self, location: str | Path) -> None:
-        self.where = str(location)
+        self.location, self.where = location, str(location)
         try:
             if not databases.is_url(location):
                 Path(location).parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ def fill(state: SqlState, orders: range, reason: str = "broken") -> None:
 
 
 def app(state: SqlState, token: str | None = TOKEN, **health_now: Any) -> StatusPage:
-    config = configuration.load(state=state.path, environ={"BIGCOMMERCE_STORE_HASH": "abc123"})
+    config = configuration.load(state=state.location, environ={"BIGCOMMERCE_STORE_HASH": "abc123"})
 
     def health() -> dict[str, Any]:  # what App.health reports, the retry set's counts included
         counts = RetrySet(state).counts(time.time())
