@@ -118,4 +118,7 @@ def _state(flag: str | Path | None, env: Mapping[str, str], base: Path, configur
     """--state, else RULESYNC_STATE or RULESYNC_DATABASE_URL, else the file's `state:` (a path
     there is relative to the file), else .rulesync/state.sqlite."""
     given = flag or env.get("RULESYNC_STATE") or env.get("RULESYNC_DATABASE_URL")
-    return db.location(given) if given else db.location(configured, base)
+    found = db.location(given) if given else db.location(configured, base)
+    if isinstance(found, str):
+        secrets.add_url_secrets(found)  # a database password never shows, not even in an error
+    return found

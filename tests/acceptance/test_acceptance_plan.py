@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from engine.secrets import redact_urls
 from tests.support import databases
 from tests.support.acceptance_world import RULESYNC, World, order_body
 
@@ -207,7 +208,8 @@ def test_plan_errors_name_the_users_state_not_its_copy(tmp_path: Path, backend: 
         r = w.run("plan", "--state", str(w.state))
         assert r.returncode == 1
         noun = "file" if backend == "sqlite" else "database"
-        assert f"the state {noun} {w.state} was written by a newer rulesync" in r.stderr
+        shown = redact_urls(str(w.state))  # a URL's user is never shown
+        assert f"the state {noun} {shown} was written by a newer rulesync" in r.stderr
         assert "rulesync-plan-" not in r.stderr
         assert _raw(w) == raw and w.tables() == before
 

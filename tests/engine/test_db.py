@@ -43,3 +43,12 @@ def test_advisory_lock_keys_are_stable_signed_64_bit_and_differ_by_schema() -> N
     key = lock_key("public", "sync")
     assert key == lock_key("public", "sync") and -2**63 <= key < 2**63
     assert key != lock_key("tenant_b", "sync") and key != lock_key("public", "ledger")
+
+
+def test_a_database_password_is_redacted_from_every_line() -> None:
+    from engine import config, secrets
+
+    found = config.load(state="postgresql://sync:Pa55word-x@db.example/rulesync", environ={})
+    assert found.state == "postgresql://sync:Pa55word-x@db.example/rulesync"
+    assert secrets.redact("auth failed with Pa55word-x for postgresql://sync:Pa55word-x@db/x") \
+        == "auth failed with *** for postgresql://***@db/x"
