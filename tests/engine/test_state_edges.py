@@ -48,7 +48,7 @@ def test_the_queue_age_is_zero_when_nothing_waits_and_counts_from_the_oldest(
         tmp_path: Path) -> None:
     from engine.state import Inbox
 
-    inbox = Inbox(SqliteState(tmp_path / "state.sqlite"))
+    inbox = Inbox(SqlState(tmp_path / "state.sqlite"))
     assert inbox.oldest_age() == 0
     assert inbox.add("h1", 7, "store/order/updated", "{}", "2000-01-01T00:00:00+00:00")
     assert inbox.oldest_age() > 365 * 24 * 3600  # received long ago, still waiting
