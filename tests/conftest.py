@@ -1,7 +1,22 @@
 """Suite-wide hooks. Fixtures belong in the conftest of the tests that use them."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from engine import secrets
+
+
+@pytest.fixture(autouse=True)
+def _secrets_registered_stay_with_their_test() -> Iterator[None]:
+    """A token a test's client or configuration registers for redaction is forgotten after the
+    test: kept for the whole process, a token spelled "token" would redact that word out of
+    every later test's text, and the outcome would depend on the order the tests ran in."""
+    saved = set(secrets._registered)
+    yield
+    secrets._registered.clear()
+    secrets._registered.update(saved)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
