@@ -53,3 +53,30 @@ def test_the_queue_age_is_zero_when_nothing_waits_and_counts_from_the_oldest(
     assert inbox.add("h1", 7, "store/order/updated", "{}", "2000-01-01T00:00:00+00:00")
     assert inbox.oldest_age() > 365 * 24 * 3600  # received long ago, still waiting
     inbox.state.close()
+
+
+def test_pending_actions_come_back_in_the_order_they_were_decided(location: str) -> None:
+    """After a crash the next run finishes the pending actions in decision order (an order is
+    imported before it is marked paid): sequence numbers run on across decisions."""
+    state = SqlState(location)
+
+    def decide(event_id: str, order_id: int, actions: list[str]) -> None:
+        row = {"order_id": order_id, "direction": "inbound", "event_id": event_id,
+               "event": "{}", "rules": "r", "rules_version": 1, "rules_sha256": "x",
+               "matched": "[]", "actions": "[]", "no_update": "[]", "outcome": "",
+               "at": "t"}
+        state.record_decision(row, [
+            {"key": f"{event_id}:r:{a}", "order_id": order_id, "direction": "inbound",
+             "action": a, "params": {}, "rule_id": "r", "event": "{}", "at": "t"}
+            for a in actions])
+
+    decide("e1", 1, ["import_order", "mark_paid", "mark_packed"])
+    decide("e2", 2, ["import_order"])
+    decide("e3", 1, ["close_order"])
+    pending = state.pending_actions()
+    assert [a["key"] for a in pending] == [
+        "e1:r:import_order", "e1:r:mark_paid", "e1:r:mark_packed", "e2:r:import_order",
+        "e3:r:close_order"]
+    seqs = [a["seq"] for a in pending]
+    assert seqs == sorted(set(seqs))  # strictly increasing, never restarting
+    state.close()
