@@ -102,6 +102,7 @@ def _usage(e: click.UsageError) -> None:
 
 def _register() -> None:
     from connectors.bigcommerce.sandbox.cli import sandbox
+    from engine.cli_connectors import connectors
     from engine.cli_docs import docs
     from engine.cli_failures import failures
     from engine.cli_orders import orders
@@ -110,7 +111,7 @@ def _register() -> None:
     from engine.cli_sync import apply, demo, explain, init_cmd, plan
 
     for command in (validate, test_cmd, eval_cmd, sandbox, plan, apply, explain, orders, demo,
-                    init_cmd, serve, webhooks, docs, failures):
+                    init_cmd, serve, webhooks, docs, failures, connectors):
         cli.add_command(command)
     _add_verbosity(cli)
 

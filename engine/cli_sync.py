@@ -11,16 +11,13 @@ from typing import Any
 
 import click
 
-from connectors.bigcommerce.changefeed import Cursor
-from connectors.ledger.ledger import Ledger
 from engine import config as configuration
 from engine import db, report_sync
 from engine.cli_progress import Progress
 from engine.cli_rules import parse_settings, set_option
 from engine.errors import RulesyncError
-from engine.session import open_sync
+from engine.session import open_oms, open_state, open_sync
 from engine.session import plan as run_plan
-from engine.state import SqlState
 from engine.sync import Sync
 from engine.webhooks import MAX_ID
 
@@ -84,7 +81,7 @@ def apply(ctx: click.Context, state_path: str | None, sets: tuple[str, ...], pus
             summary = sync.run(progress=progress, push_current=push_current)
         finally:
             progress.close()
-        stats = sync.client.stats
+        stats = sync.store.stats()
         log.info("read %d store order(s) in %.1f s; store API: %d request(s), %d retried, %d "
                  "rate-limited", progress.read, progress.elapsed(), stats.get("requests", 0),
                  stats.get("retries", 0), stats.get("rate_limited", 0))
@@ -95,8 +92,7 @@ def apply(ctx: click.Context, state_path: str | None, sets: tuple[str, ...], pus
 def _progress(ctx: click.Context, sync: Sync) -> Progress:
     """A bar on a terminal (text logs, not --quiet); progress log lines otherwise."""
     def count() -> int:
-        raw = sync.state.get_meta("inbound_cursor")
-        return sync.feed.count(Cursor.from_json(raw) if raw else Cursor())
+        return sync.store.count_changes(sync.state.get_meta("inbound_cursor"))
 
     bar = sys.stderr.isatty() and ctx.obj.get("log_format") == "text" \
         and not ctx.obj.get("quiet")
@@ -113,10 +109,17 @@ def explain(ctx: click.Context, order_id: int, state_path: str | None, as_json: 
     config = load_config(ctx, state_path)
     if not db.exists(config.state):
         raise RulesyncError(f"no state at {config.state}: run `rulesync apply` first")
-    state = SqlState(config.state)
-    with Ledger(config.state) as ledger:
-        decisions, history = state.decisions(order_id), ledger.history(order_id)
-    state.close()
+    state = open_state(config.state)
+    try:
+        oms = open_oms(config, config.state)
+    except BaseException:
+        state.close()
+        raise
+    try:
+        decisions, history = state.decisions(order_id), oms.history(order_id)
+    finally:
+        state.close()
+        oms.close()
     if not decisions and not history:
         raise RulesyncError(f"order {order_id}: no decision recorded and not in the ledger "
                             f"({db.shown(config.state)})")

@@ -39,6 +39,9 @@ class Config:
     inbox_retention_days: float = DEFAULT_INBOX_RETENTION_DAYS
     max_wait_seconds: float | None = None
     timeout_seconds: float | None = None
+    store_connector: str = "bigcommerce"  # engine/registry.py
+    oms_connector: str = "ledger"
+    oms_options: Mapping[str, Any] = field(default_factory=dict)  # the rest of `oms:`
     origins: Mapping[str, str] = field(default_factory=dict)  # setting -> where it was given
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -89,6 +92,7 @@ def load(path: Path | None = None, *, state: str | Path | None = None,
     data, origins, doc = _read_file(path) if path else ({"version": 1}, {}, Document(""))
     origins.update({name: "--set" for name in settings or {}})
     base = path.parent if path else Path.cwd()
+    oms: dict[str, Any] = data.get("oms", {})
     store: dict[str, Any] = data.get("store", {})
     secrets.add_url_secrets(str(store.get("api_url", "")))
     rule_paths = tuple(base / p for p in data.get("rules", [])) or (shipped.BIGCOMMERCE,)
@@ -110,6 +114,9 @@ def load(path: Path | None = None, *, state: str | Path | None = None,
         inbox_retention_days=retention,
         max_wait_seconds=store.get("max_wait_seconds"),
         timeout_seconds=store.get("timeout_seconds"),
+        store_connector=store.get("connector", "bigcommerce"),
+        oms_connector=oms.get("connector", "ledger"),
+        oms_options={k: v for k, v in oms.items() if k != "connector"},
         origins=origins, environ=env)
 
 

@@ -25,6 +25,7 @@ remain are all kept in this module and engine/db_postgres.py:
 from __future__ import annotations
 
 import fcntl
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from engine.errors import RulesyncError
 
 URL_SCHEMES = ("postgresql://", "postgres://")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 BUSY_TIMEOUT_MS = 30_000
 Params = Sequence[Any]
 
@@ -69,9 +71,15 @@ def shown(where: str | Path) -> str:
     return urlunsplit(parts)
 
 
+def scheme(location: str | Path) -> str | None:
+    """The URL scheme of a location (``postgresql``), or None for a plain path."""
+    found = _SCHEME.match(str(location)) if isinstance(location, str) else None
+    return found.group(1).lower() if found else None
+
+
 def location(text: str | Path, base: Path | None = None) -> str | Path:
     """A URL as given; a path as a Path, relative to ``base`` when given."""
-    if is_url(text):
+    if scheme(text):
         return str(text)
     return base / text if base is not None else Path(text)
 
@@ -79,7 +87,7 @@ def location(text: str | Path, base: Path | None = None) -> str | Path:
 def exists(where: str | Path) -> bool:
     """Whether there may be something to read: a file that exists, or any database URL (only
     the server can say, when it is opened)."""
-    return is_url(where) or Path(where).exists()
+    return scheme(where) is not None or Path(where).exists()
 
 
 def first_line(error: BaseException) -> str:

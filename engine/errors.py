@@ -14,3 +14,31 @@ class ConfigError(RulesyncError):
 
 class EvaluationError(RulesyncError):
     """A rule could not be evaluated for an event (a template or expression failed)."""
+
+
+# What the sync engine needs to tell apart in a connector's failures (engine/ports.py); each
+# connector's own errors derive from these, so the engine never imports a connector's classes.
+
+class StoreError(RulesyncError):
+    """The store could not be read or written. `status` is the API's status code, when any:
+    401 (a refused token) stops a run, other failures go to the retry set."""
+
+    status: int | None = None
+
+
+class OrderNotFound(StoreError):
+    """The store has no such order (any more)."""
+
+
+class ActionFailed(RulesyncError):
+    """One action cannot be done (the store or the OMS refused it): that action fails, the run
+    goes on."""
+
+
+class BadRecord(ValueError):
+    """A field of a store record cannot be read; the message names it."""
+
+
+class StaleOrder(Exception):
+    """The store order changed since the inbound sync last read it: that change must be synced
+    in first, or what a push writes would hide it."""

@@ -21,17 +21,14 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from connectors.bigcommerce.client import BigCommerceClient
-from connectors.ledger import schema as ledger_schema
 from engine import db
 from engine.db_copy import copy_to_sqlite
+from engine.db_migrate import Versioned
 from engine.errors import RulesyncError
-from engine.state import VERSIONED as STATE_VERSIONED
 from engine.sync import Summary
 
 # How SQLite reports a write the disk refused: full (ENOSPC), or over a quota or file size limit
@@ -43,60 +40,7 @@ NO_ROOM = ("SQLITE_FULL", "SQLITE_IOERR_WRITE")
 CANNOT_OPEN = ("SQLITE_CANTOPEN", "SQLITE_READONLY")
 
 
-class StoreWriteInPlan(RuntimeError):
-    """A bug: something tried to change the store during `plan`."""
-
-
-class PlanClient(BigCommerceClient):
-    """Reads the store; answers its own writes from memory and never sends one."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._orders: dict[int, dict[str, Any]] = {}  # status_id / items_shipped written
-        self._shipments: dict[int, list[dict[str, Any]]] = {}
-        self._made = 0
-
-    def request(self, method: str, template: str, path_params: Mapping[str, Any] | None = None,
-                params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
-        if method != "GET":  # the one gate every call goes through: nothing else can slip by
-            raise StoreWriteInPlan(f"plan never writes to the store ({method} {template})")
-        return super().request(method, template, path_params, params, body)
-
-    def _seen(self, order: dict[str, Any]) -> dict[str, Any]:
-        return {**order, **self._orders.get(int(order["id"]), {})}
-
-    def get_order(self, order_id: int) -> dict[str, Any]:
-        return self._seen(super().get_order(order_id))
-
-    def list_orders_page(self, **filters: Any) -> list[dict[str, Any]]:
-        return [self._seen(order) for order in super().list_orders_page(**filters)]
-
-    def list_shipments(self, order_id: int) -> list[dict[str, Any]]:
-        return super().list_shipments(order_id) + self._shipments.get(order_id, [])
-
-    def update_order_status(self, order_id: int, status_id: int) -> dict[str, Any]:
-        if type(status_id) is not int or not 0 <= status_id <= 14:
-            raise ValueError(f"status_id must be an integer 0-14, got {status_id!r}")
-        self._orders.setdefault(order_id, {})["status_id"] = status_id
-        return {"id": order_id, "status_id": status_id}
-
-    def create_shipment(self, order_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
-        """What the store does on POST (FACTS §5, as the sandbox models it): the items count as
-        shipped, and the order becomes Shipped once all are, else Partially Shipped. The id is
-        negative, so it can never be taken for a store shipment."""
-        order = self.get_order(order_id)
-        shipped = int(order.get("items_shipped") or 0) + sum(
-            int(item["quantity"]) for item in body.get("items") or ())
-        total = int(order.get("items_total") or 0)
-        self._orders.setdefault(order_id, {}).update(
-            items_shipped=shipped, status_id=2 if shipped >= total else 3)
-        self._made += 1
-        made = {**body, "id": -self._made, "order_id": order_id}
-        self._shipments.setdefault(order_id, []).append(made)
-        return made
-
-
-def snapshot(source: Path | str, copy: Path) -> None:
+def snapshot(source: Path | str, copy: Path, owners: Sequence[Versioned] = ()) -> None:
     """Copy the state file, as of one consistent moment, without writing to it or beside it.
 
     The source is opened read-write but only read: a read-only connection to a WAL database
@@ -105,7 +49,7 @@ def snapshot(source: Path | str, copy: Path) -> None:
     folder this user cannot write, SQLite cannot open the file at all (it would make the `-shm`
     there): then the bytes are copied instead (`_copy_files`)."""
     if db.is_url(source):
-        copy_to_sqlite(str(source), copy, (ledger_schema.versioned(), STATE_VERSIONED))
+        copy_to_sqlite(str(source), copy, owners)
         return
     source = Path(source)
     target = sqlite3.connect(copy)
@@ -144,14 +88,15 @@ def _copy_files(source: Path, copy: Path) -> None:
 
 
 @contextmanager
-def private_copy(source: Path | str) -> Iterator[Path]:
+def private_copy(source: Path | str, owners: Sequence[Versioned] = ()) -> Iterator[Path]:
     """A copy of the state file in a new temporary folder only this user can read (it holds
     customers' addresses), removed afterwards. No room for it there is the user's to fix: an
-    error that names the folder (not the state file, which is fine)."""
+    error that names the folder (not the state file, which is fine). `owners`: whose tables a
+    copy of a PostgreSQL state takes (a SQLite file is copied whole)."""
     with tempfile.TemporaryDirectory(prefix="rulesync-plan-") as folder:
         copy = Path(folder) / "state.sqlite"
         try:
-            snapshot(source, copy)
+            snapshot(source, copy, owners)
             yield copy
         except (sqlite3.Error, RulesyncError) as e:
             refused = _refused_write(e)

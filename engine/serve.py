@@ -17,13 +17,11 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.bigcommerce.errors import ApiError, NotFoundError
-from engine import hooks
 from engine.catalog import INBOUND
 from engine.config import Config
-from engine.retries import RetrySet
-from engine.session import open_sync
-from engine.state import Inbox, SqlState
+from engine.errors import OrderNotFound, StoreError
+from engine.ports import Inbox, SyncState
+from engine.session import open_state, open_sync
 from engine.status_page import StatusPage, claims
 from engine.sync import Summary, Sync, utc_now
 from engine.webhooks import MAX_BODY, authenticated, check
@@ -62,13 +60,17 @@ class App:
                  admin_token: str | None = None) -> None:
         self.config, self.path, self.secret = config, path, secret
         self.header_key = "HTTP_" + header.upper().replace("-", "_")
-        self._local = threading.local()  # one SQLite connection per server thread
-        self.page = StatusPage(config, admin_token, lambda: self.inbox().state, self.health)
+        self._local = threading.local()  # one database connection per server thread
+        self.page = StatusPage(config, admin_token, self.state, self.health)
+
+    def state(self) -> SyncState:
+        if not hasattr(self._local, "state"):
+            self._local.state = open_state(self.config.state)
+        found: SyncState = self._local.state
+        return found
 
     def inbox(self) -> Inbox:
-        if not hasattr(self._local, "inbox"):
-            self._local.inbox = Inbox(SqlState(self.config.state))
-        return self._local.inbox
+        return self.state().inbox()
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
@@ -100,10 +102,10 @@ class App:
         return self._reply(start, verdict.status, "" if verdict.status == 200 else verdict.message)
 
     def health(self) -> dict[str, Any]:
-        state = self.inbox().state
+        state = self.state()
         beat = float(state.get_meta("worker_heartbeat", "0"))
         alive = time.time() - beat < STALLED_AFTER
-        retries = RetrySet(state).counts(time.time())
+        retries = state.retries().counts(time.time())
         health = {"queue_depth": self.inbox().depth(),
                   "queue_age_seconds": self.inbox().oldest_age(),
                   "failing_orders": retries["waiting"], "retries_due": retries["due"],
@@ -132,7 +134,7 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         with open_sync(self.config) as sync:
-            inbox = Inbox(sync.state)
+            inbox = sync.state.inbox()
             while not self.stop.is_set():
                 sync.state.set_meta("worker_heartbeat", str(time.time()))
                 try:
@@ -161,7 +163,7 @@ class Worker(threading.Thread):
                 retried = sync.retry_due(retrying := Summary())  # due, or a Retry press
                 _logged(retrying)
                 busy = bool(scopes) or bool(retried) or bool(sync.outbound(Summary()))
-        except ApiError as e:  # the store refused the token or is unavailable
+        except StoreError as e:  # the store refused the token or is unavailable
             failure, busy = e, False
         if time.monotonic() >= self.next_poll:
             _logged(sync.run())  # catch-up poll + pending actions + due retries + outbound
@@ -172,7 +174,7 @@ class Worker(threading.Thread):
         self.hooks_stale |= not scopes <= self.hook_scopes  # a delivery from a hook not seen yet
         now = time.monotonic()
         if now >= self.last_hooks + HOOKS_REFRESH or (self.hooks_stale and now >= self.last_hooks + 1):
-            found = hooks.status(sync.client, None)
+            found = sync.store.hook_status()
             sync.state.set_meta("hooks", json.dumps(found))
             self.hook_scopes = {h["scope"] for h in found if h["is_active"]}
             self.last_hooks, self.hooks_stale = now, False
@@ -202,10 +204,10 @@ class Worker(threading.Thread):
             summary = Summary()
             try:
                 sync.refresh(order_id, summary, shipments_changed=order_id in shipment_news)
-            except NotFoundError:
+            except OrderNotFound:
                 log.warning("order %s from a webhook is not in the store: ignored", order_id)
             except Exception as e:  # noqa: BLE001 - one bad order must not block the queue
-                if isinstance(e, ApiError) and e.status == 401:
+                if isinstance(e, StoreError) and e.status == 401:
                     raise  # every order would fail alike: keep the deliveries
                 sync.fail_order(order_id, INBOUND, str(e), summary)
             _logged(summary)  # a failed order waits in the retry set: the delivery is done

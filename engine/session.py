@@ -1,24 +1,28 @@
-"""Opening everything a sync needs from a Config, and failing before any change if it can't."""
+"""The composition root: everything a sync needs, built from a Config through the registry of
+connectors and state backends (engine/registry.py), failing before any change if it can't."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from connectors.bigcommerce.client import BigCommerceClient
-from connectors.bigcommerce.policy import RetryPolicy
-from connectors.ledger.ledger import Ledger
-from engine import db
+from connectors.bigcommerce.store import client_for as bigcommerce_client
+from connectors.ledger import schema as ledger_schema
+from engine import db, registry
 from engine.catalog import INBOUND, OUTBOUND
 from engine.config import Config
 from engine.errors import ConfigError, RulesyncError
 from engine.loader import load_rulesets
 from engine.model import RuleSet
-from engine.planning import PlanClient, mark_pending, private_copy
-from engine.state import SqlState
+from engine.planning import mark_pending, private_copy
+from engine.ports import Oms, Plugin, Store, SyncState
+from engine.state import VERSIONED as STATE_VERSIONED
 from engine.sync import Summary, Sync
+
+# The tables plan's private copy takes from a PostgreSQL state: the ledger's and the state's.
+COPIED = (ledger_schema.versioned(), STATE_VERSIONED)
 
 
 def rulesets_by_direction(config: Config) -> dict[str, RuleSet]:
@@ -54,35 +58,22 @@ def check_settings(rulesets: Mapping[str, RuleSet] | list[RuleSet],
     return settings
 
 
-def client_for(config: Config, kind: type[BigCommerceClient] = BigCommerceClient
-               ) -> BigCommerceClient:
-    policy = RetryPolicy()
-    if config.retry_floor_seconds is not None:
-        floor = config.retry_floor_seconds
-        policy = RetryPolicy(server_error_floor=floor, base_delay=min(1.0, floor),
-                             max_delay=max(floor, 1.0))
-    if config.max_wait_seconds is not None:
-        policy = replace(policy, max_wait=float(config.max_wait_seconds))
-    read = float(config.timeout_seconds or 30.0)
-    timeout = (min(5.0, read), read)
-    return kind(config.store_hash, config.token(), config.api_url, timeout=timeout,
-                policy=policy, token_name=config.token_env)
-
-
 @contextmanager
 def open_sync(config: Config, *, plan: bool = False) -> Iterator[Sync]:
     """Everything a sync needs. With `plan`, the same sync on a private copy of the state file
     against a store it cannot write (engine/planning.py): the state file is left untouched."""
     rulesets = rulesets_by_direction(config)
     settings = check_settings(rulesets, config.settings, config.origins)
+    check_plugins(config)  # an unknown name is refused before anything is opened or created
     if not plan:
-        client = client_for(config)  # store settings first: a bad one creates no state file
-        with _opened(config.state) as (state, ledger):
-            yield Sync(rulesets, settings, ledger, state, client)
+        store = open_store(config)  # store settings first: a bad one creates no state file
+        with _opened(config, config.state) as (state, oms):
+            yield Sync(rulesets, settings, oms, state, store)
         return
-    client = client_for(config, PlanClient)
-    with private_copy(config.state) as copy, _opened(copy, config.state) as (state, ledger):
-        yield Sync(rulesets, settings, ledger, state, client, crash_at=0)
+    store = open_store(config, read_only=True)
+    with private_copy(config.state, COPIED) as copy, \
+            _opened(config, copy, config.state, read_only=True) as (state, oms):
+        yield Sync(rulesets, settings, oms, state, store, crash_at=0)
 
 
 def plan(config: Config, *, push_current: bool = False) -> Summary:
@@ -92,15 +83,61 @@ def plan(config: Config, *, push_current: bool = False) -> Summary:
         return mark_pending(sync.run(push_current=push_current), pending)
 
 
+# -- the composition root: the configured implementations, found in the registry ----------
+
+def check_plugins(config: Config) -> None:
+    """The configured store and OMS connectors and the state backend are all installed."""
+    for find in (_store_plugin, _oms_plugin):
+        find(config)
+    _state_plugin(config.state)
+
+
+def open_store(config: Config, *, read_only: bool = False) -> Store:
+    store: Store = _store_plugin(config).open(config, read_only=read_only)
+    return store
+
+
+def open_oms(config: Config, location: Path | str, *, read_only: bool = False) -> Oms:
+    oms: Oms = _oms_plugin(config).open(config, config.oms_options, location=location,
+                                        read_only=read_only)
+    return oms
+
+
+def open_state(location: Path | str) -> SyncState:
+    """The sync state backend named by the location's URL scheme (`sqlite` for a path)."""
+    state: SyncState = _state_plugin(location).open(location)
+    return state
+
+
+def _store_plugin(config: Config) -> Plugin:
+    where = f"{config.file or 'the configuration'}: store.connector"
+    return registry.plugin("store", config.store_connector, where)
+
+
+def _oms_plugin(config: Config) -> Plugin:
+    where = f"{config.file or 'the configuration'}: oms.connector"
+    return registry.plugin("oms", config.oms_connector, where)
+
+
+def _state_plugin(location: Path | str) -> Plugin:
+    scheme = db.scheme(location) or "sqlite"
+    return registry.plugin("state", scheme, f"state {db.shown(location)}")
+
+
+def client_for(config: Config) -> BigCommerceClient:
+    """The BigCommerce client, for the webhook verbs (a store-specific command)."""
+    return bigcommerce_client(config)
+
+
 @contextmanager
-def _opened(path: Path | str, shown_as: Path | str | None = None
-            ) -> Iterator[tuple[SqlState, Ledger]]:
-    """The sync state and the ledger in one database; errors name `shown_as` (the user's
-    state) when `path` is plan's copy of it."""
+def _opened(config: Config, path: Path | str, shown_as: Path | str | None = None, *,
+            read_only: bool = False) -> Iterator[tuple[SyncState, Oms]]:
+    """The sync state and the OMS; errors name `shown_as` (the user's state) when `path` is
+    plan's copy of it."""
     try:
-        state = SqlState(path)  # first: it creates the folder the ledger shares
+        state = open_state(path)  # first: it creates the folder a ledger shares
         try:
-            ledger = Ledger(path, durable=False)  # what the sync writes, it can write again
+            oms = open_oms(config, path, read_only=read_only)
         except BaseException:
             state.close()
             raise
@@ -109,7 +146,7 @@ def _opened(path: Path | str, shown_as: Path | str | None = None
             raise
         raise RulesyncError(str(e).replace(str(path), db.shown(shown_as))) from None
     try:
-        yield state, ledger
+        yield state, oms
     finally:
         state.close()
-        ledger.close()
+        oms.close()

@@ -14,12 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine import db as databases
 from engine.db import Database, DatabaseError
 from engine.db_migrate import Versioned, migrate
 from engine.errors import RulesyncError
+from engine.ports import Plugin
+
+if TYPE_CHECKING:
+    from engine.retries import RetrySet
 
 log = logging.getLogger("rulesync.state")
 # Each entry takes the file from the previous schema version to this one. Append only, never
@@ -136,6 +140,14 @@ class SqlState:
 
     def close(self) -> None:
         self.db.close()
+
+    def retries(self) -> RetrySet:
+        from engine.retries import RetrySet  # which builds on this class
+
+        return RetrySet(self)
+
+    def inbox(self) -> Inbox:
+        return Inbox(self)
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -333,3 +345,11 @@ class Inbox:
 
 
 SqliteState = SqlState  # the name before PostgreSQL; both stores are this one class
+
+SQLITE = Plugin("state", SqlState, "a SQLite file: a plain path (the default)")
+POSTGRESQL = Plugin("state", SqlState, "PostgreSQL: a postgresql:// URL (the postgres extra)")
+
+if TYPE_CHECKING:  # mypy holds the class to the protocol it is registered for
+    from engine.ports import SyncState
+
+    _CHECKED: type[SyncState] = SqlState

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.db import Database
-from engine.retries import RetrySet, iso
-from engine.state import SqlState
+from engine.errors import RulesyncError
+from engine.ports import SyncState
+from engine.retries import iso
 
 PAGE_SIZE = 50
 RECENT = 20
@@ -53,11 +54,11 @@ def _key(row: dict[str, Any]) -> Key:
     return float(row["next_attempt_at"]), int(row["order_id"]), str(row["direction"])
 
 
-def retry_page(state: SqlState, *, after: Key | None = None, before: Key | None = None,
+def retry_page(state: SyncState, *, after: Key | None = None, before: Key | None = None,
                size: int = PAGE_SIZE, now: float | None = None,
                counts: dict[str, int] | None = None) -> RetryPage:
     """One page of the retry set; `counts` (RetrySet.counts) when the caller has them already."""
-    db, now = state.db, time.time() if now is None else now
+    db, now = _db(state), time.time() if now is None else now
     if before is not None:
         found = [dict(r) for r in db.dicts(
             f"SELECT {_RETRY_COLUMNS} FROM sync_retries WHERE {_KEY} < (?, ?, ?) "
@@ -72,7 +73,7 @@ def retry_page(state: SqlState, *, after: Key | None = None, before: Key | None 
             f"ORDER BY next_attempt_at, order_id, direction LIMIT ?", (*args, size + 1))]
         more_before, more_after = after is not None, len(found) > size
         found = found[:size]
-    counts = counts or RetrySet(state).counts(now)
+    counts = counts or state.retries().counts(now)
     entries = _count(db, "SELECT count(*) FROM sync_retries")
     start = 0
     if found and (after or before):
@@ -87,21 +88,30 @@ def retry_page(state: SqlState, *, after: Key | None = None, before: Key | None 
     return page
 
 
+def _db(state: SyncState) -> Database:
+    """The status page reads the state with SQL: it needs one of the built-in state backends."""
+    db = getattr(state, "db", None)
+    if not isinstance(db, Database):
+        raise RulesyncError(f"the status page reads the state with SQL; {state.where} is not "
+                            "a SQLite or PostgreSQL state")
+    return db
+
+
 def _count(db: Database, sql: str, params: tuple[Any, ...] = ()) -> int:
     row = db.one(sql, params)
     return int(row[0]) if row else 0
 
 
-def recent_conflicts(state: SqlState, limit: int = RECENT) -> list[dict[str, Any]]:
+def recent_conflicts(state: SyncState, limit: int = RECENT) -> list[dict[str, Any]]:
     """The newest actions that were not sent because they would move an order backwards."""
-    return state.db.dicts(
+    return _db(state).dicts(
         "SELECT order_id, direction, action, rule_id, outcome, updated_at FROM sync_outbox "
         "WHERE status = 'conflict' ORDER BY seq DESC LIMIT ?", (limit,))
 
 
-def recent_decisions(state: SqlState, limit: int = RECENT) -> list[dict[str, Any]]:
+def recent_decisions(state: SyncState, limit: int = RECENT) -> list[dict[str, Any]]:
     """The newest decisions, with the ids of the rules that matched and their event's type."""
-    rows = state.db.dicts(
+    rows = _db(state).dicts(
         "SELECT id, order_id, direction, event, matched, actions, no_update, outcome, at "
         "FROM sync_decisions ORDER BY id DESC LIMIT ?", (limit,))
     return [{**{k: v for k, v in r.items() if k != "event"},

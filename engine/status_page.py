@@ -23,8 +23,7 @@ from urllib.parse import parse_qs, quote
 
 from engine import status_auth as auth
 from engine.config import Config
-from engine.retries import RetrySet
-from engine.state import SqlState
+from engine.ports import SyncState
 from engine.status_views import Views
 
 log = logging.getLogger("rulesync.serve")
@@ -74,7 +73,7 @@ def local_target(target: str | None) -> str:
 
 
 class StatusPage:
-    def __init__(self, config: Config, token: str | None, state: Callable[[], SqlState],
+    def __init__(self, config: Config, token: str | None, state: Callable[[], SyncState],
                  health: Callable[[], dict[str, Any]]) -> None:
         self.token, self.state = token, state
         self.sessions = auth.Sessions()
@@ -134,7 +133,7 @@ class StatusPage:
 
     # -- the buttons ----------------------------------------------------------------------
     def retry(self, order_id: int) -> str:
-        retries = RetrySet(self.state())
+        retries = self.state().retries()
         before = retries.entries(order_id)
         if not before:
             return f"order {order_id} is not in the retry set"
@@ -151,7 +150,7 @@ class StatusPage:
         return f"order {order_id} is due now: the worker retries it at its next turn"
 
     def forget(self, order_id: int) -> str:
-        if not RetrySet(self.state()).forget(order_id):
+        if not self.state().retries().forget(order_id):
             return f"order {order_id} is not in the retry set"
         return (f"order {order_id} forgotten: no longer retried (a later change of the order "
                 "in the store is still synced)")

@@ -17,11 +17,10 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from connectors.ledger.ledger import Ledger
 from engine import report_sync, status_data
 from engine.config import Config
-from engine.retries import RetrySet
-from engine.state import SqlState
+from engine.ports import SyncState
+from engine.session import open_oms
 
 
 def _style() -> str:
@@ -29,7 +28,7 @@ def _style() -> str:
 
 
 class Views:
-    def __init__(self, config: Config, state: Callable[[], SqlState],
+    def __init__(self, config: Config, state: Callable[[], SyncState],
                  health: Callable[[], dict[str, Any]]) -> None:
         self.config, self.state, self.health = config, state, health
         self.env = Environment(loader=PackageLoader("engine", "status_templates"),
@@ -71,10 +70,13 @@ class Views:
     def order(self, order_id: int, csrf: str, notice: str) -> str | None:
         """The explain view of one order; None when rulesync knows nothing of it."""
         state = self.state()
-        with Ledger(self.config.state) as ledger:
-            history, order = ledger.history(order_id), ledger.get(order_id)
+        oms = open_oms(self.config, self.config.state)
+        try:
+            history, order = oms.history(order_id), oms.get(order_id)
+        finally:
+            oms.close()
         explained = report_sync.explain_data(order_id, state.decisions(order_id), history)
-        retries = RetrySet(state).entries(order_id)
+        retries = state.retries().entries(order_id)
         if not explained["decisions"] and not explained["history"] and not retries:
             return None
         return self.env.get_template("order.html.j2").render(

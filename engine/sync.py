@@ -18,23 +18,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.bigcommerce import actions as store_actions
-from connectors.bigcommerce.changefeed import ChangeFeed, Cursor, OrderChange
-from connectors.bigcommerce.client import BigCommerceClient
-from connectors.bigcommerce.errors import ApiError, FatalApiError, NotFoundError
-from connectors.bigcommerce.normalize import normalize_shipment
-from connectors.bigcommerce.values import InvalidValue
-from connectors.ledger import actions as ledger_actions
-from connectors.ledger.errors import LedgerError
-from connectors.ledger.ledger import Ledger
 from engine.catalog import INBOUND, NOT_IMPORTED_STATE, OUTBOUND
 from engine.effects import ActionCall, Outcome
-from engine.errors import ConfigError, EvaluationError
+from engine.errors import (
+    ActionFailed,
+    BadRecord,
+    ConfigError,
+    EvaluationError,
+    OrderNotFound,
+    StaleOrder,
+    StoreError,
+)
 from engine.events import ledger_event, present_events, store_events
 from engine.interpreter import evaluate, event_id
 from engine.model import Decision, RuleSet
-from engine.retries import RetrySet
-from engine.state import SqlState
+from engine.ports import Oms, OrderChange, RetrySet, Store, SyncState
 
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"  # test-only: SIGKILL this process at the Nth crash point
 COUNTED = {"done": None, "noop": "skipped", "conflict": "conflicts", "failed": "errors"}
@@ -80,14 +78,13 @@ class Summary:
 class Sync:
     rulesets: Mapping[str, RuleSet]
     settings: Mapping[str, Any]
-    ledger: Ledger
-    state: SqlState
-    client: BigCommerceClient
+    ledger: Oms  # the OMS: the built-in ledger unless rulesync.yaml names another
+    state: SyncState
+    store: Store
     now: Callable[[], str] = utc_now
     clock: Callable[[], float] = time.time  # epoch seconds, for the retry set's backoff
     crash_at: int = field(default_factory=lambda: int(os.environ.get(CRASH_ENV) or 0))
     _points: int = 0
-    _feed: ChangeFeed | None = None
 
     def run(self, *, progress: Callable[[int], None] = lambda n: None,
             push_current: bool = False) -> Summary:
@@ -122,11 +119,11 @@ class Sync:
 
     def inbound(self, summary: Summary, progress: Callable[[int], None]) -> None:
         raw = self.state.get_meta("inbound_cursor")
-        batch = self.feed.changes(Cursor.from_json(raw) if raw else Cursor())
+        batch = self.store.changes(raw, self.state.known_items_shipped)
         for n, change in enumerate(batch, 1):
             self.store_change(change, summary)
             progress(n)
-        self.state.set_meta("inbound_cursor", batch.cursor.to_json())
+        self.state.set_meta("inbound_cursor", batch.cursor)
 
     def store_change(self, change: OrderChange, summary: Summary, *,
                      shipments_changed: bool = False) -> None:
@@ -150,7 +147,7 @@ class Sync:
         try:
             shipments = self._shipments(change, shipments_changed)
             events = store_events(change.order, shipments, last_seen, recorded)
-        except (ApiError, InvalidValue, KeyError, TypeError) as e:
+        except (StoreError, BadRecord, KeyError, TypeError) as e:
             _raise_if_unauthorized(e)
             self.fail_order(oid, INBOUND, f"cannot read its shipments: {e}", summary)
             return
@@ -172,8 +169,7 @@ class Sync:
         order = change.order or {}
         if change.shipments is not None or not changed:
             return change.shipments
-        return [normalize_shipment(s, order.get("line_items", ()))
-                for s in self.client.list_shipments(change.order_id)]
+        return self.store.shipments(change.order_id, order.get("line_items", ()))
 
     def outbound(self, summary: Summary) -> int:
         """Handle the ledger's changes since the last run; returns how many were read."""
@@ -260,9 +256,9 @@ class Sync:
                           json.loads(row["event"]), attempts)
         try:
             outcome = self._effect(call, row["direction"], summary)
-        except (FatalApiError, LedgerError) as e:
+        except ActionFailed as e:
             outcome = Outcome("failed", str(e))
-        except store_actions.StaleOrder as e:  # changed again meanwhile: the next run retries
+        except StaleOrder as e:  # changed again meanwhile: the next run retries
             summary.problems.append(f"{e}; {call.action} is left for the next run")
             return
         self._crash_point()
@@ -280,15 +276,14 @@ class Sync:
 
     def _effect(self, call: ActionCall, direction: str, summary: Summary) -> Outcome:
         if direction == INBOUND:
-            return ledger_actions.execute(self.ledger, call)
-        side = store_actions.StoreSide(self.client, self.ledger, self.state)
+            return self.ledger.execute(call)
         try:
-            return store_actions.execute(side, call)
-        except store_actions.StaleOrder:
+            return self.store.execute(call, self.ledger, self.state)
+        except StaleOrder:
             # The merchant changed the order since inbound read it: sync that in first, so our
             # write does not hide it (e.g. paid in the store while it was packed in the ledger).
             self.refresh(call.order_id, summary)
-            return store_actions.execute(side, call)
+            return self.store.execute(call, self.ledger, self.state)
 
     def refresh(self, order_id: int, summary: Summary, *, shipments_changed: bool = False
                 ) -> None:
@@ -297,20 +292,20 @@ class Sync:
         An order the store will not give (403, 422, a 5xx after the client's retries) goes to
         the retry set; a missing one (404) and a refused token (401) raise, for the caller."""
         try:
-            raw = self.client.get_order(order_id)
-        except ApiError as e:
-            if isinstance(e, NotFoundError):
+            change = self.store.order_change(order_id, self.state.known_items_shipped)
+        except StoreError as e:
+            if isinstance(e, OrderNotFound):
                 raise
             _raise_if_unauthorized(e)
             self.fail_order(order_id, INBOUND, str(e), summary)
             return
-        self.store_change(self.feed.change(raw), summary, shipments_changed=shipments_changed)
+        self.store_change(change, summary, shipments_changed=shipments_changed)
 
     # -- the retry set -------------------------------------------------------------------
 
     @property
     def retries(self) -> RetrySet:
-        return RetrySet(self.state)
+        return self.state.retries()
 
     def fail_order(self, order_id: int, direction: str, reason: str, summary: Summary) -> None:
         """Reported, and written to the retry set at once, before any cursor moves past it.
@@ -342,7 +337,7 @@ class Sync:
         if direction == INBOUND:
             try:
                 self.refresh(order_id, summary, shipments_changed=True)
-            except NotFoundError as e:
+            except OrderNotFound as e:
                 self.fail_order(order_id, INBOUND, f"not in the store: {e}", summary)
         else:
             for decision in self.state.failed_decisions(order_id, OUTBOUND):
@@ -365,13 +360,6 @@ class Sync:
             summary.retries = self.retries.counts(self.clock())
         return summary
 
-    @property
-    def feed(self) -> ChangeFeed:
-        """One change feed per sync, so the store's status labels are read once."""
-        if self._feed is None:
-            self._feed = ChangeFeed(self.client, known_items_shipped=self.state.known_items_shipped)
-        return self._feed
-
     def finish_pending(self, summary: Summary) -> None:
         """Actions an earlier run recorded and did not finish (it crashed, or the store was down).
         First, before anything reads the store: our own effects must be linked before they are
@@ -383,7 +371,7 @@ class Sync:
 def _raise_if_unauthorized(error: Exception) -> None:
     """A refused token fails every order alike: it stops the run instead of filling the
     retry set."""
-    if isinstance(error, ApiError) and error.status == 401:
+    if isinstance(error, StoreError) and error.status == 401:
         raise error
 
 

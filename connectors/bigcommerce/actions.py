@@ -7,28 +7,23 @@ from typing import Any
 
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.shipments import same_shipment
-from connectors.ledger.ledger import Ledger
 from connectors.ledger.records import LedgerOrder
 from engine.catalog import HOLD_STATUSES, TERMINAL_STATUSES, downgrade, status_label
 from engine.effects import DONE, NOOP, ActionCall, Handler, Outcome
-from engine.state import SqlState
+from engine.errors import StaleOrder
+from engine.ports import Oms, SyncState
 
 
 @dataclass(frozen=True)
 class StoreSide:
     client: BigCommerceClient
-    ledger: Ledger
-    state: SqlState
+    ledger: Oms
+    state: SyncState
 
 
 # Completed, Cancelled, Refunded and the holds: a shipment would move the order to (Partially)
 # Shipped, out of them.
 NO_SHIPMENT_STATUSES = TERMINAL_STATUSES | HOLD_STATUSES | {10}
-
-
-class StaleOrder(Exception):
-    """The store order changed since the inbound sync last read it: that change must be synced
-    in first, or what this push writes would hide it."""
 
 
 def _live_status(side: StoreSide, order_id: int) -> int:

@@ -10,7 +10,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.errors import RulesyncError
+from engine.errors import ActionFailed, OrderNotFound, StoreError
 from engine.secrets import REDACTED, redact_urls
 from engine.secrets import redact as redact_all
 
@@ -60,7 +60,7 @@ def _summary(body: Any) -> str:
     return text if len(text) <= _BODY_LIMIT else text[:_BODY_LIMIT] + "..."
 
 
-class ApiError(RulesyncError):
+class ApiError(StoreError):
     """A BigCommerce API call failed; `status` is None when no HTTP response arrived."""
 
     def __init__(
@@ -104,7 +104,7 @@ class RateLimitError(RetriableApiError):
     ambiguous; a later run tries again."""
 
 
-class FatalApiError(ApiError):
+class FatalApiError(ApiError, ActionFailed):
     """Permanent: bad token (401), scope (403), missing (404), invalid data (422) and the like."""
 
 
@@ -113,7 +113,7 @@ class StoreReplyError(FatalApiError):
     where a list belongs, an id that is not a number): the page or endpoint cannot be used."""
 
 
-class NotFoundError(FatalApiError):
+class NotFoundError(FatalApiError, OrderNotFound):
     """404: the order, shipment or hook does not exist."""
 
 

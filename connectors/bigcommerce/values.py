@@ -6,6 +6,8 @@ from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from engine.errors import BadRecord
+
 _FOUR_PLACES = Decimal("0.0001")
 # Bounds on what a store may send as a number. Decimal accepts "1e1000000" as a finite value, and
 # turning that into an int builds a million-digit number (tens of seconds of CPU): refuse it first.
@@ -14,7 +16,7 @@ MAX_AMOUNT_DIGITS = 15  # a trillion in any currency, with four places, is still
 MAX_PLACES = 12
 
 
-class InvalidValue(ValueError):
+class InvalidValue(BadRecord):
     """A field that cannot be read; the message names the field."""
 
 

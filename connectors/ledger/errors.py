@@ -1,10 +1,10 @@
 """Errors raised by the ledger. All are user errors (RulesyncError): one line, exit code 1."""
 from __future__ import annotations
 
-from engine.errors import RulesyncError
+from engine.errors import ActionFailed
 
 
-class LedgerError(RulesyncError):
+class LedgerError(ActionFailed):
     """The ledger refused a request: bad input, an unknown order, an unusable database file."""
 
 

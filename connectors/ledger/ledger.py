@@ -19,6 +19,7 @@ from connectors.ledger.errors import Conflict, LedgerError, UnknownOrder
 from connectors.ledger.records import HistoryEntry, LedgerOrder, Shipment
 from connectors.ledger.schema import DEFAULT_STORE, connect
 from engine.db import Database
+from engine.effects import ActionCall, Outcome
 
 
 class Ledger:
@@ -92,6 +93,12 @@ class Ledger:
             return rows.last_seq(conn, self.store)
 
     # -- changing ------------------------------------------------------------------------
+
+    def execute(self, call: ActionCall) -> Outcome:
+        """One inbound action (connectors/ledger/actions.py): the engine's way in."""
+        from connectors.ledger import actions  # which builds on this class
+
+        return actions.execute(self, call)
 
     def import_order(self, order: Mapping[str, Any], *, origin: str, note: str = "",
                      at: datetime | None = None) -> bool:

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from connectors.bigcommerce.plan_client import PlanClient, StoreWriteInPlan
 from connectors.ledger.records import LedgerOrder, Shipment, ShipmentItem
 from engine.errors import RulesyncError
 from engine.events import present_events
-from engine.planning import PlanClient, StoreWriteInPlan, private_copy, snapshot
+from engine.planning import private_copy, snapshot
 
 LINES = ({"id": 1, "sku": "MUG-1", "quantity": 2}, {"id": 2, "sku": "CAP-1", "quantity": 1})
 
@@ -54,7 +55,7 @@ def test_present_state_pushes_only_the_shipments_the_store_lacks() -> None:
 
 
 def client() -> PlanClient:
-    return PlanClient("store", "token", "http://127.0.0.1:9")
+    return PlanClient("store", "plan-test-token-7f3c", "http://127.0.0.1:9")  # a secret from now on
 
 
 def test_the_plan_client_refuses_every_request_but_get() -> None:

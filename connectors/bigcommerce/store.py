@@ -1,0 +1,103 @@
+"""BigCommerce as the engine's store (engine/ports.py `Store`), and its registry entry.
+
+Wraps the REST client with what the sync asks of a store: the change feed, one order read now,
+an order's shipments, the outbound actions (connectors/bigcommerce/actions.py) and the webhooks
+that feed `rulesync serve`. Registered in pyproject.toml under `rulesync.stores` as
+`bigcommerce`, the default of `store.connector` in rulesync.yaml.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from connectors.bigcommerce import actions
+from connectors.bigcommerce.changefeed import ChangeBatch, ChangeFeed, Cursor, OrderChange
+from connectors.bigcommerce.client import BigCommerceClient
+from connectors.bigcommerce.normalize import normalize_shipment
+from connectors.bigcommerce.plan_client import PlanClient
+from connectors.bigcommerce.policy import RetryPolicy
+from engine.config import Config
+from engine.effects import ActionCall, Outcome
+from engine.ports import Oms, Plugin, Store, SyncState
+
+Known = Callable[[int], "int | None"]
+
+
+class Changes:
+    """A ChangeBatch whose cursor is text, as the sync state keeps it."""
+
+    def __init__(self, batch: ChangeBatch) -> None:
+        self._batch = batch
+
+    def __iter__(self) -> Iterator[OrderChange]:
+        return iter(self._batch)
+
+    @property
+    def cursor(self) -> str:
+        return self._batch.cursor.to_json()
+
+
+class BigCommerceStore:
+    def __init__(self, client: BigCommerceClient) -> None:
+        self.client = client
+        self._known: Known = lambda order_id: None
+        # One change feed for the store's life, so its status labels are read once.
+        self._feed = ChangeFeed(client, known_items_shipped=lambda oid: self._known(oid))
+
+    def changes(self, cursor: str, known_items_shipped: Known) -> Changes:
+        self._known = known_items_shipped
+        return Changes(self._feed.changes(_cursor(cursor)))
+
+    def count_changes(self, cursor: str) -> int:
+        return self._feed.count(_cursor(cursor))
+
+    def order_change(self, order_id: int, known_items_shipped: Known) -> OrderChange:
+        self._known = known_items_shipped
+        return self._feed.change(self.client.get_order(order_id))
+
+    def shipments(self, order_id: int, line_items: Iterable[Mapping[str, Any]]
+                  ) -> list[dict[str, Any]]:
+        lines = list(line_items)
+        return [normalize_shipment(s, lines) for s in self.client.list_shipments(order_id)]
+
+    def execute(self, call: ActionCall, oms: Oms, state: SyncState) -> Outcome:
+        return actions.execute(actions.StoreSide(self.client, oms, state), call)
+
+    def hook_status(self) -> list[dict[str, Any]]:
+        from engine import hooks  # the webhook verbs' module, which imports the client
+
+        return hooks.status(self.client, None)
+
+    def stats(self) -> dict[str, int]:
+        return dict(self.client.stats)
+
+
+def _cursor(text: str) -> Cursor:
+    return Cursor.from_json(text) if text else Cursor()
+
+
+def client_for(config: Config, kind: type[BigCommerceClient] = BigCommerceClient
+               ) -> BigCommerceClient:
+    """The REST client for the configured store (its retry policy, timeouts, token)."""
+    policy = RetryPolicy()
+    if config.retry_floor_seconds is not None:
+        floor = config.retry_floor_seconds
+        policy = RetryPolicy(server_error_floor=floor, base_delay=min(1.0, floor),
+                             max_delay=max(floor, 1.0))
+    if config.max_wait_seconds is not None:
+        policy = replace(policy, max_wait=float(config.max_wait_seconds))
+    read = float(config.timeout_seconds or 30.0)
+    timeout = (min(5.0, read), read)
+    return kind(config.store_hash, config.token(), config.api_url, timeout=timeout,
+                policy=policy, token_name=config.token_env)
+
+
+def open_store(config: Config, *, read_only: bool = False) -> BigCommerceStore:
+    return BigCommerceStore(client_for(config, PlanClient if read_only else BigCommerceClient))
+
+
+PLUGIN = Plugin("store", open_store, "BigCommerce, through its REST API (v2 orders, v3 hooks)")
+
+if TYPE_CHECKING:  # mypy holds the class to the protocol it is registered for
+    _CHECKED: type[Store] = BigCommerceStore

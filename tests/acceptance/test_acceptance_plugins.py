@@ -1,0 +1,106 @@
+"""Connectors are found through entry points: a package installed beside rulesync is used by
+name from rulesync.yaml, the same way as the built-ins.
+
+The example package (tests/plugins/rulesync-journal-oms, its own pyproject.toml) is installed
+into this test environment with pip, as a user would install a connector, and removed after.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.acceptance_world import World, order_body
+
+PACKAGE = Path(__file__).resolve().parents[1] / "plugins" / "rulesync-journal-oms"
+PIP_BOUND = 600  # seconds: building a wheel on a busy machine
+
+
+def pip(*args: str) -> None:
+    r = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True,
+                       timeout=PIP_BOUND)
+    assert r.returncode == 0, f"pip {' '.join(args)}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+
+
+@pytest.fixture(scope="module")
+def journal_connector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    copy = tmp_path_factory.mktemp("plugin") / PACKAGE.name  # builds leave files beside it
+    shutil.copytree(PACKAGE, copy)
+    pip("install", "-q", "--no-deps", str(copy))
+    try:
+        yield
+    finally:
+        pip("uninstall", "-y", "-q", "rulesync-journal-oms")
+
+
+def write_config(w: World, text: str) -> Path:
+    path = w.dir / "rulesync.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_an_installed_connector_is_listed_with_its_package(journal_connector: None,
+                                                           world: World) -> None:
+    r = world.run("connectors", "--json")
+    assert r.returncode == 0, r.stderr
+    found = {(c["kind"], c["name"]): c for c in json.loads(r.stdout)}
+    assert found[("oms", "journal")] == {
+        "kind": "oms", "name": "journal", "default": False,
+        "package": "rulesync-journal-oms 0.1.0", "object": "rulesync_journal_oms:PLUGIN",
+        "summary": "the ledger, with a journal of every action (an example)"}
+    assert found[("oms", "ledger")]["default"] and found[("store", "bigcommerce")]["default"]
+    text = world.run("connectors").stdout
+    assert "journal" in text and "rulesync-journal-oms 0.1.0" in text
+
+
+def test_a_sync_goes_through_the_configured_connector(journal_connector: None,
+                                                      world: World) -> None:
+    paid, unpaid = world.create(order_body(11)), world.create(order_body(7))
+    world.tick()
+    config = write_config(world, "version: 1\noms: {connector: journal, journal: journal.jsonl}\n")
+    plan = world.plan(config=config)
+    assert not (world.dir / "journal.jsonl").exists()  # plan journals on its own copy
+    summary = world.apply(config=config)
+    assert summary["imported"] == 2 and summary["errors"] == 0, summary
+    journal = [json.loads(line) for line in
+               (world.dir / "journal.jsonl").read_text(encoding="utf-8").splitlines()]
+    done = {(j["order_id"], j["action"]) for j in journal}
+    assert {(paid, "import_order"), (paid, "mark_paid"), (unpaid, "import_order")} <= done
+    assert len(journal) == len({j["key"] for j in journal})  # each action once
+    assert [(a["order_id"], a["action"]) for a in plan["actions"]] == [
+        (a["order_id"], a["action"]) for a in summary["actions"]]
+    order = world.ledger_get(paid)
+    assert order is not None and order["state"]["paid"] is True
+    world.tick()
+    assert world.plan(config=config)["actions"] == []
+
+
+@pytest.mark.parametrize("text, kind, name", [
+    ("version: 1\noms: {connector: nope}\n", "oms connector", "nope"),
+    ("version: 1\nstore: {connector: shopify}\n", "store connector", "shopify"),
+], ids=["oms", "store"])
+def test_an_unknown_connector_is_an_error_listing_the_known_ones(world: World, text: str,
+                                                                 kind: str, name: str) -> None:
+    world.create(order_body(11))
+    world.tick()
+    config = write_config(world, text)
+    r = world.run("apply", "--state", str(world.state), config=config)
+    assert r.returncode == 1, r.stderr
+    line, = r.stderr.splitlines()
+    assert line.startswith(f"error: {config}: ") and f"unknown {kind} '{name}' (installed: " \
+        in line and "see `rulesync connectors`" in line, line
+    assert ("ledger" if kind.startswith("oms") else "bigcommerce") in line
+    assert not world.state_exists() and world.writes() == {}
+
+
+def test_an_unknown_state_backend_is_an_error_listing_the_known_ones(world: World) -> None:
+    r = world.run("apply", "--state", "mysql://db.example/rulesync")
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip() == (
+        "error: state mysql://db.example/rulesync: unknown state backend 'mysql' (installed: "
+        "postgres, postgresql, sqlite; see `rulesync connectors`)")
