@@ -8,7 +8,6 @@ import click
 from engine import config as configuration
 from engine.docs import Places, build
 from engine.docs_render import FORMATS, render, write
-from engine.errors import ConfigError
 from engine.loader import load_rulesets
 from engine.session import check_settings
 
@@ -19,16 +18,14 @@ from engine.session import check_settings
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Write index.md / index.html into this folder instead of printing.")
 @click.option("--store", metavar="NAME",
-              help="The store whose rules to show, once rulesync.yaml can name several stores.")
+              help="The store whose rules and settings to show (rulesync.yaml's `stores:`); "
+                   "without it, the top-level rules and settings.")
 @click.pass_context
 def docs(ctx: click.Context, fmt: str, out: Path | None, store: str | None) -> None:
     """Render the configured rule files as tables, one row per rule, with a state diagram."""
     config = configuration.load(ctx.obj.get("config"))
     if store is not None:
-        # Today's configuration is one unnamed store; accepting any name would silently show
-        # rules that may not be that store's once `stores:` exists.
-        raise ConfigError(f"--store {store}: the configuration names no stores (it has one); "
-                          "leave out --store")
+        config = config.select(store)[0]  # that store's rules and settings
     rulesets = load_rulesets(config.rules)
     settings = check_settings(rulesets, config.settings, config.origins)
     cwd = Path.cwd()

@@ -11,9 +11,10 @@ import click
 
 from engine import db, report_sync
 from engine.cli_rules import set_option
-from engine.cli_sync import load_config, order_id_argument, state_option
+from engine.cli_sync import load_config, load_store, order_id_argument, state_option, store_option
 from engine.config import Config
 from engine.errors import RulesyncError
+from engine.ports import DEFAULT_STORE
 from engine.retries import RetrySet
 from engine.session import open_sync
 from engine.state import SqlState
@@ -28,7 +29,7 @@ def _retry_set(config: Config) -> Iterator[RetrySet | None]:
     if not db.exists(config.state):
         yield None
         return
-    state = SqlState(config.state)
+    state = SqlState(config.state, config.store_name)
     try:
         yield RetrySet(state)
     finally:
@@ -45,9 +46,12 @@ def _entries(config: Config, order_id: int) -> list[dict[str, Any]]:
 
 
 def _rows(entries: list[dict[str, Any]]) -> str:
-    return report_sync.table(COLUMNS, [
-        (e["order_id"], e["direction"], e["attempts"], e["first_failed_at"], e["last_failed_at"],
-         e["next_attempt_at"], e["reason"]) for e in entries])
+    """The entries, one a row; with a store column when they come from several stores."""
+    stores = any(e["store"] != DEFAULT_STORE for e in entries)
+    return report_sync.table(("store",) * stores + COLUMNS, [
+        (e["store"],) * stores + (e["order_id"], e["direction"], e["attempts"],
+                                  e["first_failed_at"], e["last_failed_at"], e["next_attempt_at"],
+                                  e["reason"]) for e in entries])
 
 
 @click.group()
@@ -57,13 +61,20 @@ def failures() -> None:
 
 @failures.command("list")
 @state_option
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the retry set as JSON.")
 @click.pass_context
-def list_failures(ctx: click.Context, state_path: str | None, as_json: bool) -> None:
-    """Every order in the retry set: why it failed, how often, and when it is tried next."""
-    with _retry_set(load_config(ctx, state_path)) as retries:
-        entries = retries.entries() if retries else []
-        counts = retries.counts(time.time()) if retries else {"waiting": 0, "due": 0}
+def list_failures(ctx: click.Context, state_path: str | None, store_name: str | None,
+                  as_json: bool) -> None:
+    """Every order in the retry set (of every store, unless --store): why it failed, how
+    often, and when it is tried next."""
+    entries, counts = [], {"waiting": 0, "due": 0}
+    for store in load_config(ctx, state_path).select(store_name):
+        with _retry_set(store) as retries:
+            if retries:
+                entries += retries.entries()
+                for key, n in retries.counts(time.time()).items():
+                    counts[key] += n
     if as_json:
         click.echo(json.dumps({"failures": entries, **counts}, indent=2))
     elif not entries:
@@ -76,13 +87,14 @@ def list_failures(ctx: click.Context, state_path: str | None, as_json: bool) -> 
 @failures.command()
 @order_id_argument
 @state_option
+@store_option
 @set_option
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_context
-def retry(ctx: click.Context, order_id: int, state_path: str | None, sets: tuple[str, ...],
-          as_json: bool) -> None:
+def retry(ctx: click.Context, order_id: int, state_path: str | None, store_name: str | None,
+          sets: tuple[str, ...], as_json: bool) -> None:
     """Retry ORDER now, whatever its backoff says. Exit 1 when it fails again."""
-    config = load_config(ctx, state_path, sets)
+    config = load_config(ctx, state_path, sets).only(store_name)
     _entries(config, order_id)
     with open_sync(config) as sync:
         summary = sync.retry_now(order_id)
@@ -100,11 +112,13 @@ def retry(ctx: click.Context, order_id: int, state_path: str | None, sets: tuple
 @failures.command()
 @order_id_argument
 @state_option
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print what was forgotten as JSON.")
 @click.pass_context
-def forget(ctx: click.Context, order_id: int, state_path: str | None, as_json: bool) -> None:
+def forget(ctx: click.Context, order_id: int, state_path: str | None, store_name: str | None,
+           as_json: bool) -> None:
     """Stop retrying ORDER. A later change of the order in the store is still synced."""
-    config = load_config(ctx, state_path)
+    config = load_store(ctx, state_path, store_name)
     entries = _entries(config, order_id)
     with _retry_set(config) as retries:
         assert retries is not None

@@ -9,8 +9,9 @@ import click
 
 from connectors.ledger.ledger import Ledger
 from engine import db
-from engine.cli_sync import load_config, order_id_argument, state_option
+from engine.cli_sync import load_config, order_id_argument, state_option, store_option
 from engine.errors import RulesyncError
+from engine.ports import DEFAULT_STORE
 from engine.report_sync import ledger_table
 from engine.webhooks import MAX_ID
 
@@ -18,11 +19,14 @@ ORIGIN = "user"  # a ledger user: these changes are what outbound rules push to 
 NOTE_OPTION = click.option("--note", default="", help="A note kept in the order's history.")
 
 
-def _ledger(ctx: click.Context, state_path: str | None) -> Ledger:
+def _ledger(ctx: click.Context, state_path: str | None, store_name: str | None, *,
+            every: bool = False) -> Ledger:
+    """The ledger, as the store's (--store, or the only one); `every`: any store will do."""
     config = load_config(ctx, state_path)
+    config = config.each_store()[0] if every else config.only(store_name)
     if not db.exists(config.state):
         raise RulesyncError(f"no ledger at {config.state}: run `rulesync apply` first")
-    return Ledger(config.state)
+    return Ledger(config.state, config.store_name)
 
 
 @click.group()
@@ -39,20 +43,24 @@ def _json(data: Any) -> str:
 
 @orders.command("list")
 @state_option
+@store_option
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(0, MAX_ID),
               help="At most this many orders, lowest ids first; 0 lists them all.")
 @JSON_OPTION
 @click.pass_context
-def list_orders(ctx: click.Context, state_path: str | None, limit: int, as_json: bool) -> None:
-    """List ledger orders, and say how many more lie past --limit."""
-    with _ledger(ctx, state_path) as ledger:
-        total = ledger.count_orders()
-        found = ledger.list_orders(limit=limit or max(total, 1))
+def list_orders(ctx: click.Context, state_path: str | None, store_name: str | None, limit: int,
+                as_json: bool) -> None:
+    """List ledger orders (of every store, unless --store), and say how many more lie past
+    --limit."""
+    every = store_name is None
+    with _ledger(ctx, state_path, store_name, every=every) as ledger:
+        total = ledger.count_orders(every_store=every)
+        found = ledger.list_orders(limit=limit or max(total, 1), every_store=every)
     more = total - len(found)
     if as_json:
         click.echo(_json({"orders": [o.as_dict() for o in found], "total": total, "more": more}))
         return
-    click.echo(ledger_table(found))
+    click.echo(ledger_table(found, stores=every and any(o.store != DEFAULT_STORE for o in found)))
     click.echo(f"{len(found)} of {total} order(s)" + (
         f"; {more} more past --limit {limit} (--limit 0 lists all)" if more else ""))
 
@@ -60,11 +68,13 @@ def list_orders(ctx: click.Context, state_path: str | None, limit: int, as_json:
 @orders.command()
 @order_id_argument
 @state_option
+@store_option
 @JSON_OPTION
 @click.pass_context
-def show(ctx: click.Context, order_id: int, state_path: str | None, as_json: bool) -> None:
+def show(ctx: click.Context, order_id: int, state_path: str | None, store_name: str | None,
+         as_json: bool) -> None:
     """Show one ledger order: state, customer, shipping address, items, shipments."""
-    with _ledger(ctx, state_path) as ledger:
+    with _ledger(ctx, state_path, store_name) as ledger:
         order = ledger.get(order_id)
     if order is None:
         raise RulesyncError(f"order {order_id} is not in the ledger")
@@ -107,12 +117,13 @@ def _flag_command(name: str, method: Callable[..., bool], doc: str) -> click.Com
     @click.command(name, help=doc)
     @order_id_argument
     @state_option
+    @store_option
     @NOTE_OPTION
     @JSON_OPTION
     @click.pass_context
-    def command(ctx: click.Context, order_id: int, state_path: str | None, note: str,
-                as_json: bool) -> None:
-        with _ledger(ctx, state_path) as ledger:
+    def command(ctx: click.Context, order_id: int, state_path: str | None,
+                store_name: str | None, note: str, as_json: bool) -> None:
+        with _ledger(ctx, state_path, store_name) as ledger:
             changed = method(ledger, order_id, origin=ORIGIN, note=note)
         if as_json:
             click.echo(_json({"order_id": order_id, "change": name, "recorded": changed}))
@@ -148,18 +159,20 @@ def _items(pairs: tuple[str, ...]) -> dict[str, int] | None:
 @click.option("--item", "items", multiple=True, metavar="SKU=QTY",
               help="Units to ship (repeatable); default: everything not yet shipped.")
 @state_option
+@store_option
 @NOTE_OPTION
 @JSON_OPTION
 @click.pass_context
 def ship(ctx: click.Context, order_id: int, tracking: str, no_tracking: bool, carrier: str,
-         items: tuple[str, ...], state_path: str | None, note: str, as_json: bool) -> None:
+         items: tuple[str, ...], state_path: str | None, store_name: str | None, note: str,
+         as_json: bool) -> None:
     """Record a shipment in the ledger."""
     tracking = tracking.strip()
     if bool(tracking) == no_tracking:
         raise click.UsageError("give --tracking NUMBER, or --no-tracking to ship without one"
                                if not tracking else "--tracking and --no-tracking exclude each other")
     parsed = _items(items)
-    with _ledger(ctx, state_path) as ledger:
+    with _ledger(ctx, state_path, store_name) as ledger:
         made = ledger.ship(order_id, tracking, carrier, parsed, origin=ORIGIN, note=note)
     if as_json:
         click.echo(_json({"order_id": order_id, "shipment": made}))

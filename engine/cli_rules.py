@@ -38,7 +38,8 @@ def rule_paths(ctx: click.Context, paths: tuple[Path, ...]) -> tuple[tuple[Path,
     if paths:
         return paths, None
     config, source = configured(ctx)
-    return config.rules, source
+    # Every store's rules, each file once: a store may have rules of its own (`stores:`).
+    return tuple(dict.fromkeys(p for store in config.each_store() for p in store.rules)), source
 
 
 def parse_settings(pairs: tuple[str, ...]) -> dict[str, Any]:

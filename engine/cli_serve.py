@@ -5,13 +5,14 @@ import json
 import logging
 import signal
 import threading
+from dataclasses import replace
 from typing import Any
 
 import click
 
 from engine import db, hooks
 from engine.cli_rules import set_option
-from engine.cli_sync import load_config, state_option
+from engine.cli_sync import load_config, load_store, state_option, store_option
 from engine.config import Config
 from engine.errors import ConfigError
 from engine.report_sync import table
@@ -51,11 +52,15 @@ def _finite(param: click.Parameter, value: float) -> float:
 @click.option("--threads", type=click.IntRange(1, 1000), default=8, show_default=True,
               help="HTTP worker threads.")
 @state_option
+@store_option
 @set_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds: float,
-          threads: int, state_path: str | None, sets: tuple[str, ...]) -> None:
-    """Receive BigCommerce webhooks and apply them from a durable queue."""
+          threads: int, state_path: str | None, store_name: str | None,
+          sets: tuple[str, ...]) -> None:
+    """Receive BigCommerce webhooks and apply them from a durable queue. With several stores,
+    one endpoint takes every store's deliveries (or --store NAME's), each store worked by its
+    own worker thread."""
     from engine.serve import App, Worker
     from engine.serve_http import addresses, create_server
 
@@ -63,17 +68,21 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
         raise click.BadParameter(f"{hook_path} belongs to the status page or /healthz",
                                  param_hint="--path")
     config = load_config(ctx, state_path, sets)
+    if store_name is not None:
+        config = replace(config, stores=config.select(store_name)) if config.stores else \
+            config.only(store_name)
     secret = _secret(config)
     admin = admin_token(config.environ)
-    rulesets_by_direction(config)  # invalid rules stop here, before anything listens
-    config.token()
+    for store in config.each_store():
+        rulesets_by_direction(store)  # invalid rules stop here, before anything listens
+        store.token()
     # Bound before the state file is touched: a port in use changes nothing.
     app = App(config, hook_path, secret, SECRET_HEADER, admin)
     server = create_server(app, host=host, port=port,
                            threads=threads, path=hook_path, secret=secret, header=SECRET_HEADER)
     SqlState(config.state).close()  # create the tables before threads race to
     stop = threading.Event()
-    worker = Worker(config, poll_seconds, stop)
+    workers = [Worker(store, poll_seconds, stop) for store in config.each_store()]
     for address, bound in addresses(server):
         address = f"[{address}]" if ":" in address else address
         click.echo(f"rulesync serve: listening on http://{address}:{bound}{hook_path} "
@@ -86,12 +95,14 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
         raise SystemExit(0)  # waitress's run() closes the server on SystemExit
 
     signal.signal(signal.SIGTERM, terminate)
-    worker.start()
+    for worker in workers:
+        worker.start()
     try:
         server.run()
     finally:
         stop.set()
-        worker.join(timeout=30)
+        for worker in workers:
+            worker.join(timeout=30)
         logging.getLogger("rulesync.serve").info("stopped")
 
 
@@ -105,11 +116,13 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print the re
 
 @webhooks.command()
 @click.argument("destination")
+@store_option
 @JSON_OPTION
 @click.pass_context
-def register(ctx: click.Context, destination: str, as_json: bool) -> None:
+def register(ctx: click.Context, destination: str, store_name: str | None, as_json: bool
+             ) -> None:
     """Create (or re-activate) the hooks, sending to DESTINATION (https://host/webhooks)."""
-    config = load_config(ctx, None)
+    config = load_store(ctx, None, store_name)
     done = hooks.register(client_for(config), destination, SECRET_HEADER, _secret(config))
     click.echo(json.dumps([{"scope": scope, "hook": hook} for scope, hook in done], indent=2)
                if as_json else table(("scope", "hook"), done))
@@ -117,12 +130,14 @@ def register(ctx: click.Context, destination: str, as_json: bool) -> None:
 
 @webhooks.command()
 @state_option
+@store_option
 @JSON_OPTION
 @click.pass_context
-def status(ctx: click.Context, state_path: str | None, as_json: bool) -> None:
+def status(ctx: click.Context, state_path: str | None, store_name: str | None, as_json: bool
+           ) -> None:
     """Show each hook: active or not, and when `serve` last received a delivery for it."""
-    config = load_config(ctx, state_path)
-    inbox = Inbox(SqlState(config.state)) if db.exists(config.state) else None
+    config = load_store(ctx, state_path, store_name)
+    inbox = Inbox(SqlState(config.state, config.store_name)) if db.exists(config.state) else None
     found = hooks.status(client_for(config), inbox)
     if as_json:
         click.echo(json.dumps(found, indent=2))
@@ -137,10 +152,12 @@ def status(ctx: click.Context, state_path: str | None, as_json: bool) -> None:
 
 @webhooks.command()
 @click.argument("destination", required=False)
+@store_option
 @JSON_OPTION
 @click.pass_context
-def remove(ctx: click.Context, destination: str | None, as_json: bool) -> None:
+def remove(ctx: click.Context, destination: str | None, store_name: str | None, as_json: bool
+           ) -> None:
     """Delete rulesync's hooks from the store: those sending to DESTINATION, or all of them."""
-    removed = hooks.remove(client_for(load_config(ctx, None)), destination)
+    removed = hooks.remove(client_for(load_store(ctx, None, store_name)), destination)
     click.echo(json.dumps({"removed": removed}, indent=2, default=str) if as_json
                else f"removed {len(removed)} hook(s)")

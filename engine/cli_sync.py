@@ -12,13 +12,14 @@ from typing import Any
 import click
 
 from engine import config as configuration
-from engine import db, report_sync
+from engine import db, per_store, report_sync
 from engine.cli_progress import Progress
 from engine.cli_rules import parse_settings, set_option
 from engine.errors import RulesyncError
+from engine.ports import DEFAULT_STORE
 from engine.session import open_oms, open_state, open_sync
 from engine.session import plan as run_plan
-from engine.sync import Sync
+from engine.sync import Summary, Sync
 from engine.webhooks import MAX_ID
 
 log = logging.getLogger("rulesync.apply")
@@ -45,6 +46,17 @@ def load_config(ctx: click.Context, state_path: str | None, sets: tuple[str, ...
                               settings=parse_settings(sets))
 
 
+def store_option(f: Any) -> Any:
+    return click.option("--store", "store_name", metavar="NAME",
+                        help="Only this store of the configuration's `stores:`.")(f)
+
+
+def load_store(ctx: click.Context, state_path: str | None, store_name: str | None
+               ) -> configuration.Config:
+    """The one store a command about one store's orders works on."""
+    return load_config(ctx, state_path).only(store_name)
+
+
 def push_current_option(f: Any) -> Any:
     return click.option(
         "--push-current", is_flag=True,
@@ -54,39 +66,67 @@ def push_current_option(f: Any) -> Any:
 
 @click.command()
 @state_option
+@store_option
 @set_option
 @push_current_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.pass_context
-def plan(ctx: click.Context, state_path: str | None, sets: tuple[str, ...], push_current: bool,
-         as_json: bool) -> None:
+def plan(ctx: click.Context, state_path: str | None, store_name: str | None,
+         sets: tuple[str, ...], push_current: bool, as_json: bool) -> None:
     """Show what `apply` would do, both directions, with each action's outcome. Reads the store
-    as `apply` does; writes nothing, not even a missing state file."""
-    summary = run_plan(load_config(ctx, state_path, sets), push_current=push_current)
-    click.echo(report_sync.plan_json(summary) if as_json else report_sync.plan_text(summary))
+    as `apply` does; writes nothing, not even a missing state file. With several stores, each
+    store's plan (or --store NAME's)."""
+    config = load_config(ctx, state_path, sets)
+    if not config.stores:
+        summary = run_plan(config, push_current=push_current)
+        click.echo(report_sync.plan_json(summary) if as_json else report_sync.plan_text(summary))
+        return
+    outcomes = per_store.run_each(config.select(store_name),
+                                  lambda store: run_plan(store, push_current=push_current))
+    click.echo(per_store.as_json(outcomes) if as_json
+               else per_store.text(outcomes, report_sync.plan_text))
+    raise SystemExit(1 if any(o.error for o in outcomes) else 0)
 
 
 @click.command()
 @state_option
+@store_option
 @set_option
 @push_current_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
-def apply(ctx: click.Context, state_path: str | None, sets: tuple[str, ...], push_current: bool,
-          as_json: bool) -> None:
-    """Sync both directions. Exit 1 when an order failed (it waits in the retry set)."""
-    with open_sync(load_config(ctx, state_path, sets)) as sync:
+def apply(ctx: click.Context, state_path: str | None, store_name: str | None,
+          sets: tuple[str, ...], push_current: bool, as_json: bool) -> None:
+    """Sync both directions. Exit 1 when an order failed (it waits in the retry set). With
+    several stores, each store in turn (or --store NAME); exit 1 when any store failed."""
+    config = load_config(ctx, state_path, sets)
+
+    def run(store: configuration.Config) -> Summary:
+        return _apply(ctx, store, push_current)
+
+    if not config.stores:
+        summary = run(config)
+        click.echo(report_sync.apply_json(summary) if as_json else report_sync.apply_text(summary))
+        raise SystemExit(1 if summary.counts["errors"] else 0)
+    outcomes = per_store.run_each(config.select(store_name), run)
+    click.echo(per_store.as_json(outcomes) if as_json
+               else per_store.text(outcomes, report_sync.apply_text))
+    raise SystemExit(1 if any(o.failed for o in outcomes) else 0)
+
+
+def _apply(ctx: click.Context, config: configuration.Config, push_current: bool) -> Summary:
+    with open_sync(config) as sync:
         progress = _progress(ctx, sync)
         try:
             summary = sync.run(progress=progress, push_current=push_current)
         finally:
             progress.close()
         stats = sync.store.stats()
-        log.info("read %d store order(s) in %.1f s; store API: %d request(s), %d retried, %d "
-                 "rate-limited", progress.read, progress.elapsed(), stats.get("requests", 0),
-                 stats.get("retries", 0), stats.get("rate_limited", 0))
-    click.echo(report_sync.apply_json(summary) if as_json else report_sync.apply_text(summary))
-    raise SystemExit(1 if summary.counts["errors"] else 0)
+        named = f"store {config.store_name}: " if config.store_name != DEFAULT_STORE else ""
+        log.info("%sread %d store order(s) in %.1f s; store API: %d request(s), %d retried, %d "
+                 "rate-limited", named, progress.read, progress.elapsed(),
+                 stats.get("requests", 0), stats.get("retries", 0), stats.get("rate_limited", 0))
+    return summary
 
 
 def _progress(ctx: click.Context, sync: Sync) -> Progress:
@@ -102,14 +142,16 @@ def _progress(ctx: click.Context, sync: Sync) -> Progress:
 @click.command()
 @order_id_argument
 @state_option
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
 @click.pass_context
-def explain(ctx: click.Context, order_id: int, state_path: str | None, as_json: bool) -> None:
+def explain(ctx: click.Context, order_id: int, state_path: str | None, store_name: str | None,
+            as_json: bool) -> None:
     """The decision history of one order. Exit 1 when rulesync knows nothing of it."""
-    config = load_config(ctx, state_path)
+    config = load_store(ctx, state_path, store_name)
     if not db.exists(config.state):
         raise RulesyncError(f"no state at {config.state}: run `rulesync apply` first")
-    state = open_state(config.state)
+    state = open_state(config.state, config.store_name)
     try:
         oms = open_oms(config, config.state)
     except BaseException:

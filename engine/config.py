@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from connectors.bigcommerce.errors import api_url_problem
 from engine import db, schema, secrets
 from engine.errors import ConfigError
 from engine.loader import InvalidRules
+from engine.ports import DEFAULT_STORE
 from engine.yamldoc import Document, decode, read
 
 DEFAULT_FILE = "rulesync.yaml"
@@ -44,6 +45,35 @@ class Config:
     oms_options: Mapping[str, Any] = field(default_factory=dict)  # the rest of `oms:`
     origins: Mapping[str, str] = field(default_factory=dict)  # setting -> where it was given
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    store_name: str = DEFAULT_STORE  # its key in the state and the ledger
+    # With `stores:` in rulesync.yaml, one Config per store (each with its own store settings,
+    # rules and name); empty when the configuration is itself the one store.
+    stores: tuple[Config, ...] = ()
+
+    def each_store(self) -> tuple[Config, ...]:
+        return self.stores or (self,)
+
+    def select(self, name: str | None) -> tuple[Config, ...]:
+        """The stores a command covers: all of them, or the one `--store` names."""
+        if name is None:
+            return self.each_store()
+        for store in self.each_store():
+            if store.store_name == name:
+                return (store,)
+        if not self.stores:
+            raise ConfigError(f"--store {name}: {self.file or 'the configuration'} names no "
+                              f"stores (its one store is '{DEFAULT_STORE}'); leave out --store")
+        raise ConfigError(f"--store {name}: no such store in {self.file} (configured: "
+                          f"{', '.join(s.store_name for s in self.stores)})")
+
+    def only(self, name: str | None) -> Config:
+        """The one store a command about one store's orders works on: `--store`, or the only
+        store configured."""
+        chosen = self.select(name)
+        if len(chosen) > 1:
+            raise ConfigError(f"{self.file} configures {len(chosen)} stores: say which with "
+                              f"--store ({', '.join(s.store_name for s in chosen)})")
+        return chosen[0]
 
     def token(self) -> str:
         """The access token, read from the environment only when a command needs the store;
@@ -94,30 +124,63 @@ def load(path: Path | None = None, *, state: str | Path | None = None,
     base = path.parent if path else Path.cwd()
     oms: dict[str, Any] = data.get("oms", {})
     store: dict[str, Any] = data.get("store", {})
-    secrets.add_url_secrets(str(store.get("api_url", "")))
-    rule_paths = tuple(base / p for p in data.get("rules", [])) or (shipped.BIGCOMMERCE,)
-    for i, p in enumerate(rule_paths):
-        if not p.exists():
-            where = "{}:{}:{}: ".format(path, *doc.where(("rules", i))) if path else ""
-            raise ConfigError(f"{where}rule path {p} does not exist")
     retention = data.get("serve", {}).get("inbox_retention_days", DEFAULT_INBOX_RETENTION_DAYS)
     if retention != retention:  # .nan passes the schema's bounds
         raise ConfigError(f"{path}: serve.inbox_retention_days: .nan is not a number of days")
-    return Config(
-        file=path, rules=rule_paths,
+    config = Config(
+        file=path, rules=_rules(data.get("rules", []), base, path, doc, ("rules",)),
         settings={**data.get("settings", {}), **(settings or {})},
         state=_state(state, env, base, data.get("state", DEFAULT_STATE)),
-        store_hash=env.get("BIGCOMMERCE_STORE_HASH") or store.get("store_hash", ""),
-        api_url=env.get("BIGCOMMERCE_API_URL") or store.get("api_url", DEFAULT_API_URL),
-        token_env=store.get("token_env", TOKEN_ENV),
-        retry_floor_seconds=store.get("retry_floor_seconds"),
         inbox_retention_days=retention,
-        max_wait_seconds=store.get("max_wait_seconds"),
-        timeout_seconds=store.get("timeout_seconds"),
-        store_connector=store.get("connector", "bigcommerce"),
         oms_connector=oms.get("connector", "ledger"),
         oms_options={k: v for k, v in oms.items() if k != "connector"},
         origins=origins, environ=env)
+    if "stores" not in data:
+        return _with_store(config, {**store, **{key: env[name] for key, name in ENV.items()
+                                                 if env.get(name)}})
+    stores = []
+    for i, entry in enumerate(data["stores"]):
+        rules = _rules(entry["rules"], base, path, doc, ("stores", i, "rules")) \
+            if "rules" in entry else config.rules
+        own = {name: "{}:{}:{}".format(path, *doc.where(("stores", i, "settings", name)))
+               for name in entry.get("settings", {})}
+        stores.append(_with_store(replace(
+            config, rules=rules, store_name=entry["name"],
+            settings={**data.get("settings", {}), **entry.get("settings", {}), **(settings or {})},
+            origins={**origins, **own}), {**store, **entry}))
+    names = [s.store_name for s in stores]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"{path}: two stores are named '{name}': each needs its own name")
+    return replace(config, stores=tuple(stores))
+
+
+# Environment variables that set the store of a configuration naming none (`stores:` does not
+# take them: which store would they be?).
+ENV = {"store_hash": "BIGCOMMERCE_STORE_HASH", "api_url": "BIGCOMMERCE_API_URL"}
+
+
+def _with_store(config: Config, store: Mapping[str, Any]) -> Config:
+    """The config with the store's own fields: the top-level `store:` under a `stores:` entry."""
+    secrets.add_url_secrets(str(store.get("api_url", "")))
+    return replace(
+        config, store_hash=store.get("store_hash", ""),
+        api_url=store.get("api_url", DEFAULT_API_URL),
+        token_env=store.get("token_env", TOKEN_ENV),
+        retry_floor_seconds=store.get("retry_floor_seconds"),
+        max_wait_seconds=store.get("max_wait_seconds"),
+        timeout_seconds=store.get("timeout_seconds"),
+        store_connector=store.get("connector", "bigcommerce"))
+
+
+def _rules(given: list[str], base: Path, path: Path | None, doc: Document,
+           at: tuple[str | int, ...]) -> tuple[Path, ...]:
+    rule_paths = tuple(base / p for p in given) or (shipped.BIGCOMMERCE,)
+    for i, p in enumerate(rule_paths):
+        if not p.exists():
+            where = "{}:{}:{}: ".format(path, *doc.where((*at, i))) if path else ""
+            raise ConfigError(f"{where}rule path {p} does not exist")
+    return rule_paths
 
 
 def _state(flag: str | Path | None, env: Mapping[str, str], base: Path, configured: str

@@ -111,9 +111,12 @@ class Postgres(Database):
         return statement
 
     def continue_identity(self, table: str, old: str, column: str) -> None:
-        # Rows copied in with their values leave the identity's sequence where it was.
-        self.execute("SELECT setval(pg_get_serial_sequence(?, ?), "
-                     "nextval(pg_get_serial_sequence(?, ?)), false)", (table, column, old, column))
+        # Rows copied in with their values leave the identity's sequence where it was: it goes
+        # on from the old one's, or past the largest value copied (one given explicitly).
+        self.execute(f"SELECT setval(pg_get_serial_sequence(?, ?), greatest("
+                     f"nextval(pg_get_serial_sequence(?, ?)), "
+                     f"(SELECT coalesce(max({column}), 0) + 1 FROM {table})), false)",
+                     (table, column, old, column))
 
     def has_table(self, name: str) -> bool:
         found = self.one("SELECT to_regclass(?)", (name,))

@@ -20,8 +20,11 @@ from typing import Any, Protocol
 from connectors.ledger.records import HistoryEntry, LedgerOrder
 from engine.effects import ActionCall, Outcome
 
-__all__ = ["ChangeBatch", "HistoryEntry", "Inbox", "LedgerOrder", "Oms", "OrderChange", "Plugin",
-           "RetrySet", "Store", "SyncState"]
+__all__ = ["DEFAULT_STORE", "ChangeBatch", "HistoryEntry", "Inbox", "LedgerOrder", "Oms",
+           "OrderChange", "Plugin", "RetrySet", "Store", "SyncState"]
+
+
+DEFAULT_STORE = "default"  # the store of a configuration that names none (one store)
 
 
 class OrderChange(Protocol):
@@ -108,10 +111,13 @@ class Inbox(Protocol):
 
 
 class SyncState(Protocol):
-    """Cursors, store orders seen, outbox, decision log, inbox, retry set and the sync lock."""
+    """One store's cursors, store orders seen, outbox, decision log, inbox, retry set and its
+    sync lock: a state holds several stores, each opened as its own view."""
 
     where: str
+    store: str
 
+    def for_store(self, store: str) -> SyncState: ...  # another store's view, same connection
     def retries(self) -> RetrySet: ...
     def inbox(self) -> Inbox: ...
 
@@ -142,9 +148,10 @@ class Plugin:
     - group `rulesync.stores` (kind "store"): `open(config, *, read_only) -> Store`;
     - group `rulesync.oms` (kind "oms"): `open(config, options, *, location, read_only) -> Oms`,
       where `options` is the rest of the `oms:` mapping of rulesync.yaml and `location` the
-      state's (a built-in ledger keeps its orders there);
-    - group `rulesync.state` (kind "state"): `open(location) -> SyncState`, named after a URL
-      scheme (`sqlite` for a plain path).
+      state's (a built-in ledger keeps its orders there); `config.store_name` names the store
+      whose orders it is asked about (an OMS serving several stores keys its orders by it);
+    - group `rulesync.state` (kind "state"): `open(location, store) -> SyncState`, named
+      after a URL scheme (`sqlite` for a plain path); `store` is the configured store's name.
 
     `read_only` is `plan`'s: reads go to the real system, writes are simulated (the ledger gets
     a private copy of the state instead)."""

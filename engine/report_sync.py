@@ -20,13 +20,15 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 FLAGS = ("billed", "paid", "packed", "closed", "void", "refunded")
 
 
-def ledger_table(orders: Iterable[Any]) -> str:
+def ledger_table(orders: Iterable[Any], *, stores: bool = False) -> str:
+    """The orders, one a row; `stores`: with a first column naming each order's store."""
     rows = []
     for o in orders:
         state = o.state()
-        rows.append((o.order_id, *("yes" if state[f] else "" for f in FLAGS), state["shipped"],
-                     "; ".join(o.warnings)))
-    return table(("order", *FLAGS, "shipped", "warnings"), rows)
+        rows.append(((o.store,) if stores else ()) + (
+            o.order_id, *("yes" if state[f] else "" for f in FLAGS), state["shipped"],
+            "; ".join(o.warnings)))
+    return table((*(("store",) if stores else ()), "order", *FLAGS, "shipped", "warnings"), rows)
 
 
 def _params(params: Mapping[str, Any]) -> str:

@@ -36,23 +36,35 @@ def check_version(doc: Document, what: str = "a rule file") -> Problem | None:
 
 
 def problems(doc: Document, name: str = "ruleset") -> list[Problem]:
-    return [p for e in validator(name).iter_errors(doc.data) for p in _explain(doc, e)]
+    check = validator(name)
+    return [p for e in check.iter_errors(doc.data) for p in _explain(doc, e, check.schema)]
 
 
-def _explain(doc: Document, error: ValidationError) -> Iterable[Problem]:
+def _explain(doc: Document, error: ValidationError, root: dict[str, Any]) -> Iterable[Problem]:
     path = tuple(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        yield from _unknown_keys(doc, path, error.instance, error.schema)
+    if error.validator in ("additionalProperties", "unevaluatedProperties") \
+            and isinstance(error.instance, dict):
+        yield from _unknown_keys(doc, path, error.instance, _with_ref(error.schema, root))
     elif error.validator in ("anyOf", "oneOf") and error.context:
         # Report what failed in the branch that fits the value's type, not "no branch matched".
         fitting = [e for e in error.context if e.validator != "type"]
         if fitting:
             for e in fitting:
-                yield from _explain(doc, e)
+                yield from _explain(doc, e, root)
         else:
             yield doc.problem(path, f"{error.instance!r} is not a valid value here")
     else:
         yield doc.problem(path, error.message)
+
+
+def _with_ref(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """The schema with the properties of the local definition its `$ref` names merged in."""
+    ref = schema.get("$ref", "")
+    if not ref.startswith("#/$defs/"):
+        return schema
+    found = root["$defs"][ref.removeprefix("#/$defs/")]
+    return {**schema, "properties": {**found.get("properties", {}),
+                                     **schema.get("properties", {})}}
 
 
 def _unknown_keys(doc: Document, path: tuple[Any, ...], instance: dict[str, Any],

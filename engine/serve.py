@@ -13,14 +13,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.catalog import INBOUND
 from engine.config import Config
 from engine.errors import OrderNotFound, StoreError
-from engine.ports import Inbox, SyncState
+from engine.ports import DEFAULT_STORE, Inbox, SyncState
 from engine.session import open_state, open_sync
 from engine.status_page import StatusPage, claims
 from engine.sync import Summary, Sync, utc_now
@@ -35,10 +35,17 @@ REASONS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 404: 
            405: "405 Method Not Allowed", 413: "413 Payload Too Large"}
 
 
+STATUSES = ("ok", "degraded", "stalled")  # from best to worst
+
+
 def public(health: dict[str, Any]) -> dict[str, Any]:
-    """What /healthz shows without the secret header: the status and the counts. Error texts,
-    hook destinations and times only go to a caller that has the secret."""
-    return {k: v for k, v in health.items() if k == "status" or type(v) is int}
+    """What /healthz shows without the secret header: the status and the counts (each store's,
+    with several). Error texts, hook destinations and times only go to a caller that has the
+    secret."""
+    shown = {k: v for k, v in health.items() if k == "status" or type(v) is int}
+    if "stores" in health:
+        shown["stores"] = {name: public(h) for name, h in health["stores"].items()}
+    return shown
 
 
 def health_status(alive: bool, health: dict[str, Any]) -> str:
@@ -59,18 +66,30 @@ class App:
     def __init__(self, config: Config, path: str, secret: str, header: str,
                  admin_token: str | None = None) -> None:
         self.config, self.path, self.secret = config, path, secret
+        self.stores = config.each_store()
+        # With several stores, a delivery's `producer` (stores/{store_hash}) says whose it is.
+        self.producers = {f"stores/{s.store_hash}": s.store_name for s in self.stores}
         self.header_key = "HTTP_" + header.upper().replace("-", "_")
         self._local = threading.local()  # one database connection per server thread
         self.page = StatusPage(config, admin_token, self.state, self.health)
 
-    def state(self) -> SyncState:
+    def state(self, store: str | None = None) -> SyncState:
+        """The state as `store` sees it (the first configured store by default), through this
+        thread's connection."""
         if not hasattr(self._local, "state"):
-            self._local.state = open_state(self.config.state)
+            self._local.state = open_state(self.config.state, self.stores[0].store_name)
         found: SyncState = self._local.state
-        return found
+        return found if store is None else found.for_store(store)
 
-    def inbox(self) -> Inbox:
-        return self.state().inbox()
+    def inbox(self, store: str | None = None) -> Inbox:
+        return self.state(store).inbox()
+
+    def store_of(self, payload: Mapping[str, Any]) -> str | None:
+        """The store a delivery is for; None when several stores are configured and its
+        producer is none of them."""
+        if len(self.stores) == 1:
+            return self.stores[0].store_name
+        return self.producers.get(str(payload.get("producer")))
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
@@ -93,27 +112,42 @@ class App:
             return self._reply(start, 413, "payload too large")
         verdict = check(environ["wsgi.input"].read(min(length, MAX_BODY + 1)),
                         environ.get(self.header_key), self.secret)
-        if verdict.delivery:
+        store = self.store_of(verdict.delivery.payload) if verdict.delivery else None
+        if verdict.delivery and store is None:
+            log.warning("refused a delivery (400): producer %r is no configured store",
+                        str(verdict.delivery.payload.get("producer"))[:100])
+            return self._reply(start, 400, "unknown store: the producer is no configured store")
+        if verdict.delivery and store is not None:
             d = verdict.delivery
-            fresh = self.inbox().add(d.hash, d.order_id, d.scope, json.dumps(d.payload), utc_now())
-            log.info("%s order %s: %s", d.scope, d.order_id, "queued" if fresh else "duplicate")
+            fresh = self.inbox(store).add(d.hash, d.order_id, d.scope, json.dumps(d.payload),
+                                          utc_now())
+            named = f"store {store}: " if len(self.stores) > 1 else ""
+            log.info("%s%s order %s: %s", named, d.scope, d.order_id,
+                     "queued" if fresh else "duplicate")
         else:  # refused, or a scope rulesync does not handle: acknowledged and ignored
             log.warning("delivery answered %s: %s", verdict.status, verdict.message)
         return self._reply(start, verdict.status, "" if verdict.status == 200 else verdict.message)
 
-    def health(self) -> dict[str, Any]:
-        state = self.state()
+    def health(self, store: str | None = None) -> dict[str, Any]:
+        """One store's health; with several stores and none named, the worst status and each
+        store's health under `stores`."""
+        if store is None and len(self.stores) > 1:
+            each = {s.store_name: self.health(s.store_name) for s in self.stores}
+            worst = max((h["status"] for h in each.values()), key=STATUSES.index)
+            return {"status": worst, "stores": each}
+        state = self.state(store)
+        inbox = state.inbox()
         beat = float(state.get_meta("worker_heartbeat", "0"))
         alive = time.time() - beat < STALLED_AFTER
         retries = state.retries().counts(time.time())
-        health = {"queue_depth": self.inbox().depth(),
-                  "queue_age_seconds": self.inbox().oldest_age(),
+        health = {"queue_depth": inbox.depth(),
+                  "queue_age_seconds": inbox.oldest_age(),
                   "failing_orders": retries["waiting"], "retries_due": retries["due"],
-                  "dead_deliveries": self.inbox().dead(),
+                  "dead_deliveries": inbox.dead(),
                   "worker_error": state.get_meta("worker_error") or None,
                   "last_sync": state.get_meta("last_sync") or None,
                   "hooks": json.loads(state.get_meta("hooks", "null")),
-                  "last_received": self.inbox().last_received()}
+                  "last_received": inbox.last_received()}
         return {"status": health_status(alive, health), **health}
 
     @staticmethod
@@ -126,7 +160,10 @@ class App:
 
 class Worker(threading.Thread):
     def __init__(self, config: Config, poll_seconds: float, stop: threading.Event) -> None:
-        super().__init__(name="rulesync-worker", daemon=True)
+        super().__init__(name=f"rulesync-worker-{config.store_name}", daemon=True)
+        # With several stores, each worker's lines name its store.
+        named = config.store_name != DEFAULT_STORE
+        self.log = StoreLog(log, {"store": config.store_name}) if named else log
         self.config, self.poll_seconds, self.stop = config, poll_seconds, stop
         self.hook_scopes: set[str] = set()  # active hooks as last read, for /healthz
         self.next_poll = 0.0
@@ -140,7 +177,7 @@ class Worker(threading.Thread):
                 try:
                     busy = self.step(sync, inbox)
                 except Exception as e:  # noqa: BLE001 - the worker must outlive any one failure
-                    log.warning("sync failed, retrying shortly: %s", e)
+                    self.log.warning("sync failed, retrying shortly: %s", e)
                     sync.state.set_meta("worker_error", f"{utc_now()}: {e}")
                     self.stop.wait(1.0)
                     continue
@@ -161,12 +198,12 @@ class Worker(threading.Thread):
                 sync.finish_pending(Summary())  # our own effects are linked before webhooks
                 scopes = self.drain(sync, inbox)
                 retried = sync.retry_due(retrying := Summary())  # due, or a Retry press
-                _logged(retrying)
+                _logged(retrying, self.log)
                 busy = bool(scopes) or bool(retried) or bool(sync.outbound(Summary()))
         except StoreError as e:  # the store refused the token or is unavailable
             failure, busy = e, False
         if time.monotonic() >= self.next_poll:
-            _logged(sync.run())  # catch-up poll + pending actions + due retries + outbound
+            _logged(sync.run(), self.log)  # catch-up poll + pending actions + due retries + outbound
             self.prune(inbox)
             self.next_poll, busy = time.monotonic() + self.poll_seconds, True
         if failure is not None:
@@ -185,7 +222,7 @@ class Worker(threading.Thread):
         cutoff = datetime.now(UTC) - timedelta(days=self.config.inbox_retention_days)
         pruned = inbox.prune(cutoff.isoformat(timespec="seconds"))
         if pruned:
-            log.info("pruned %d handled webhook deliveries received before %s", pruned,
+            self.log.info("pruned %d handled webhook deliveries received before %s", pruned,
                      cutoff.isoformat(timespec="seconds"))
 
     def drain(self, sync: Sync, inbox: Inbox) -> set[str]:
@@ -205,17 +242,25 @@ class Worker(threading.Thread):
             try:
                 sync.refresh(order_id, summary, shipments_changed=order_id in shipment_news)
             except OrderNotFound:
-                log.warning("order %s from a webhook is not in the store: ignored", order_id)
+                self.log.warning("order %s from a webhook is not in the store: ignored",
+                                 order_id)
             except Exception as e:  # noqa: BLE001 - one bad order must not block the queue
                 if isinstance(e, StoreError) and e.status == 401:
                     raise  # every order would fail alike: keep the deliveries
                 sync.fail_order(order_id, INBOUND, str(e), summary)
-            _logged(summary)  # a failed order waits in the retry set: the delivery is done
+            _logged(summary, self.log)  # a failed order waits in the retry set: the delivery is done
             inbox.mark_done(ids)
         return {row["scope"] for row in rows}
 
 
-def _logged(summary: Summary) -> Summary:
+class StoreLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger whose lines begin with the store they are about."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return f"store {self.extra['store']}: {msg}", kwargs  # type: ignore[index]
+
+
+def _logged(summary: Summary, logger: logging.Logger | StoreLog) -> Summary:
     for problem in summary.problems:
-        log.warning("%s", problem)
+        logger.warning("%s", problem)
     return summary

@@ -17,7 +17,7 @@ from engine.errors import ConfigError, RulesyncError
 from engine.loader import load_rulesets
 from engine.model import RuleSet
 from engine.planning import mark_pending, private_copy
-from engine.ports import Oms, Plugin, Store, SyncState
+from engine.ports import DEFAULT_STORE, Oms, Plugin, Store, SyncState
 from engine.state import VERSIONED as STATE_VERSIONED
 from engine.sync import Summary, Sync
 
@@ -103,9 +103,10 @@ def open_oms(config: Config, location: Path | str, *, read_only: bool = False) -
     return oms
 
 
-def open_state(location: Path | str) -> SyncState:
-    """The sync state backend named by the location's URL scheme (`sqlite` for a path)."""
-    state: SyncState = _state_plugin(location).open(location)
+def open_state(location: Path | str, store: str = DEFAULT_STORE) -> SyncState:
+    """One store's view of the sync state backend named by the location's URL scheme (`sqlite`
+    for a path)."""
+    state: SyncState = _state_plugin(location).open(location, store)
     return state
 
 
@@ -135,7 +136,7 @@ def _opened(config: Config, path: Path | str, shown_as: Path | str | None = None
     """The sync state and the OMS; errors name `shown_as` (the user's state) when `path` is
     plan's copy of it."""
     try:
-        state = open_state(path)  # first: it creates the folder a ledger shares
+        state = open_state(path, config.store_name)  # first: it creates the folder a ledger shares
         try:
             oms = open_oms(config, path, read_only=read_only)
         except BaseException:

@@ -7,6 +7,7 @@ state.
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -18,9 +19,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from engine import db as databases
 from engine.db import Database, DatabaseError
-from engine.db_migrate import Versioned, migrate
+from engine.db_migrate import Step, Versioned, migrate
 from engine.errors import RulesyncError
-from engine.ports import Plugin
+from engine.ports import DEFAULT_STORE, Plugin
+from engine.state_stores import BY_STORE
 
 if TYPE_CHECKING:
     from engine.retries import RetrySet
@@ -29,7 +31,7 @@ log = logging.getLogger("rulesync.state")
 # Each entry takes the file from the previous schema version to this one. Append only, never
 # edit a released entry: files in the field already ran it. Version 1 keeps IF NOT EXISTS
 # because files written before the version was recorded already have its tables.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (  # version 1
         """CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
         """CREATE TABLE IF NOT EXISTS sync_store_orders (
@@ -68,6 +70,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (order_id, direction))""",
         """CREATE INDEX sync_retries_due ON sync_retries (next_attempt_at)""",
     ),
+    BY_STORE,  # version 3: every row keyed by its store (engine/state_stores.py)
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 PREPARE = ("CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",)
@@ -113,9 +116,17 @@ class State(Protocol):
     def release_held(self, through: int) -> None: ...
 
 
+def meta_key(store: str, key: str) -> str:
+    """A store's value in sync_meta: the default store's under the bare key (as before there
+    were several stores), another's as `store/key`."""
+    return key if store == DEFAULT_STORE else f"{store}/{key}"
+
+
 class SqlState:
-    def __init__(self, location: str | Path) -> None:
-        self.location, self.where = location, str(location)
+    """One store's view of the state: every read and write is that store's."""
+
+    def __init__(self, location: str | Path, store: str = DEFAULT_STORE) -> None:
+        self.location, self.where, self.store = location, str(location), store
         try:
             if not databases.is_url(location):
                 Path(location).parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +152,12 @@ class SqlState:
     def close(self) -> None:
         self.db.close()
 
+    def for_store(self, store: str) -> SqlState:
+        """Another store's view through the same connection."""
+        other = copy.copy(self)
+        other.store = store
+        return other
+
     def retries(self) -> RetrySet:
         from engine.retries import RetrySet  # which builds on this class
 
@@ -158,7 +175,7 @@ class SqlState:
         def waiting() -> None:
             log.warning("waiting for another rulesync sync on %s to finish", self.where)
 
-        with self.db.exclusive("sync", waiting):
+        with self.db.exclusive(meta_key(self.store, "sync").replace("/", "."), waiting):
             yield
 
     @contextmanager
@@ -167,24 +184,26 @@ class SqlState:
             yield db
 
     def get_meta(self, key: str, default: str = "") -> str:
-        row = self.db.one("SELECT value FROM sync_meta WHERE key = ?", (key,))
+        row = self.db.one("SELECT value FROM sync_meta WHERE key = ?", (meta_key(self.store, key),))
         return str(row[0]) if row else default
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.write("INSERT INTO sync_meta (key, value) VALUES (?, ?) "
-                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                      (meta_key(self.store, key), value))
 
     def store_order(self, order_id: int) -> dict[str, Any] | None:
-        rows = self.db.dicts("SELECT * FROM sync_store_orders WHERE order_id = ?", (order_id,))
+        rows = self.db.dicts("SELECT * FROM sync_store_orders WHERE store = ? AND order_id = ?",
+                             (self.store, order_id))
         return rows[0] if rows else None
 
     def remember_store_order(self, order_id: int, **fields: Any) -> None:
         """What rulesync last saw (or itself wrote) of a store order; read back, it is no change."""
         cols = ", ".join(fields)
         updates = ", ".join(f"{k} = excluded.{k}" for k in fields)
-        self.db.write(f"INSERT INTO sync_store_orders (order_id, {cols}) VALUES "
-                      f"(?{', ?' * len(fields)}) ON CONFLICT (order_id) DO UPDATE SET {updates}",
-                      (order_id, *fields.values()))
+        self.db.write(f"INSERT INTO sync_store_orders (store, order_id, {cols}) VALUES "
+                      f"(?, ?{', ?' * len(fields)}) ON CONFLICT (store, order_id) "
+                      f"DO UPDATE SET {updates}", (self.store, order_id, *fields.values()))
 
     def known_items_shipped(self, order_id: int) -> int | None:
         row = self.store_order(order_id)
@@ -197,9 +216,10 @@ class SqlState:
         failed action decided again is pending again with the event as read now: that is how a
         retry re-runs the work. Its attempt count is kept, so a store shipment is looked for
         before it is posted again."""
+        row = {**row, "store": self.store}
         decision = (f"INSERT INTO sync_decisions ({', '.join(row)}) VALUES "
-                    f"({', '.join('?' * len(row))}) ON CONFLICT (direction, event_id) DO UPDATE "
-                    f"SET {', '.join(f'{k} = excluded.{k}' for k in row)} "
+                    f"({', '.join('?' * len(row))}) ON CONFLICT (store, direction, event_id) "
+                    f"DO UPDATE SET {', '.join(f'{k} = excluded.{k}' for k in row)} "
                     "WHERE sync_decisions.outcome LIKE 'error%'")
         if not actions:  # most decisions: one statement, its own transaction
             self.db.write(decision, list(row.values()))
@@ -209,54 +229,60 @@ class SqlState:
             last = c.one("SELECT coalesce(max(seq), 0) FROM sync_outbox")
             seq = int(last[0]) if last else 0
             for i, a in enumerate(actions, 1):
-                c.execute("INSERT INTO sync_outbox (key, seq, order_id, direction, action, params, "
-                          "rule_id, event, created_at, updated_at) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                c.execute("INSERT INTO sync_outbox (store, key, seq, order_id, direction, action, "
+                          "params, rule_id, event, created_at, updated_at) VALUES "
+                          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, key) DO UPDATE SET "
                           "status = 'pending', params = excluded.params, "
                           "event = excluded.event, updated_at = excluded.updated_at "
                           "WHERE sync_outbox.status = 'failed'",
-                          (a["key"], seq + i, a["order_id"], a["direction"], a["action"],
+                          (self.store, a["key"], seq + i, a["order_id"], a["direction"], a["action"],
                            json.dumps(a["params"]), a["rule_id"], a["event"], a["at"], a["at"]))
 
     def failed_actions(self, order_id: int, direction: str) -> list[dict[str, Any]]:
-        return self.db.dicts("SELECT * FROM sync_outbox WHERE order_id = ? AND direction = ? "
-                             "AND status = 'failed' ORDER BY seq", (order_id, direction))
+        return self.db.dicts("SELECT * FROM sync_outbox WHERE store = ? AND order_id = ? AND "
+                             "direction = ? AND status = 'failed' ORDER BY seq",
+                             (self.store, order_id, direction))
 
     def reopen_action(self, key: str, at: str) -> None:
         """A failed action is pending again, for a retry (attempts are kept)."""
         with self.transaction() as c:
             c.execute("UPDATE sync_outbox SET status = 'pending', updated_at = ? "
-                      "WHERE key = ? AND status = 'failed'", (at, key))
+                      "WHERE store = ? AND key = ? AND status = 'failed'", (at, self.store, key))
 
     def failed_decisions(self, order_id: int, direction: str) -> list[dict[str, Any]]:
         """Decisions of the order whose evaluation failed, with their events."""
-        rows = self.db.dicts("SELECT * FROM sync_decisions WHERE order_id = ? AND "
+        rows = self.db.dicts("SELECT * FROM sync_decisions WHERE store = ? AND order_id = ? AND "
                              "direction = ? AND outcome LIKE 'error%' ORDER BY id",
-                             (order_id, direction))
+                             (self.store, order_id, direction))
         return [{**r, "event": json.loads(r["event"])} for r in rows]
 
     def pending_actions(self) -> list[dict[str, Any]]:
-        return self.db.dicts("SELECT * FROM sync_outbox WHERE status = 'pending' ORDER BY seq")
+        return self.db.dicts("SELECT * FROM sync_outbox WHERE store = ? AND status = 'pending' "
+                             "ORDER BY seq", (self.store,))
 
     def action(self, key: str) -> dict[str, Any] | None:
-        rows = self.db.dicts("SELECT * FROM sync_outbox WHERE key = ?", (key,))
+        rows = self.db.dicts("SELECT * FROM sync_outbox WHERE store = ? AND key = ?",
+                             (self.store, key))
         return rows[0] if rows else None
 
     def start_attempt(self, key: str, durable: bool = False) -> int:
         """Count the attempt before the effect: a later run knows it may have happened.
         ``durable``: on disk first, for an effect outside the database (a store write)."""
         with self.db.transaction(durable=durable) as c:
-            c.execute("UPDATE sync_outbox SET attempts = attempts + 1 WHERE key = ?", (key,))
-            row = c.one("SELECT attempts FROM sync_outbox WHERE key = ?", (key,))
+            c.execute("UPDATE sync_outbox SET attempts = attempts + 1 WHERE store = ? AND key = ?",
+                      (self.store, key))
+            row = c.one("SELECT attempts FROM sync_outbox WHERE store = ? AND key = ?",
+                        (self.store, key))
             return int(row[0]) if row else 0
 
     def finish_action(self, key: str, status: str, outcome: str, at: str) -> None:
         self.db.write("UPDATE sync_outbox SET status = ?, outcome = ?, updated_at = ? "
-                      "WHERE key = ? AND status = 'pending'", (status, outcome, at, key))
+                      "WHERE store = ? AND key = ? AND status = 'pending'",
+                      (status, outcome, at, self.store, key))
 
     def decisions(self, order_id: int) -> list[dict[str, Any]]:
-        rows = self.db.dicts("SELECT * FROM sync_decisions WHERE order_id = ? ORDER BY id",
-                             (order_id,))
+        rows = self.db.dicts("SELECT * FROM sync_decisions WHERE store = ? AND order_id = ? "
+                             "ORDER BY id", (self.store, order_id))
         out = []
         for d in rows:
             for k in ("event", "matched", "actions", "no_update"):
@@ -269,8 +295,9 @@ class SqlState:
         """(decision id, order id) of the ledger changes held back while push_order_info was
         off (decision outcome "held") and not yet pushed by `apply --push-current`."""
         after = int(self.get_meta("held_released_through", "0"))
-        rows = self.db.rows("SELECT id, order_id FROM sync_decisions WHERE direction = "
-                            "'outbound' AND outcome = 'held' AND id > ? ORDER BY id", (after,))
+        rows = self.db.rows("SELECT id, order_id FROM sync_decisions WHERE store = ? AND "
+                            "direction = 'outbound' AND outcome = 'held' AND id > ? ORDER BY id",
+                            (self.store, after))
         return [(int(i), int(o)) for i, o in rows]
 
     def release_held(self, through: int) -> None:
@@ -282,28 +309,29 @@ class Inbox:
     """The durable queue of webhook deliveries, one connection per thread that uses it."""
 
     def __init__(self, state: SqlState) -> None:
-        self.state = state
+        self.state, self.store = state, state.store
 
     def add(self, hash_: str, order_id: int, scope: str, payload: str, at: str) -> bool:
         """Queue a delivery; False for a duplicate (same hash: one effect, FACTS §7). On disk
         before it returns: the sender is told it arrived."""
         with self.state.db.transaction(durable=True) as c:
-            return c.execute("INSERT INTO sync_inbox (hash, order_id, scope, payload, "
-                             "received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                             (hash_, order_id, scope, payload, at)) == 1
+            return c.execute("INSERT INTO sync_inbox (store, hash, order_id, scope, payload, "
+                             "received_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                             (self.store, hash_, order_id, scope, payload, at)) == 1
 
     MAX_ATTEMPTS = 5  # then the delivery is kept, "dead", for a person to look at
 
     def pending(self, limit: int = 500) -> list[dict[str, Any]]:
         return self.state.db.dicts(
-            "SELECT id, order_id, scope FROM sync_inbox WHERE done = 0 AND attempts < ? "
-            "AND retry_at <= ? ORDER BY id LIMIT ?", (self.MAX_ATTEMPTS, time.time(), limit))
+            "SELECT id, order_id, scope FROM sync_inbox WHERE store = ? AND done = 0 AND "
+            "attempts < ? AND retry_at <= ? ORDER BY id LIMIT ?",
+            (self.store, self.MAX_ATTEMPTS, time.time(), limit))
 
     def oldest_age(self) -> int:
         """Whole seconds the oldest queued delivery has waited; 0 when none waits."""
         row = self.state.db.one(
-            "SELECT min(received_at) FROM sync_inbox WHERE done = 0 AND attempts < ?",
-            (self.MAX_ATTEMPTS,))
+            "SELECT min(received_at) FROM sync_inbox WHERE store = ? AND done = 0 AND "
+            "attempts < ?", (self.store, self.MAX_ATTEMPTS))
         if not row or not row[0]:
             return 0
         return max(0, int(time.time() - datetime.fromisoformat(row[0]).timestamp()))
@@ -326,8 +354,8 @@ class Inbox:
         return self._count("attempts < ?")
 
     def _count(self, attempts: str) -> int:
-        row = self.state.db.one(f"SELECT count(*) FROM sync_inbox WHERE done = 0 AND {attempts}",
-                                (self.MAX_ATTEMPTS,))
+        row = self.state.db.one(f"SELECT count(*) FROM sync_inbox WHERE store = ? AND done = 0 "
+                                f"AND {attempts}", (self.store, self.MAX_ATTEMPTS))
         return int(row[0]) if row else 0
 
     def prune(self, before: str) -> int:
@@ -336,11 +364,13 @@ class Inbox:
         deliveries stay. Returns how many were deleted."""
         with self.state.transaction() as c:
             return c.execute(
-                "DELETE FROM sync_inbox WHERE done = 1 AND received_at < ? AND id NOT IN "
-                "(SELECT max(id) FROM sync_inbox GROUP BY scope)", (before,))
+                "DELETE FROM sync_inbox WHERE store = ? AND done = 1 AND received_at < ? AND id "
+                "NOT IN (SELECT max(id) FROM sync_inbox WHERE store = ? GROUP BY scope)",
+                (self.store, before, self.store))
 
     def last_received(self) -> dict[str, str]:
-        rows = self.state.db.rows("SELECT scope, max(received_at) FROM sync_inbox GROUP BY scope")
+        rows = self.state.db.rows("SELECT scope, max(received_at) FROM sync_inbox WHERE store = ? "
+                                  "GROUP BY scope", (self.store,))
         return {scope: at for scope, at in rows}
 
 

@@ -58,27 +58,27 @@ def retry_page(state: SyncState, *, after: Key | None = None, before: Key | None
                size: int = PAGE_SIZE, now: float | None = None,
                counts: dict[str, int] | None = None) -> RetryPage:
     """One page of the retry set; `counts` (RetrySet.counts) when the caller has them already."""
-    db, now = _db(state), time.time() if now is None else now
+    db, now, store = _db(state), time.time() if now is None else now, state.store
     if before is not None:
         found = [dict(r) for r in db.dicts(
-            f"SELECT {_RETRY_COLUMNS} FROM sync_retries WHERE {_KEY} < (?, ?, ?) "
+            f"SELECT {_RETRY_COLUMNS} FROM sync_retries WHERE store = ? AND {_KEY} < (?, ?, ?) "
             f"ORDER BY next_attempt_at DESC, order_id DESC, direction DESC LIMIT ?",
-            (*before, size + 1))][::-1]
+            (store, *before, size + 1))][::-1]
         more_before, more_after = len(found) > size, True
         found = found[-size:]
     else:
-        where, args = (f"WHERE {_KEY} > (?, ?, ?)", after) if after else ("", ())
+        where, args = (f"AND {_KEY} > (?, ?, ?)", after) if after else ("", ())
         found = [dict(r) for r in db.dicts(
-            f"SELECT {_RETRY_COLUMNS} FROM sync_retries {where} "
-            f"ORDER BY next_attempt_at, order_id, direction LIMIT ?", (*args, size + 1))]
+            f"SELECT {_RETRY_COLUMNS} FROM sync_retries WHERE store = ? {where} "
+            f"ORDER BY next_attempt_at, order_id, direction LIMIT ?", (store, *args, size + 1))]
         more_before, more_after = after is not None, len(found) > size
         found = found[:size]
     counts = counts or state.retries().counts(now)
-    entries = _count(db, "SELECT count(*) FROM sync_retries")
+    entries = _count(db, "SELECT count(*) FROM sync_retries WHERE store = ?", (store,))
     start = 0
     if found and (after or before):
-        start = _count(db, f"SELECT count(*) FROM sync_retries WHERE {_KEY} < (?, ?, ?)",
-                       _key(found[0]))
+        start = _count(db, f"SELECT count(*) FROM sync_retries WHERE store = ? AND "
+                       f"{_KEY} < (?, ?, ?)", (store, *_key(found[0])))
     page = RetryPage([], counts["waiting"], counts["due"], entries, start)
     if found:
         page.newer = cursor(_key(found[0])) if more_before else None
@@ -106,14 +106,15 @@ def recent_conflicts(state: SyncState, limit: int = RECENT) -> list[dict[str, An
     """The newest actions that were not sent because they would move an order backwards."""
     return _db(state).dicts(
         "SELECT order_id, direction, action, rule_id, outcome, updated_at FROM sync_outbox "
-        "WHERE status = 'conflict' ORDER BY seq DESC LIMIT ?", (limit,))
+        "WHERE store = ? AND status = 'conflict' ORDER BY seq DESC LIMIT ?",
+        (state.store, limit))
 
 
 def recent_decisions(state: SyncState, limit: int = RECENT) -> list[dict[str, Any]]:
     """The newest decisions, with the ids of the rules that matched and their event's type."""
     rows = _db(state).dicts(
         "SELECT id, order_id, direction, event, matched, actions, no_update, outcome, at "
-        "FROM sync_decisions ORDER BY id DESC LIMIT ?", (limit,))
+        "FROM sync_decisions WHERE store = ? ORDER BY id DESC LIMIT ?", (state.store, limit))
     return [{**{k: v for k, v in r.items() if k != "event"},
              "event_type": json.loads(r["event"]).get("type"),
              "matched": json.loads(r["matched"]),

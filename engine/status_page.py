@@ -73,8 +73,9 @@ def local_target(target: str | None) -> str:
 
 
 class StatusPage:
-    def __init__(self, config: Config, token: str | None, state: Callable[[], SyncState],
-                 health: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, config: Config, token: str | None,
+                 state: Callable[[str | None], SyncState],
+                 health: Callable[[str | None], dict[str, Any]]) -> None:
         self.token, self.state = token, state
         self.sessions = auth.Sessions()
         self.views = Views(config, state, health)
@@ -133,7 +134,7 @@ class StatusPage:
 
     # -- the buttons ----------------------------------------------------------------------
     def retry(self, order_id: int) -> str:
-        retries = self.state().retries()
+        retries = self.state(None).retries()
         before = retries.entries(order_id)
         if not before:
             return f"order {order_id} is not in the retry set"
@@ -150,7 +151,7 @@ class StatusPage:
         return f"order {order_id} is due now: the worker retries it at its next turn"
 
     def forget(self, order_id: int) -> str:
-        if not self.state().retries().forget(order_id):
+        if not self.state(None).retries().forget(order_id):
             return f"order {order_id} is not in the retry set"
         return (f"order {order_id} forgotten: no longer retried (a later change of the order "
                 "in the store is still synced)")

@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from engine import report_sync, status_data
 from engine.config import Config
-from engine.ports import SyncState
+from engine.ports import DEFAULT_STORE, SyncState
 from engine.session import open_oms
 
 
@@ -28,8 +28,8 @@ def _style() -> str:
 
 
 class Views:
-    def __init__(self, config: Config, state: Callable[[], SyncState],
-                 health: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, config: Config, state: Callable[[str | None], SyncState],
+                 health: Callable[[str | None], dict[str, Any]]) -> None:
         self.config, self.state, self.health = config, state, health
         self.env = Environment(loader=PackageLoader("engine", "status_templates"),
                                autoescape=True, undefined=StrictUndefined,
@@ -47,30 +47,37 @@ class Views:
     def login(self, target: str, error: str) -> str:
         return self.env.get_template("login.html.j2").render(target=target, error=error, notice="", csrf="")
 
-    def store(self) -> dict[str, Any]:
-        """The one store this configuration syncs (a list of stores, once there are several)."""
-        url = urlsplit(self.config.api_url)
-        host = url.hostname or self.config.api_url
-        return {"name": self.config.store_hash or "(no store hash)",
+    def store(self, config: Config | None = None) -> dict[str, Any]:
+        """A configured store: its name and where its API is."""
+        config = config or self.config.each_store()[0]
+        url = urlsplit(config.api_url)
+        host = url.hostname or config.api_url
+        name = config.store_hash or "(no store hash)"
+        if config.store_name != DEFAULT_STORE:
+            name = f"{config.store_name} ({name})"
+        return {"name": name, "key": config.store_name,
                 "api": f"{url.scheme}://{host}" + (f":{url.port}" if url.port else "")}
 
     def status(self, after: str | None, before: str | None, csrf: str, notice: str) -> str:
-        state, now, health = self.state(), datetime.now(UTC), self.health()
-        counts = {"waiting": health["failing_orders"], "due": health["retries_due"]}
-        page = status_data.retry_page(state, after=status_data.parse_cursor(after),
-                                      before=status_data.parse_cursor(before), counts=counts)
-        store = {**self.store(), "health": health,  # also the queue's depth and age
-                 "since_sync": _since(health.get("last_sync"), now),
-                 "retries": page, "conflicts": status_data.recent_conflicts(state),
-                 "decisions": status_data.recent_decisions(state)}
+        now, stores = datetime.now(UTC), []
+        for config in self.config.each_store():
+            name = config.store_name
+            state, health = self.state(name), self.health(name)
+            counts = {"waiting": health["failing_orders"], "due": health["retries_due"]}
+            page = status_data.retry_page(state, after=status_data.parse_cursor(after),
+                                          before=status_data.parse_cursor(before), counts=counts)
+            stores.append({**self.store(config), "health": health,  # the queue's depth and age
+                           "since_sync": _since(health.get("last_sync"), now),
+                           "retries": page, "conflicts": status_data.recent_conflicts(state),
+                           "decisions": status_data.recent_decisions(state)})
         here = "/" + (f"?after={after}" if after else f"?before={before}" if before else "")
         return self.env.get_template("status.html.j2").render(
-            stores=[store], csrf=csrf, notice=notice, here=here, now=now)
+            stores=stores, csrf=csrf, notice=notice, here=here, now=now)
 
     def order(self, order_id: int, csrf: str, notice: str) -> str | None:
         """The explain view of one order; None when rulesync knows nothing of it."""
-        state = self.state()
-        oms = open_oms(self.config, self.config.state)
+        state = self.state(None)
+        oms = open_oms(self.config.each_store()[0], self.config.state)
         try:
             history, order = oms.history(order_id), oms.get(order_id)
         finally:

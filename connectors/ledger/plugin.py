@@ -20,7 +20,8 @@ def open_ledger(config: Config, options: Mapping[str, Any], *, location: str | P
                 read_only: bool = False) -> Ledger:
     if options:
         raise ConfigError(f"oms: the ledger takes no options, got {', '.join(sorted(options))}")
-    return Ledger(location, durable=False)  # what the sync writes, it can write again
+    # What the sync writes, it can write again: no waiting for the disk.
+    return Ledger(location, config.store_name, durable=False)
 
 
 PLUGIN = Plugin("oms", open_ledger, "the built-in ledger, in the state's database")

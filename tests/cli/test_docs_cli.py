@@ -256,8 +256,8 @@ def test_html_to_stdout(project: Path) -> None:
 def test_store_option_is_refused_with_a_single_store_configuration(project: Path) -> None:
     r = run("docs", "--store", "eu", cwd=project)
     assert (r.returncode, r.stdout) == (1, "")
-    assert r.stderr == ("error: --store eu: the configuration names no stores (it has one); "
-                        "leave out --store\n")
+    assert r.stderr == ("error: --store eu: rulesync.yaml names no stores (its one store is "
+                        "'default'); leave out --store\n")
 
 
 def test_shipped_rules_without_a_configuration(tmp_path: Path) -> None:

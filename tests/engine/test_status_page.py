@@ -44,14 +44,14 @@ def fill(state: SqlState, orders: range, reason: str = "broken") -> None:
 def app(state: SqlState, token: str | None = TOKEN, **health_now: Any) -> StatusPage:
     config = configuration.load(state=state.location, environ={"BIGCOMMERCE_STORE_HASH": "abc123"})
 
-    def health() -> dict[str, Any]:  # what App.health reports, the retry set's counts included
+    def health(store: str | None = None) -> dict[str, Any]:  # what App.health reports
         counts = RetrySet(state).counts(time.time())
         return {"status": "ok", "queue_depth": 0, "queue_age_seconds": 0,
                 "failing_orders": counts["waiting"], "retries_due": counts["due"],
                 "dead_deliveries": 0, "worker_error": None, "last_sync": None, "hooks": None,
                 "last_received": {}, **health_now}
 
-    return StatusPage(config, token, lambda: state, health)
+    return StatusPage(config, token, lambda store=None: state, health)
 
 
 def call(page: StatusPage, method: str, path: str, *, form: dict[str, str] | None = None,

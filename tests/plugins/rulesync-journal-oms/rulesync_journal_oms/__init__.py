@@ -63,7 +63,7 @@ def open_journal(config: Config, options: Mapping[str, Any], *, location: str | 
     journal = base / options["journal"]
     if read_only:  # plan: the ledger is plan's private copy; the journal is left alone
         journal = Path(str(location) + ".journal.jsonl")
-    return JournalOms(Ledger(location, durable=False), journal)
+    return JournalOms(Ledger(location, config.store_name, durable=False), journal)
 
 
 PLUGIN = Plugin("oms", open_journal, "the ledger, with a journal of every action (an example)")

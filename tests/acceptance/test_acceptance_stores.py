@@ -1,0 +1,153 @@
+"""Several stores in one configuration (`stores:` in rulesync.yaml), against three real sandbox
+stores sharing one state: every store synced on its own key (the same order ids in each), one
+store's wrong token failing only that store, `--store` choosing one, and one store's sync lock
+not holding up another's. Runs on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.bigcommerce.sandbox import Sandbox
+from connectors.ledger import Ledger
+from engine.state import SqlState
+from tests.support import databases
+from tests.support.acceptance_world import RULESYNC, order_body
+
+STATE_BACKENDS = databases.BACKENDS  # these run on SQLite and on PostgreSQL
+NAMES = ("eu", "us", "au")
+WAITING = "waiting for another rulesync sync"
+
+
+class Stores:
+    """Three sandbox stores, one rulesync.yaml naming them, one state."""
+
+    def __init__(self, folder: Path, state: str) -> None:
+        self.folder, self.state = folder, state
+        self.sandboxes = {name: Sandbox(port=0, store_hash=f"hash-{name}", token=f"token-{name}")
+                          for name in NAMES}
+        self.tokens = {f"{name.upper()}_TOKEN": f"token-{name}" for name in NAMES}
+
+    def write_config(self) -> None:
+        entries = "".join(
+            f"  - name: {name}\n    store_hash: hash-{name}\n    api_url: {sb.base_url}\n"
+            f"    token_env: {name.upper()}_TOKEN\n" for name, sb in self.sandboxes.items())
+        entries += "    settings: {auto_close: true}\n"  # au's own, over the defaults
+        (self.folder / "rulesync.yaml").write_text(
+            f"version: 1\nsettings: {{push_order_info: true}}\nstores:\n{entries}")
+
+    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([RULESYNC, *args, "--state", self.state], cwd=self.folder,
+                              env=self.env(**env), capture_output=True, text=True, timeout=300)
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([RULESYNC, *args, "--state", self.state], cwd=self.folder,
+                                env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        import os
+
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("RULESYNC_", "BIGCOMMERCE_"))}
+        return {**env, **self.tokens, "NO_PROXY": "127.0.0.1,localhost", **extra}
+
+    def ledger(self, store: str) -> dict[int, dict[str, Any]]:
+        with Ledger(self.state, store) as ledger:
+            return {o.order_id: o.state() for o in ledger.list_orders(limit=1000)}
+
+
+@pytest.fixture
+def stores(tmp_path: Path, backend: str) -> Iterator[Stores]:
+    with ExitStack() as stack:
+        state = stack.enter_context(databases.location(backend, tmp_path))
+        made = Stores(tmp_path, state)
+        for sb in made.sandboxes.values():
+            sb.start()
+            stack.callback(sb.stop)
+        made.write_config()
+        yield made
+
+
+def _fill(stores: Stores) -> dict[str, list[int]]:
+    """The same three orders in every store (ids alike), in different statuses per store."""
+    statuses = {"eu": (11, 7, 10), "us": (9, 11, 5), "au": (7, 7, 10)}
+    return {name: [int(sb.store.create_order(order_body(s))["id"]) for s in statuses[name]]
+            for name, sb in stores.sandboxes.items()}
+
+
+def test_apply_syncs_every_store_on_its_own_key(stores: Stores) -> None:
+    ids = _fill(stores)
+    assert ids["eu"] == ids["us"] == ids["au"]  # the same order ids in each store
+    r = stores.run("apply", "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["failed"] == []
+    assert {name: s["imported"] for name, s in summary["stores"].items()} == {
+        "eu": 3, "us": 2, "au": 3}  # 5 Cancelled, never imported, is not imported
+    eu, us, au = (stores.ledger(name) for name in NAMES)
+    first, third = ids["eu"][0], ids["eu"][2]
+    assert (eu[first]["paid"], eu[first]["packed"]) == (True, False)  # 11 Awaiting Fulfillment
+    assert (us[first]["paid"], us[first]["packed"]) == (True, True)  # 9 Awaiting Shipment
+    assert (au[first]["paid"], eu[third]["closed"], au[third]["closed"]) == (False, False, True)
+    assert third not in us
+    shown = stores.run("orders", "show", str(ids["us"][1]), "--store", "us", "--json")
+    assert json.loads(shown.stdout)["store"] == "us"
+    listed = stores.run("orders", "list")
+    assert listed.stdout.splitlines()[0].split()[:2] == ["store", "order"]
+    assert sum(line.split()[0] in NAMES for line in listed.stdout.splitlines()) == 8
+    for name in NAMES:  # each store converged: nothing left to do
+        plan = stores.run("plan", "--store", name, "--json")
+        assert plan.returncode == 0, plan.stderr
+        assert json.loads(plan.stdout)["stores"][name]["actions"] == []
+    again = json.loads(stores.run("apply", "--json").stdout)
+    assert all(s["imported"] == s["updated"] == s["pushed"] == 0
+               for s in again["stores"].values())
+
+
+def test_a_wrong_token_fails_only_its_store_and_the_run(stores: Stores) -> None:
+    ids = _fill(stores)
+    r = stores.run("apply", US_TOKEN="not-the-token")
+    assert r.returncode == 1
+    assert "store us:" in r.stderr and "401" in r.stderr
+    assert "1 of 3 store(s) failed: us" in r.stdout
+    assert set(stores.ledger("eu")) == set(ids["eu"]) and set(stores.ledger("au")) == set(ids["au"])
+    assert stores.ledger("us") == {}
+    fixed = stores.run("apply", "--store", "us", "--json")
+    assert fixed.returncode == 0, fixed.stderr
+    assert list(json.loads(fixed.stdout)["stores"]) == ["us"]
+    assert set(stores.ledger("us")) == set(ids["us"][:2])
+
+
+def test_an_unknown_store_name_is_refused_naming_the_known_ones(stores: Stores) -> None:
+    r = stores.run("apply", "--store", "ca")
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == "error: --store ca: no such store in rulesync.yaml (configured: eu, us, au)\n"
+    assert not any(sb.api_calls() for sb in stores.sandboxes.values())
+
+
+def test_one_stores_lock_does_not_hold_up_another_store(stores: Stores) -> None:
+    """The test holds store eu's sync lock: `apply --store us` runs through without waiting,
+    `apply --store eu` waits (it says so) and finishes once the lock is released."""
+    ids = _fill(stores)
+    held = SqlState(stores.state, "eu")
+    try:
+        with held.exclusive():
+            us = stores.run("apply", "--store", "us", "--json")
+            assert us.returncode == 0 and WAITING not in us.stderr, us.stderr
+            eu = stores.popen("apply", "--store", "eu", "--json")
+            assert eu.stderr is not None
+            first = eu.stderr.readline()  # blocks until the waiting line (or the end)
+            assert WAITING in first, first
+            assert eu.poll() is None and stores.ledger("eu") == {}
+        out, err = eu.communicate(timeout=300)
+        assert eu.returncode == 0, err
+        assert set(stores.ledger("eu")) == set(ids["eu"])
+        assert set(stores.ledger("us")) == set(ids["us"][:2])
+    finally:
+        held.close()

@@ -1,0 +1,78 @@
+"""`rulesync serve` with several stores: one endpoint takes every store's deliveries, the
+payload's `producer` naming the store; each store's orders go to its own key in the ledger, a
+delivery from a store not configured is refused with a log line, and /healthz shows each store."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectors.bigcommerce.sandbox import Sandbox
+from connectors.ledger import Ledger
+from tests.support.serve_world import (
+    Serve,
+    delivery,
+    order_body,
+    status_delivery,
+    wait_for,
+)
+
+NAMES = ("eu", "us")
+
+
+@pytest.fixture
+def stores() -> Iterator[dict[str, Sandbox]]:
+    made = {name: Sandbox(port=0, store_hash=f"hash-{name}", token=f"token-{name}")
+            for name in NAMES}
+    for sb in made.values():
+        sb.start()
+    yield made
+    for sb in made.values():
+        sb.stop()
+
+
+def _state(state: Path, store: str, order_id: int) -> dict[str, object] | None:
+    if not state.exists():
+        return None
+    with Ledger(state, store) as ledger:
+        order = ledger.get(order_id)
+    return None if order is None else order.state()
+
+
+def test_one_endpoint_serves_every_store_by_producer(stores: dict[str, Sandbox],
+                                                     tmp_path: Path) -> None:
+    (tmp_path / "rulesync.yaml").write_text("version: 1\nstores:\n" + "".join(
+        f"  - {{name: {name}, store_hash: hash-{name}, api_url: '{sb.base_url}', "
+        f"token_env: {name.upper()}_TOKEN}}\n" for name, sb in stores.items()))
+    ids = {name: int(sb.store.create_order(order_body(7))["id"]) for name, sb in stores.items()}
+    assert ids["eu"] == ids["us"]
+    order = ids["eu"]
+    state = tmp_path / "state.sqlite"
+    serve = Serve(stores["eu"], tmp_path, state,
+                  extra_env={"EU_TOKEN": "token-eu", "US_TOKEN": "token-us"})
+    serve.start(wait_first_sync=False)
+    try:
+        health = wait_for("both stores' first sync", lambda: (h := serve.health()) and all(
+            s["last_sync"] for s in h["stores"].values()) and h, timeout=10)
+        assert set(health["stores"]) == {"eu", "us"}
+        assert {name: _state(state, name, order)["paid"] for name in NAMES} == {  # type: ignore[index]
+            "eu": False, "us": False}
+        stores["eu"].store.set_status(order, 11)
+        stores["us"].store.set_status(order, 9)
+        for name in NAMES:
+            body = {**status_delivery(order, 7, 11), "producer": f"stores/hash-{name}"}
+            assert serve.post(body) == (200, "")
+        wait_for("eu's order paid", lambda: (_state(state, "eu", order) or {}).get("paid"))
+        wait_for("us's order packed", lambda: (_state(state, "us", order) or {}).get("packed"))
+        assert _state(state, "eu", order)["packed"] is False  # type: ignore[index]
+        stranger = {**delivery("store/order/updated", {"type": "order", "id": order}),
+                    "producer": "stores/hash-elsewhere"}
+        assert serve.post(stranger) == (400, "unknown store: the producer is no configured store")
+        wait_for("the refusal's log line",
+                 lambda: "producer 'stores/hash-elsewhere' is no configured store" in serve.stderr())
+        public = serve.health(secret=None)
+        assert set(public["stores"]) == {"eu", "us"} and "last_sync" not in public["stores"]["eu"]
+        assert public["status"] in ("ok", "degraded", "stalled")
+    finally:
+        serve.stop()
