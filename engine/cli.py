@@ -109,9 +109,10 @@ def _register() -> None:
     from engine.cli_rules import eval_cmd, test_cmd, validate
     from engine.cli_serve import serve, webhooks
     from engine.cli_sync import apply, demo, explain, init_cmd, plan
+    from engine.distributed.cli import beat, worker
 
     for command in (validate, test_cmd, eval_cmd, sandbox, plan, apply, explain, orders, demo,
-                    init_cmd, serve, webhooks, docs, failures, connectors):
+                    init_cmd, serve, webhooks, docs, failures, connectors, worker, beat):
         cli.add_command(command)
     _add_verbosity(cli)
 

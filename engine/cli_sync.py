@@ -94,12 +94,19 @@ def plan(ctx: click.Context, state_path: str | None, store_name: str | None,
 @set_option
 @push_current_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--queue", is_flag=True, help="Have the workers do it (distributed mode, "
+              "`rulesync worker`) and wait for them; the same summary.")
+@click.option("--timeout", type=click.FloatRange(1, None), metavar="SECONDS",
+              help="With --queue: give up waiting after this long (the workers go on).")
 @click.pass_context
 def apply(ctx: click.Context, state_path: str | None, store_name: str | None,
-          sets: tuple[str, ...], push_current: bool, as_json: bool) -> None:
+          sets: tuple[str, ...], push_current: bool, as_json: bool, queue: bool,
+          timeout: float | None) -> None:
     """Sync both directions. Exit 1 when an order failed (it waits in the retry set). With
     several stores, each store in turn (or --store NAME); exit 1 when any store failed."""
     config = load_config(ctx, state_path, sets)
+    if queue:
+        _apply_queued(config, store_name, sets, push_current, as_json, timeout)
 
     def run(store: configuration.Config) -> Summary:
         return _apply(ctx, store, push_current)
@@ -109,6 +116,26 @@ def apply(ctx: click.Context, state_path: str | None, store_name: str | None,
         click.echo(report_sync.apply_json(summary) if as_json else report_sync.apply_text(summary))
         raise SystemExit(1 if summary.counts["errors"] else 0)
     outcomes = per_store.run_each(config.select(store_name), run)
+    click.echo(per_store.as_json(outcomes) if as_json
+               else per_store.text(outcomes, report_sync.apply_text))
+    raise SystemExit(1 if any(o.failed for o in outcomes) else 0)
+
+
+def _apply_queued(config: configuration.Config, store_name: str | None, sets: tuple[str, ...],
+                  push_current: bool, as_json: bool, timeout: float | None) -> None:
+    if sets or push_current:
+        raise RulesyncError("apply --queue: the workers sync with rulesync.yaml's settings; "
+                            "--set and --push-current are for a single-process apply")
+    from engine.distributed.queued import apply_queued
+
+    outcomes = apply_queued(config, config.select(store_name), timeout)
+    if not config.stores:
+        outcome = outcomes[0]
+        if outcome.summary is None:
+            raise RulesyncError(outcome.error)
+        summary = outcome.summary
+        click.echo(report_sync.apply_json(summary) if as_json else report_sync.apply_text(summary))
+        raise SystemExit(1 if summary.counts["errors"] else 0)
     click.echo(per_store.as_json(outcomes) if as_json
                else per_store.text(outcomes, report_sync.apply_text))
     raise SystemExit(1 if any(o.failed for o in outcomes) else 0)

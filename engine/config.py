@@ -43,6 +43,7 @@ class Config:
     store_connector: str = "bigcommerce"  # engine/registry.py
     oms_connector: str = "ledger"
     oms_options: Mapping[str, Any] = field(default_factory=dict)  # the rest of `oms:`
+    broker: Mapping[str, Any] = field(default_factory=dict)  # `broker:` (engine/distributed)
     origins: Mapping[str, str] = field(default_factory=dict)  # setting -> where it was given
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     store_name: str = DEFAULT_STORE  # its key in the state and the ledger
@@ -124,6 +125,7 @@ def load(path: Path | None = None, *, state: str | Path | None = None,
     base = path.parent if path else Path.cwd()
     oms: dict[str, Any] = data.get("oms", {})
     store: dict[str, Any] = data.get("store", {})
+    secrets.add_url_secrets(str(data.get("broker", {}).get("url", "")))
     retention = data.get("serve", {}).get("inbox_retention_days", DEFAULT_INBOX_RETENTION_DAYS)
     if retention != retention:  # .nan passes the schema's bounds
         raise ConfigError(f"{path}: serve.inbox_retention_days: .nan is not a number of days")
@@ -134,7 +136,7 @@ def load(path: Path | None = None, *, state: str | Path | None = None,
         inbox_retention_days=retention,
         oms_connector=oms.get("connector", "ledger"),
         oms_options={k: v for k, v in oms.items() if k != "connector"},
-        origins=origins, environ=env)
+        broker=data.get("broker", {}), origins=origins, environ=env)
     if "stores" not in data:
         return _with_store(config, {**store, **{key: env[name] for key, name in ENV.items()
                                                  if env.get(name)}})

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from connectors.bigcommerce import actions
+from connectors.bigcommerce import actions, slices
 from connectors.bigcommerce.changefeed import ChangeBatch, ChangeFeed, Cursor, OrderChange
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.normalize import normalize_shipment
@@ -63,6 +63,18 @@ class BigCommerceStore:
 
     def execute(self, call: ActionCall, oms: Oms, state: SyncState) -> Outcome:
         return actions.execute(actions.StoreSide(self.client, oms, state), call)
+
+    # -- distributed mode (engine/distributed/feed.py): the change feed in slices ------------
+
+    def feed_plan(self, cursor: str, size: int) -> dict[str, Any]:
+        found = slices.plan(self._feed, _cursor(cursor), size)
+        return {"cursor": found.cursor.to_json(), "lower": found.lower, "upper": found.upper,
+                "slices": [list(s) for s in found.slices]}
+
+    def feed_slice(self, cursor: str, lower: int, upper: int, first: int, last: int,
+                   known_items_shipped: Known) -> Iterator[OrderChange]:
+        self._known = known_items_shipped
+        return slices.changes(self._feed, _cursor(cursor), lower, upper, first, last)
 
     def hook_status(self) -> list[dict[str, Any]]:
         from engine import hooks  # the webhook verbs' module, which imports the client

@@ -1,0 +1,137 @@
+"""`rulesync worker` and `rulesync beat`: Celery's worker and scheduler, on rulesync's app."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.cli_sync import load_config, state_option
+from engine.config import Config
+from engine.distributed.settings import Settings, settings, shown
+from engine.errors import ConfigError
+from engine.session import open_state, rulesets_by_direction
+
+log = logging.getLogger("rulesync.worker")
+HEARTBEAT_S = 10.0
+QUEUES = ("orders", "feed")
+
+
+def _checked(ctx: click.Context, state_path: str | None) -> tuple[Config, Settings]:
+    try:
+        import celery  # noqa: F401
+    except ImportError:
+        raise ConfigError("distributed mode needs Celery: pip install "
+                          "'bigcommerce-rulesync[celery]'") from None
+    config = load_config(ctx, state_path)
+    found = settings(config)
+    for store in config.each_store():
+        rulesets_by_direction(store)  # invalid rules stop here, before any task is taken
+        store.token()
+    return config, found
+
+
+def _level() -> str:
+    return logging.getLevelName(logging.getLogger().getEffectiveLevel())
+
+
+def schedule(config: Config, found: Settings) -> dict[str, Any]:
+    """Per store: the catch-up poll, the due retries and the pending pushes."""
+    from engine.distributed.app import queue_of
+
+    entries: dict[str, Any] = {}
+    for store in config.each_store():
+        name = store.store_name
+        for task, every in (("poll", found.poll_seconds), ("retries", found.retry_seconds),
+                            ("push", found.push_seconds)):
+            entries[f"{task} {name}"] = {"task": f"rulesync.{task}", "schedule": every,
+                                         "args": (name,),
+                                         "options": {"queue": queue_of(found, task)}}
+    return entries
+
+
+def _heartbeat(config: Config, node: str, stop: threading.Event) -> None:
+    """The worker says it is alive in the state, for `status` and /healthz."""
+    state = None
+    while not stop.is_set():
+        try:
+            state = state or open_state(config.state)
+            state.db.write("INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT (key) "  # type: ignore[attr-defined]
+                           "DO UPDATE SET value = excluded.value",
+                           (f"workers:{node}", str(time.time())))
+        except Exception as e:  # noqa: BLE001 - the database may be away for a while
+            log.warning("worker heartbeat: %s", e)
+            state = None
+        stop.wait(HEARTBEAT_S)
+    if state is not None:
+        state.db.write("DELETE FROM sync_meta WHERE key = ?", (f"workers:{node}",))  # type: ignore[attr-defined]
+        state.close()
+
+
+@click.command()
+@state_option
+@click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True,
+              help="Tasks this process runs at once (threads).")
+@click.option("--queue", "queues", type=click.Choice(QUEUES), multiple=True,
+              help="Only these queues (default both): `--queue orders` keeps a worker for "
+                   "webhooks, retries and pushes.")
+@click.option("--beat", is_flag=True, help="Also run the schedule (one machine only).")
+@click.option("--schedule", "schedule_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path(".rulesync/beat-schedule"), show_default=True,
+              help="Where --beat keeps when each schedule last ran.")
+@click.option("--name", "node", help="The worker's node name (default rulesync-PID@HOST).")
+@click.pass_context
+def worker(ctx: click.Context, state_path: str | None, concurrency: int,
+           queues: tuple[str, ...], beat: bool, schedule_file: Path, node: str | None) -> None:
+    """Run a Celery worker: take the tasks of every configured store from the broker
+    (broker.url in rulesync.yaml or RULESYNC_BROKER_URL). Start as many as you like, on as many
+    machines: they share the state in PostgreSQL."""
+    from engine.distributed.app import make_app, register
+    from engine.distributed.syncing import Sessions
+
+    config, found = _checked(ctx, state_path)
+    app = make_app(found)
+    register(app, found, Sessions(config))
+    if beat:
+        app.conf.beat_schedule = schedule(config, found)
+        schedule_file.parent.mkdir(parents=True, exist_ok=True)
+    node = node or f"rulesync-{os.getpid()}@{socket.gethostname()}"
+    names = [found.orders_queue if q == "orders" else found.feed_queue
+             for q in (queues or QUEUES)]
+    stop = threading.Event()
+    threading.Thread(target=_heartbeat, args=(config, node, stop), daemon=True).start()
+    click.echo(f"rulesync worker {node}: {concurrency} thread(s) on {', '.join(names)} at "
+               f"{shown(found.url)}{' with beat' if beat else ''}", err=True)
+    runner = app.Worker(hostname=node, queues=names, concurrency=concurrency, pool="threads",
+                        beat=beat, schedule_filename=str(schedule_file), loglevel=_level(),
+                        quiet=True, without_mingle=True, without_gossip=True)
+    try:
+        runner.start()
+    finally:
+        stop.set()
+    raise SystemExit(runner.exitcode or 0)
+
+
+@click.command()
+@state_option
+@click.option("--schedule", "schedule_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path(".rulesync/beat-schedule"), show_default=True,
+              help="Where beat keeps when each schedule last ran.")
+@click.pass_context
+def beat(ctx: click.Context, state_path: str | None, schedule_file: Path) -> None:
+    """Run the schedule: each store's catch-up poll, due retries and pending pushes, queued for
+    the workers. Run exactly one."""
+    from engine.distributed.app import make_app
+
+    config, found = _checked(ctx, state_path)
+    app = make_app(found)
+    app.conf.beat_schedule = schedule(config, found)
+    schedule_file.parent.mkdir(parents=True, exist_ok=True)
+    click.echo(f"rulesync beat: {len(app.conf.beat_schedule)} schedule(s) at "
+               f"{shown(found.url)}", err=True)
+    app.Beat(schedule=str(schedule_file), loglevel=_level(), quiet=True).run()

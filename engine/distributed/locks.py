@@ -1,0 +1,67 @@
+"""PostgreSQL advisory locks for the distributed sync (engine/db_postgres.py `lock_key`).
+
+- `order(id)`: two tasks for the same order of a store never run at once, whichever machines
+  they run on. Session locks nest (the same connection may take one again), so a decision inside
+  an order's sync takes it again without waiting on itself.
+- `store_shared()`: every task holds its store's sync lock *shared*; the single-process `apply`
+  and `serve` take the same lock exclusively (engine/state.py `exclusive`), so they wait for the
+  workers' tasks and the tasks wait for them, while the tasks never wait for each other.
+- `named(...)`: one holder at a time for work that reads a store-wide position (the outbound
+  sequence, a run's listing); `try_named` gives up at once instead of waiting.
+
+All are session locks: the server releases them when the connection ends, so a worker killed by
+SIGKILL leaves none held.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from engine.db import Database, DatabaseError
+from engine.db_postgres import lock_key
+from engine.state import SqlState, meta_key
+
+
+class Locks:
+    def __init__(self, state: SqlState) -> None:
+        self.db: Database = state.db
+        self.schema = str(getattr(state.db, "schema", ""))
+        self.store = state.store
+
+    def _key(self, *names: str) -> int:
+        return lock_key(self.schema, *names)
+
+    @contextmanager
+    def _held(self, key: int, shared: bool = False) -> Iterator[None]:
+        kind = "_shared" if shared else ""
+        self.db.one(f"SELECT pg_advisory_lock{kind}(?)", (key,))
+        try:
+            yield
+        finally:
+            try:
+                self.db.one(f"SELECT pg_advisory_unlock{kind}(?)", (key,))
+            except DatabaseError:
+                pass  # the connection is gone, and its locks with it
+
+    def order(self, order_id: int) -> AbstractContextManager[None]:
+        return self._held(self._key("order", self.store, str(order_id)))
+
+    def store_shared(self) -> AbstractContextManager[None]:
+        # The key engine/state.py's exclusive() takes for this store's sync lock.
+        name = meta_key(self.store, "sync").replace("/", ".")
+        return self._held(self._key("exclusive", name), shared=True)
+
+    def named(self, *names: str) -> AbstractContextManager[None]:
+        return self._held(self._key("distributed", self.store, *names))
+
+    @contextmanager
+    def try_named(self, *names: str) -> Iterator[bool]:
+        """Yields whether the lock was taken (then it is held until the block ends)."""
+        key = self._key("distributed", self.store, *names)
+        got = self.db.one("SELECT pg_try_advisory_lock(?)", (key,))
+        taken = bool(got and got[0])
+        try:
+            yield taken
+        finally:
+            if taken:
+                self.db.one("SELECT pg_advisory_unlock(?)", (key,))

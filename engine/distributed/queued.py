@@ -1,0 +1,111 @@
+"""`rulesync apply --queue`: a full sync of each store as a run (runs.py) done by the workers,
+waited for here and reported as `apply` reports it.
+
+A store with a run in progress (a poll from beat, another `apply --queue`) waits for it to end
+and then starts its own, so the run reported began after the command did. While waiting, a run
+that made no progress for a while is sent again (a message lost while the broker was away).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from engine.config import Config
+from engine.distributed import runs as stages
+from engine.distributed.app import STALL_ENV, make_app, sender
+from engine.distributed.runs import Runs
+from engine.distributed.settings import Settings, settings, shown
+from engine.distributed.tasks import Send, nudge
+from engine.errors import RulesyncError
+from engine.per_store import Outcome
+from engine.session import open_state
+from engine.state import SqlState
+
+log = logging.getLogger("rulesync.apply")
+POLL_S = 0.2
+HEARTBEAT_KEY = "workers:"  # sync_meta keys workers:NODE = the epoch a worker last said alive
+ALIVE_S = 60.0
+
+
+@dataclass
+class Waiting:
+    store: str
+    runs: Runs
+    run_id: str = ""  # ours, once started
+    joined: str = ""  # a run in progress we wait for first
+
+
+def workers_alive(state: SqlState, within: float = ALIVE_S) -> list[str]:
+    rows = state.db.rows("SELECT key, value FROM sync_meta WHERE key LIKE ?",
+                         (f"{HEARTBEAT_KEY}%",))
+    now = time.time()
+    return sorted(k.removeprefix(HEARTBEAT_KEY) for k, v in rows if now - float(v) < within)
+
+
+def apply_queued(config: Config, stores: tuple[Config, ...], timeout: float | None
+                 ) -> list[Outcome]:
+    found = settings(config)
+    app = make_app(found)
+    _reachable(app, found)
+    send = sender(app, found)
+    stall = float(os.environ.get(STALL_ENV) or 60.0)
+    state = open_state(config.state, stores[0].store_name)
+    assert isinstance(state, SqlState)
+    try:
+        waits = [Waiting(s.store_name, Runs(state.for_store(s.store_name))) for s in stores]
+        started, warned = time.monotonic(), False
+        while True:
+            pending = [w for w in waits if not _advance(w, send, stall)]
+            if not pending:
+                break
+            elapsed = time.monotonic() - started
+            if timeout is not None and elapsed > timeout:
+                raise RulesyncError(f"the queued sync did not finish in {timeout:g} s (stores "
+                                    f"{', '.join(w.store for w in pending)}); it goes on in "
+                                    "the workers")
+            if not warned and elapsed > 10 and not workers_alive(state):
+                log.warning("no rulesync worker has been seen in the last %.0f s: start one "
+                            "(`rulesync worker`); waiting", ALIVE_S)
+                warned = True
+            time.sleep(POLL_S)
+        return [_outcome(w) for w in waits]
+    finally:
+        state.close()
+
+
+def _advance(w: Waiting, post: Send, stall: float) -> bool:
+    """One look at a store; True once its own run is done."""
+    if not w.run_id:
+        run_id, new = w.runs.open()
+        if new:
+            w.run_id = run_id
+            post("catch_up", (w.store, run_id))
+            return False
+        if run_id != w.joined:
+            log.info("store %s: waiting for the run in progress to end first", w.store)
+            w.joined = run_id
+        nudge(w.runs, run_id, post, stall)
+        return False
+    run = w.runs.get(w.run_id)
+    if run is None or run["stage"] == stages.DONE:
+        return True
+    nudge(w.runs, w.run_id, post, stall)
+    return False
+
+
+def _outcome(w: Waiting) -> Outcome:
+    run = w.runs.get(w.run_id) or {}
+    if run.get("error"):
+        return Outcome(w.store, error=str(run["error"]))
+    return Outcome(w.store, w.runs.summary(w.run_id))
+
+
+def _reachable(app: object, found: Settings) -> None:
+    """A clear error now rather than a wait: the broker answers."""
+    try:
+        with app.connection_for_write() as conn:  # type: ignore[attr-defined]
+            conn.ensure_connection(max_retries=2, interval_start=0.2, interval_step=0.5)
+    except Exception as e:  # noqa: BLE001 - kombu and py-amqp raise many kinds
+        raise RulesyncError(f"cannot reach the broker {shown(found.url)}: {e}") from None

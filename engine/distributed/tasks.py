@@ -1,0 +1,172 @@
+"""What each task does, on a worker's session of the store (syncing.py). The Celery side is in
+app.py; these functions know nothing of Celery, only a `send(task, args)` to queue follow-ups.
+
+Every task is idempotent: the rows in PostgreSQL (runs.py, the outbox, the decision log with its
+deterministic event ids) say what is done, so a task run twice, or redelivered after its worker
+died, does the rest and nothing again.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from engine.catalog import INBOUND, OUTBOUND
+from engine.distributed import runs as stages
+from engine.distributed.runs import Runs
+from engine.distributed.syncing import Session
+from engine.errors import OrderNotFound, RulesyncError, StoreError
+from engine.sync import HELD, Summary
+
+log = logging.getLogger("rulesync.worker")
+Send = Callable[[str, tuple[Any, ...]], None]
+
+
+def catch_up(session: Session, run_id: str, size: int, send: Send) -> str:
+    """A run's listing: pending actions finished, due pushes retried, the window cut into
+    slices, each queued."""
+    sync, run_rows = session.sync, session.runs
+    with session.locks.try_named("run", run_id) as mine:
+        run = run_rows.get(run_id)
+        if not mine or run is None or run["stage"] != stages.LISTING:
+            stage = str(run["stage"]) if run else stages.DONE
+            if run is not None and mine:
+                resend(run_rows, run, send)  # a redelivered listing: what follows may be lost
+            return stage
+        opening = Summary()
+        sync.finish_pending(opening)
+        sync.retry_due(opening, OUTBOUND)
+        cursor = sync.state.get_meta("inbound_cursor")
+        plan = feed_plan(sync.store, cursor, size)
+        stage = run_rows.listed(run_id, cursor, plan, opening)
+        log.info("store %s: run %s lists %d slice(s)", sync.state.store, run_id[:8],
+                 len(plan["slices"]))
+    resend(run_rows, run_rows.get(run_id) or {}, send)
+    return stage
+
+
+def feed_plan(store: Any, cursor: str, size: int) -> dict[str, Any]:
+    plan = getattr(store, "feed_plan", None)
+    if plan is None:
+        raise RulesyncError(f"the store connector {type(store).__name__} cannot cut its change "
+                            "feed into slices (feed_plan, feed_slice): distributed mode needs it")
+    found: dict[str, Any] = plan(cursor, size)
+    return found
+
+
+def sync_slice(session: Session, run_id: str, n: int, send: Send) -> str:
+    sync, run_rows = session.sync, session.runs
+    run, part = run_rows.get(run_id), run_rows.slice(run_id, n)
+    if run is None or part is None:
+        return stages.DONE
+    if not part["done"]:
+        summary = Summary()
+        for change in sync.store.feed_slice(  # type: ignore[attr-defined]
+                run["cursor_from"], run["lower_s"], run["upper_s"], part["first_id"],
+                part["last_id"], sync.state.known_items_shipped):
+            sync.store_change(change, summary)
+        logged(summary)
+        stage = run_rows.slice_done(run_id, n, summary)
+    else:
+        stage = str(run["stage"])
+    if stage == stages.FINISHING:  # the last slice (or one redelivered after it)
+        send("push", (sync.state.store, run_id))
+    return stage
+
+
+def push(session: Session, run_id: str) -> int:
+    """The store's pending ledger changes pushed; for a run, its last stage first: the due
+    inbound retries, then the pushes, then the run's end."""
+    sync = session.sync
+    if not run_id:
+        summary = Summary()
+        sync.outbound(summary)
+        return len(logged(summary).actions)
+    with session.locks.try_named("run", run_id) as mine:
+        run = session.runs.get(run_id)
+        if not mine or run is None or run["stage"] != stages.FINISHING:
+            return 0
+        ending = Summary()
+        sync.retry_due(ending, INBOUND)
+        sync.outbound(ending)
+        held = sync.state.held_changes()
+        ending.retries = sync.retries.counts(sync.clock())
+        ending.held.update(on=sync.push_on, changes=len(held),
+                           orders=len({order_id for _, order_id in held}))
+        session.runs.finish(run_id, logged(ending))
+        log.info("store %s: run %s finished", sync.state.store, run_id[:8])
+        return len(ending.actions)
+
+
+def sync_order(session: Session, order_id: int, inbox_ids: list[int], shipments: bool,
+               retry: bool) -> Summary:
+    """One order read now and synced: a webhook's (its inbox rows then done), or a retry."""
+    sync, summary = session.sync, Summary()
+    if retry:
+        for entry in sync.retries.entries(order_id):
+            sync.retry(order_id, entry["direction"], summary)
+    else:
+        try:
+            sync.refresh(order_id, summary, shipments_changed=shipments)
+        except OrderNotFound:
+            log.warning("store %s: order %s from a webhook is not in the store: ignored",
+                        sync.state.store, order_id)
+        except StoreError as e:
+            if e.status == 401:
+                raise  # every order would fail alike: the deliveries wait
+            sync.fail_order(order_id, INBOUND, str(e), summary)
+    if inbox_ids:
+        sync.state.inbox().mark_done(inbox_ids)
+    return logged(summary)
+
+
+def due_retries(session: Session, send: Send) -> int:
+    """Queue a retry of each order whose next attempt is due (beat, every retry_seconds)."""
+    due = {e["order_id"] for e in session.sync.retries.due(time.time())}
+    for order_id in sorted(due):
+        send("sync_order", (session.sync.state.store, order_id, [], False, True))
+    return len(due)
+
+
+def poll(session: Session, send: Send, stall_seconds: float) -> str:
+    """A catch-up run (beat, every poll_seconds): a new one, or the one in progress re-sent
+    when it made no progress for stall_seconds."""
+    run_id, new = session.runs.open()
+    if new:
+        send("catch_up", (session.sync.state.store, run_id))
+    else:
+        nudge(session.runs, run_id, send, stall_seconds)
+    return run_id
+
+
+def nudge(runs: Runs, run_id: str, send: Send, stall_seconds: float) -> None:
+    run = runs.get(run_id)
+    if run is not None and run["stage"] != stages.DONE and \
+            time.time() - float(run["touched"]) > stall_seconds:
+        log.warning("store %s: run %s made no progress for %.0f s: its tasks are sent again",
+                    runs.store, run_id[:8], stall_seconds)
+        runs.touch(run_id)
+        resend(runs, run, send)
+
+
+def resend(runs: Runs, run: dict[str, Any], send: Send) -> None:
+    """Queue what the run needs next; a task already queued or running is harmless twice."""
+    run_id, stage = str(run.get("id", "")), run.get("stage")
+    if stage == stages.LISTING:
+        send("catch_up", (runs.store, run_id))
+    elif stage == stages.SLICES:
+        for part in runs.undone(run_id):
+            send("sync_slice", (runs.store, run_id, part["n"]))
+    elif stage == stages.FINISHING:
+        send("push", (runs.store, run_id))
+
+
+def logged(summary: Summary) -> Summary:
+    for problem in summary.problems:
+        log.warning("%s", problem)
+    return summary
+
+
+__all__ = ["HELD", "catch_up", "due_retries", "nudge", "poll", "push", "sync_order",
+           "sync_slice"]

@@ -1,0 +1,73 @@
+"""Distributed mode's settings and its place in the package: no service needed."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import config as configuration
+from engine.distributed.runs import dump, merged
+from engine.distributed.settings import settings, shown
+from engine.errors import ConfigError, RulesyncError
+from engine.sync import Summary
+
+PG = "postgresql://u@127.0.0.1:5432/db"
+
+
+def load(tmp_path: Path, text: str, **env: str) -> configuration.Config:
+    path = tmp_path / "rulesync.yaml"
+    path.write_text(text)
+    return configuration.load(path, environ={"RULESYNC_DATABASE_URL": PG, **env})
+
+
+def test_single_process_mode_never_imports_celery() -> None:
+    code = "import sys, engine.cli; print(sorted(m for m in sys.modules if 'celery' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_broker_comes_from_the_environment_over_the_file(tmp_path: Path) -> None:
+    config = load(tmp_path, "version: 1\nbroker: {url: 'amqp://a:secret1@h//', "
+                            "queue_prefix: eu1, slice_orders: 20}\n")
+    found = settings(config)
+    assert (found.url, found.orders_queue, found.feed_queue, found.slice_orders) == (
+        "amqp://a:secret1@h//", "eu1.orders", "eu1.feed", 20)
+    over = load(tmp_path, "version: 1\nbroker: {url: 'amqp://h//'}\n",
+                RULESYNC_BROKER_URL="redis://127.0.0.1:6379/0", RULESYNC_QUEUE_PREFIX="t")
+    assert (settings(over).url, settings(over).prefix) == ("redis://127.0.0.1:6379/0", "t")
+
+
+def test_no_broker_or_no_postgresql_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no broker: set RULESYNC_BROKER_URL or broker.url"):
+        settings(load(tmp_path, "version: 1\n"))
+    with pytest.raises(ConfigError, match="not a broker URL"):
+        settings(load(tmp_path, "version: 1\nbroker: {url: 'http://x'}\n"))
+    sqlite = configuration.load(None, environ={"RULESYNC_BROKER_URL": "amqp://h//"},
+                                state=str(tmp_path / "s.sqlite"))
+    with pytest.raises(ConfigError, match="keeps the state in PostgreSQL"):
+        settings(sqlite)
+
+
+def test_an_unknown_broker_key_is_refused_by_the_schema(tmp_path: Path) -> None:
+    with pytest.raises(RulesyncError, match="prefetch"):
+        load(tmp_path, "version: 1\nbroker: {prefetch: 4}\n")
+
+
+def test_a_broker_password_is_never_shown() -> None:
+    assert shown("amqp://user:pw@host:5672/vh") == "amqp://user@host:5672/vh"
+    assert shown("redis://host:6379/0") == "redis://host:6379/0"
+
+
+def test_summaries_of_a_runs_parts_add_up() -> None:
+    first, second = Summary(), Summary()
+    first.counts.update(imported=2, skipped=1)
+    first.fail(7, "inbound", "boom")
+    second.counts.update(imported=1)
+    second.actions.append({"order_id": 3})
+    second.retries = {"waiting": 1, "due": 0}
+    total = merged([dump(first), dump(second)])
+    assert (total.counts["imported"], total.counts["skipped"], total.counts["errors"]) == (3, 1, 1)
+    assert total.failures == [(7, "inbound", "boom")] and total.actions == [{"order_id": 3}]
+    assert total.retries == {"waiting": 1, "due": 0}
