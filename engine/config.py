@@ -6,6 +6,7 @@ an error before anything runs. Tokens come only from the environment, never from
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +26,7 @@ DEFAULT_STATE = ".rulesync/state.sqlite"
 DEFAULT_API_URL = "https://api.bigcommerce.com"
 TOKEN_ENV = "BIGCOMMERCE_ACCESS_TOKEN"
 DEFAULT_INBOX_RETENTION_DAYS = 7.0  # longer than BigCommerce's ~48 h of delivery retries
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # a store's name (the schema's pattern)
 
 
 @dataclass(frozen=True)
@@ -149,12 +151,27 @@ def load(path: Path | None = None, *, state: str | Path | None = None,
         stores.append(_with_store(replace(
             config, rules=rules, store_name=entry["name"],
             settings={**data.get("settings", {}), **entry.get("settings", {}), **(settings or {})},
-            origins={**origins, **own}), {**store, **entry}))
-    names = [s.store_name for s in stores]
-    for name in names:
-        if names.count(name) > 1:
-            raise ConfigError(f"{path}: two stores are named '{name}': each needs its own name")
+            origins={**origins, **own, **{name: "--set" for name in settings or {}}}),
+            {**store, **entry}))
+    _distinct(path, stores)
     return replace(config, stores=tuple(stores))
+
+
+def _distinct(path: Path | None, stores: list[Config]) -> None:
+    """Each store its own name (the schema's `$` lets a final newline through) and its own
+    store hash (serve tells the stores' deliveries apart by it)."""
+    seen: dict[str, str] = {}
+    for s in stores:
+        if not NAME.fullmatch(s.store_name):
+            raise ConfigError(f"{path}: store name {s.store_name!r}: lower case letters, digits, "
+                              "- and _ only")
+        if any(s.store_name == other.store_name for other in stores if other is not s):
+            raise ConfigError(f"{path}: two stores are named '{s.store_name}': each needs its "
+                              "own name")
+        if s.store_hash in seen:
+            raise ConfigError(f"{path}: stores {seen[s.store_hash]} and {s.store_name} both have "
+                              f"store_hash {s.store_hash}: configure each store once")
+        seen[s.store_hash] = s.store_name
 
 
 # Environment variables that set the store of a configuration naming none (`stores:` does not
