@@ -85,10 +85,10 @@ class App:
         return self.state(store).inbox()
 
     def store_of(self, payload: Mapping[str, Any]) -> str | None:
-        """The store a delivery is for; None when several stores are configured and its
-        producer is none of them."""
-        if len(self.stores) == 1:
-            return self.stores[0].store_name
+        """The store a delivery is for; with `stores:` (even one of them, `--store`), None when
+        its producer is none of those served. A configuration without `stores:` takes any."""
+        if not self.config.stores:
+            return self.config.store_name
         return self.producers.get(str(payload.get("producer")))
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:

@@ -76,3 +76,33 @@ def test_one_endpoint_serves_every_store_by_producer(stores: dict[str, Sandbox],
         assert public["status"] in ("ok", "degraded", "stalled")
     finally:
         serve.stop()
+
+
+def test_serve_for_one_store_of_several_refuses_the_others_deliveries(tmp_path: Path) -> None:
+    """`serve --store eu` on the endpoint every store's hooks send to: a delivery from us is
+    refused, never queued as eu's (eu's order 101 is another order than us's)."""
+    import io
+    import json
+    from dataclasses import replace
+
+    from engine import config as configuration
+    from engine.serve import App
+    from engine.state import SqlState
+
+    (tmp_path / "rulesync.yaml").write_text("version: 1\nstores:\n" + "".join(
+        f"  - {{name: {name}, store_hash: hash-{name}}}\n" for name in NAMES))
+    config = configuration.load(tmp_path / "rulesync.yaml", state=tmp_path / "state.sqlite",
+                                environ={})
+    app = App(replace(config, stores=config.select("eu")), "/webhooks", "s" * 20, "X-Secret")
+    answers = []
+    for name in NAMES:
+        body = json.dumps({**status_delivery(101, 7, 11), "producer": f"stores/hash-{name}"})
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/webhooks", "HTTP_X_SECRET": "s" * 20,
+                   "wsgi.input": io.BytesIO(body.encode()), "CONTENT_LENGTH": str(len(body))}
+        app(environ, lambda status, headers: answers.append(status))
+    assert answers == ["200 OK", "400 Bad Request"]
+    state = SqlState(tmp_path / "state.sqlite", "eu")
+    try:
+        assert state.inbox().depth() == 1
+    finally:
+        state.close()
