@@ -2,9 +2,13 @@
 
 Routes (all but the login form need a signed-in session or the bearer token):
     GET  /login, POST /login, POST /logout
-    GET  /                          the store: sync, queue, retry set (paged), conflicts, decisions
+    GET  /                          each store: sync, queue, retry set (paged), conflicts,
+                                    decisions; ?store=NAME&after=... pages that store's retry set
     GET  /orders/ID                 the order's explain view
     POST /orders/ID/retry|forget    the buttons of the retry set
+
+With several stores, an order is one store's: its links carry `?store=NAME` and its buttons post
+`store=NAME` (a script may put it in the query); without it the request is refused (400).
 
 The page only reads the state file and writes the retry set; the worker thread does every sync.
 Retry makes the order due now, and the request waits a few seconds for the worker to try it so
@@ -16,14 +20,13 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from engine import status_auth as auth
 from engine.config import Config
 from engine.ports import SyncState
+from engine.status_request import Request, local_target
 from engine.status_views import Views
 
 log = logging.getLogger("rulesync.serve")
@@ -31,33 +34,9 @@ StartResponse = Callable[..., Any]
 ORDER_PATH = re.compile(r"/orders/(\d{1,18})(?:/(retry|forget))?")
 PATHS = ("/", "/login", "/logout", "/orders/")  # what --path may not be
 RETRY_WAIT = 5.0  # seconds a Retry press waits for the worker's attempt before answering
+__all__ = ["PATHS", "Request", "StatusPage", "claims", "local_target"]
 STATUS = {200: "200 OK", 303: "303 See Other", 400: "400 Bad Request", 401: "401 Unauthorized",
           403: "403 Forbidden", 404: "404 Not Found", 405: "405 Method Not Allowed"}
-
-
-@dataclass
-class Request:
-    environ: dict[str, Any]
-    session: auth.Session | None = None
-    bearer_ok: bool = False
-
-    @property
-    def method(self) -> str:
-        return str(self.environ["REQUEST_METHOD"])
-
-    @property
-    def path(self) -> str:
-        return str(self.environ.get("PATH_INFO", ""))
-
-    def query(self, name: str) -> str | None:
-        return parse_qs(self.environ.get("QUERY_STRING", "")).get(name, [None])[0]
-
-    @cached_property
-    def form(self) -> dict[str, str]:
-        """The posted form (waitress has already refused a body over the delivery limit)."""
-        length = int(self.environ.get("CONTENT_LENGTH") or 0)
-        body = self.environ["wsgi.input"].read(length).decode("utf-8", "replace")
-        return {k: v[0] for k, v in parse_qs(body).items()}
 
 
 def claims(path: str) -> bool:
@@ -65,18 +44,19 @@ def claims(path: str) -> bool:
     return path in PATHS[:3] or path.startswith(PATHS[3])
 
 
-def local_target(target: str | None) -> str:
-    """Where to go after a form: a path on this server, never another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
+class NoStore(Exception):
+    """A request about an order that names no store, or one not configured."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StatusPage:
     def __init__(self, config: Config, token: str | None,
                  state: Callable[[str | None], SyncState],
                  health: Callable[[str | None], dict[str, Any]]) -> None:
-        self.token, self.state = token, state
+        self.config, self.token, self.state = config, token, state
         self.sessions = auth.Sessions()
         self.views = Views(config, state, health)
 
@@ -104,37 +84,64 @@ class StatusPage:
     def route(self, req: Request, start: StartResponse) -> Iterable[bytes]:
         found = ORDER_PATH.fullmatch(req.path)
         if req.path == "/" and req.method == "GET":
-            page = self.views.status(req.query("after"), req.query("before"), self.csrf(req),
-                                     self.notice(req))
+            page = self.views.status(req.query("after"), req.query("before"), req.query("store"),
+                                     self.csrf(req), self.notice(req))
             return self.reply(start, 200, page)
         if req.path == "/logout" and req.method == "POST":
             self.sessions.end(req.session.sid if req.session else None)
             return self.redirect(start, "/login", [("Set-Cookie", auth.set_cookie(
                 "", req.environ, max_age=0))])
-        if found and not found.group(2) and req.method == "GET":
-            view = self.views.order(int(found.group(1)), self.csrf(req), self.notice(req))
-            if view is None:
-                return self.reply(start, 404, "rulesync knows nothing of this order", "text/plain")
-            return self.reply(start, 200, view)
-        if found and found.group(2) and req.method == "POST":
-            order_id, verb = int(found.group(1)), found.group(2)
-            text = self.retry(order_id) if verb == "retry" else self.forget(order_id)
-            if req.session is None:  # a script with the bearer token: the outcome as text
-                return self.reply(start, 200, text, "text/plain")
-            self.sessions.flash(req.session.sid, text)
-            return self.redirect(start, local_target(req.form.get("back")))
-        if req.path == "/orders/" and req.method == "GET":  # the "Find order" box
-            wanted = (req.query("id") or "").strip()
-            if ORDER_PATH.fullmatch(f"/orders/{wanted}"):
-                return self.redirect(start, f"/orders/{wanted}")
-            return self.reply(start, 400, "an order id is a number", "text/plain")
+        wanted = found is not None and (req.method == "POST") == bool(found.group(2))
+        if wanted or (req.path == "/orders/" and req.method == "GET"):
+            try:
+                return self.order(req, start, found, self.store_of(req))
+            except NoStore as e:
+                return self.reply(start, e.status, str(e), "text/plain")
         if found or req.path in PATHS:
             return self.reply(start, 405, "method not allowed", "text/plain")
         return self.reply(start, 404, "not found", "text/plain")
 
+    def order(self, req: Request, start: StartResponse, found: re.Match[str] | None,
+              store: Config) -> Iterable[bytes]:
+        """An order's view (GET), its buttons (POST), or the "Find order" box (no match)."""
+        if found is None:
+            wanted = (req.query("id") or "").strip()
+            if ORDER_PATH.fullmatch(f"/orders/{wanted}"):
+                return self.redirect(start, f"/orders/{wanted}{self.views.store(store)['query']}")
+            return self.reply(start, 400, "an order id is a number", "text/plain")
+        order_id, verb = int(found.group(1)), found.group(2)
+        if verb is None:
+            view = self.views.order(store, order_id, self.csrf(req), self.notice(req))
+            if view is None:
+                return self.reply(start, 404, "rulesync knows nothing of this order", "text/plain")
+            return self.reply(start, 200, view)
+        text = (self.retry if verb == "retry" else self.forget)(store.store_name, order_id)
+        if self.views.several:
+            text = f"store {store.store_name}: {text}"
+        if req.session is None:  # a script with the bearer token: the outcome as text
+            return self.reply(start, 200, text, "text/plain")
+        self.sessions.flash(req.session.sid, text)
+        return self.redirect(start, local_target(req.form.get("back")))
+
+    def store_of(self, req: Request) -> Config:
+        """The store an order's request is about: `store` in the query (or the posted form),
+        else the only store."""
+        name = req.query("store") or (req.form.get("store") if req.method == "POST" else None)
+        stores = self.config.each_store()
+        if name is None and len(stores) == 1:
+            return stores[0]
+        names = ", ".join(s.store_name for s in stores)
+        if name is None:
+            raise NoStore(400, f"this page shows several stores: say which with ?store=NAME "
+                          f"({names})")
+        for store in stores:
+            if store.store_name == name:
+                return store
+        raise NoStore(404, f"no store {name[:64]!r} here (stores: {names})")
+
     # -- the buttons ----------------------------------------------------------------------
-    def retry(self, order_id: int) -> str:
-        retries = self.state(None).retries()
+    def retry(self, store: str, order_id: int) -> str:
+        retries = self.state(store).retries()
         before = retries.entries(order_id)
         if not before:
             return f"order {order_id} is not in the retry set"
@@ -150,8 +157,8 @@ class StatusPage:
             time.sleep(0.1)
         return f"order {order_id} is due now: the worker retries it at its next turn"
 
-    def forget(self, order_id: int) -> str:
-        if not self.state(None).retries().forget(order_id):
+    def forget(self, store: str, order_id: int) -> str:
+        if not self.state(store).retries().forget(order_id):
             return f"order {order_id} is not in the retry set"
         return (f"order {order_id} forgotten: no longer retried (a later change of the order "
                 "in the store is still synced)")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
@@ -38,6 +38,9 @@ class Views:
         style = _style()
         digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
         self.env.globals["style"] = Markup(style)  # our own file, shipped with the package
+        # With several stores, "Find order" asks which store's.
+        self.env.globals["store_names"] = [s.store_name for s in config.each_store()] \
+            if len(config.each_store()) > 1 else []
         self.headers = [
             ("Content-Security-Policy", f"default-src 'none'; style-src 'sha256-{digest}'; "
              "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
@@ -47,37 +50,55 @@ class Views:
     def login(self, target: str, error: str) -> str:
         return self.env.get_template("login.html.j2").render(target=target, error=error, notice="", csrf="")
 
-    def store(self, config: Config | None = None) -> dict[str, Any]:
-        """A configured store: its name and where its API is."""
-        config = config or self.config.each_store()[0]
+    @property
+    def several(self) -> bool:
+        """More than one store on the page: each link and button then names its store."""
+        return len(self.config.each_store()) > 1
+
+    def store(self, config: Config) -> dict[str, Any]:
+        """A configured store: its name, where its API is, and what its links and the ids of
+        its elements carry (nothing when it is the page's only store)."""
         url = urlsplit(config.api_url)
         host = url.hostname or config.api_url
         name = config.store_hash or "(no store hash)"
         if config.store_name != DEFAULT_STORE:
             name = f"{config.store_name} ({name})"
-        return {"name": name, "key": config.store_name,
+        key = config.store_name
+        return {"name": name, "key": key, "param": key if self.several else "",
+                "query": f"?store={key}" if self.several else "",
+                "ids": f"{key}-" if self.several else "",
                 "api": f"{url.scheme}://{host}" + (f":{url.port}" if url.port else "")}
 
-    def status(self, after: str | None, before: str | None, csrf: str, notice: str) -> str:
+    def status(self, after: str | None, before: str | None, paged: str | None, csrf: str,
+               notice: str) -> str:
+        """Every store's section; `after`/`before` page the retry set of the store `paged`
+        names (the only store's, with one), the others show their first page."""
         now, stores = datetime.now(UTC), []
+        if not self.several:
+            paged = self.config.each_store()[0].store_name
         for config in self.config.each_store():
             name = config.store_name
             state, health = self.state(name), self.health(name)
             counts = {"waiting": health["failing_orders"], "due": health["retries_due"]}
-            page = status_data.retry_page(state, after=status_data.parse_cursor(after),
-                                          before=status_data.parse_cursor(before), counts=counts)
+            mine = name == paged
+            page = status_data.retry_page(
+                state, after=status_data.parse_cursor(after) if mine else None,
+                before=status_data.parse_cursor(before) if mine else None, counts=counts)
             stores.append({**self.store(config), "health": health,  # the queue's depth and age
                            "since_sync": _since(health.get("last_sync"), now),
                            "retries": page, "conflicts": status_data.recent_conflicts(state),
                            "decisions": status_data.recent_decisions(state)})
-        here = "/" + (f"?after={after}" if after else f"?before={before}" if before else "")
+        cursor = {"after": after} if after else {"before": before} if before else {}
+        if cursor and self.several and paged:
+            cursor = {"store": paged, **cursor}
+        here = "/" + (f"?{urlencode(cursor)}" if cursor else "")
         return self.env.get_template("status.html.j2").render(
             stores=stores, csrf=csrf, notice=notice, here=here, now=now)
 
-    def order(self, order_id: int, csrf: str, notice: str) -> str | None:
-        """The explain view of one order; None when rulesync knows nothing of it."""
-        state = self.state(None)
-        oms = open_oms(self.config.each_store()[0], self.config.state)
+    def order(self, config: Config, order_id: int, csrf: str, notice: str) -> str | None:
+        """The explain view of one store's order; None when rulesync knows nothing of it."""
+        state = self.state(config.store_name)
+        oms = open_oms(config, self.config.state)
         try:
             history, order = oms.history(order_id), oms.get(order_id)
         finally:
@@ -86,9 +107,10 @@ class Views:
         retries = state.retries().entries(order_id)
         if not explained["decisions"] and not explained["history"] and not retries:
             return None
+        store = self.store(config)
         return self.env.get_template("order.html.j2").render(
             order=explained, ledger_state=order.state() if order else None, retries=retries,
-            csrf=csrf, notice=notice, here=f"/orders/{order_id}", store=self.store())
+            csrf=csrf, notice=notice, here=f"/orders/{order_id}{store['query']}", store=store)
 
 
 def _since(stamp: str | None, now: datetime) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,3 +218,75 @@ def test_local_targets_and_session_expiry() -> None:
         == ["/orders/1", "/", "/", "/", "/"]
     sessions = Sessions(seconds=-1)
     assert sessions.get(sessions.create().sid) is None
+
+
+def two_stores(state: SqlState) -> StatusPage:
+    """The page of a configuration with stores eu and us in `state`'s database."""
+    path = Path(str(state.location)).with_name("rulesync.yaml")
+    path.write_text("version: 1\nstores:\n  - {name: eu, store_hash: abc}\n"
+                    "  - {name: us, store_hash: def}\n")
+    config = configuration.load(path, state=state.location, environ={})
+
+    def health(store: str | None = None) -> dict[str, Any]:
+        counts = RetrySet(state.for_store(store or "eu")).counts(time.time())
+        return {"status": "ok", "queue_depth": 0, "queue_age_seconds": 0,
+                "failing_orders": counts["waiting"], "retries_due": counts["due"],
+                "dead_deliveries": 0, "worker_error": None, "last_sync": None, "hooks": None,
+                "last_received": {}}
+
+    return StatusPage(config, TOKEN, lambda store=None: state.for_store(store or "eu"), health)
+
+
+def test_several_stores_each_have_their_section_links_buttons_and_pages(
+        state: SqlState, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(status_page, "RETRY_WAIT", 0.2)
+    eu, us = state.for_store("eu"), state.for_store("us")
+    fill(eu, range(1, 61), reason="eu broken")
+    fill(us, range(1, 3), reason="us broken")  # the same order ids as eu's: other orders
+    page = two_stores(state)
+    cookie, csrf = signed_in(page)
+    _, _, html = call(page, "GET", "/", cookie=cookie)
+    assert 'id="store-eu"' in html and 'id="store-us"' in html
+    ids = re.findall(r' id="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), "an element id shown twice"
+    assert 'id="eu-retry-1-inbound"' in html and 'id="us-retry-1-inbound"' in html
+    assert 'href="/orders/1?store=eu"' in html and 'href="/orders/1?store=us"' in html
+    assert html.count('name="store" value="us"') == 2 * 2  # Retry and Forget of orders 1, 2
+    assert "rows 1–50 of 68" in html and "rows 1–2 of 2" in html
+    older = re.search(r'href="(/\?store=eu&amp;after=[^"#]+)#eu-retries"', html)
+    assert older, "eu's next page"
+    query = older.group(1).replace("&amp;", "&").split("?", 1)[1]
+    _, _, second = call(page, "GET", "/", query=query, cookie=cookie)
+    assert "rows 51–68 of 68" in second and "rows 1–2 of 2" in second  # us stays on its first
+
+    # a button posts its store; the other store's order 1 stays
+    back = "/?" + query
+    status, headers, _ = call(page, "POST", "/orders/1/forget", cookie=cookie,
+                              form={"csrf": csrf, "back": back, "store": "us"},
+                              origin=f"http://{HOST}")
+    assert (status, headers["Location"]) == ("303 See Other", back)
+    assert "store us: order 1 forgotten" in call(page, "GET", "/", cookie=cookie)[2]
+    assert [e["order_id"] for e in RetrySet(us).entries()] == [2]
+    assert RetrySet(eu).entries(1) != []
+    bearer = f"Bearer {TOKEN}"
+    assert call(page, "POST", "/orders/1/forget", query="store=eu",
+                authorization=bearer)[2].startswith("store eu: order 1 forgotten")
+    assert call(page, "POST", "/orders/2/forget", authorization=bearer)[:1] == (
+        "400 Bad Request",)  # which store's order 2?
+    assert RetrySet(us).entries(2) != [] and RetrySet(eu).entries(2) != []
+    assert call(page, "POST", "/orders/3/retry", query="store=eu", authorization=bearer)[2] == \
+        "store eu: order 3 is due now: the worker retries it at its next turn"
+    assert call(page, "POST", "/orders/3/retry", query="store=us", authorization=bearer)[2] == \
+        "store us: order 3 is not in the retry set"
+
+    # an order's view is its store's
+    status, _, view = call(page, "GET", "/orders/2", query="store=us", cookie=cookie)
+    assert status == "200 OK" and "store <code>us (def)</code>" in view
+    assert "us broken" in view and "eu broken" not in view
+    assert 'name="store" value="us"' in view and 'href="/#store-us"' in view
+    assert call(page, "GET", "/orders/2", cookie=cookie)[0] == "400 Bad Request"
+    assert call(page, "GET", "/orders/2", query="store=asia", cookie=cookie)[0] == \
+        "404 Not Found"
+    assert '<select name="store"' in view  # "Find order" asks which store's
+    _, headers, _ = call(page, "GET", "/orders/", query="id=7&store=eu", cookie=cookie)
+    assert headers["Location"] == "/orders/7?store=eu"
