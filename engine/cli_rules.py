@@ -159,20 +159,30 @@ def _refuse_state(ctx: click.Context, param: click.Parameter, value: Any) -> Non
               help="Rule files or directories (repeatable); default: the rules rulesync.yaml "
               "configures, or the shipped ones.")
 @set_option
+@click.option("--store", "store_name", metavar="NAME",
+              help="With several stores (rulesync.yaml's `stores:`), this store's rules and "
+              "settings; without it, the top-level ones.")
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 @click.pass_context
 def eval_cmd(ctx: click.Context, event_file: Path, state_file: Path | None,
-             rule_files: tuple[Path, ...], sets: tuple[str, ...], as_json: bool) -> None:
+             rule_files: tuple[Path, ...], sets: tuple[str, ...], store_name: str | None,
+             as_json: bool) -> None:
     """Print the decision and trace for one event (normalized JSON, see README)."""
+    # The configuration first: the secrets it names are redacted from the errors below too.
+    config = None if rule_files else configured(ctx, sets)[0]
     event = _read_json(event_file, "event")
     if not isinstance(event, dict) or "type" not in event:
         raise RulesyncError(f"{event_file}: an event is a JSON object with a 'type'")
     state = _state(_read_json(state_file, "state"), state_file) if state_file else None
-    if rule_files:  # settings from rulesync.yaml belong to its rules, not to the files given
+    if config is None:  # settings from rulesync.yaml belong to its rules, not to the files given
+        if store_name is not None:
+            raise click.BadParameter("a store's rules are its configured ones: give --store "
+                                     "or --rules, not both", param_hint="--store")
         rulesets = load_rulesets(rule_files)
         settings = check_settings(rulesets, parse_settings(sets))
     else:
-        config, _ = configured(ctx, sets)
+        if store_name is not None:
+            config = config.select(store_name)[0]  # that store's rules and settings
         rulesets = load_rulesets(config.rules)
         settings = check_settings(rulesets, config.settings, config.origins)
     ruleset = next((r for r in rulesets if event["type"] in EVENT_TYPES[r.direction]), None)

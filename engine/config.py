@@ -182,10 +182,12 @@ ENV = {"store_hash": "BIGCOMMERCE_STORE_HASH", "api_url": "BIGCOMMERCE_API_URL"}
 def _with_store(config: Config, store: Mapping[str, Any]) -> Config:
     """The config with the store's own fields: the top-level `store:` under a `stores:` entry."""
     secrets.add_url_secrets(str(store.get("api_url", "")))
+    token_env = store.get("token_env", TOKEN_ENV)
+    secrets.add_secret(config.environ.get(token_env, ""))  # even where no command reads it
     return replace(
         config, store_hash=store.get("store_hash", ""),
         api_url=store.get("api_url", DEFAULT_API_URL),
-        token_env=store.get("token_env", TOKEN_ENV),
+        token_env=token_env,
         retry_floor_seconds=store.get("retry_floor_seconds"),
         max_wait_seconds=store.get("max_wait_seconds"),
         timeout_seconds=store.get("timeout_seconds"),

@@ -46,3 +46,34 @@ def test_an_error_line_never_shows_the_access_token(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert "cannot read event" in r.stderr and "***" in r.stderr
     assert secret not in r.stderr + r.stdout
+
+
+STORES = ("version: 1\nstores:\n  - {name: eu, store_hash: abc, token_env: EU_TOKEN, "
+          "settings: {auto_close: true}}\n  - {name: us, store_hash: def, token_env: US_TOKEN}\n")
+
+
+def test_eval_store_uses_that_stores_settings(tmp_path: Path) -> None:
+    (tmp_path / "rulesync.yaml").write_text(STORES)
+    (tmp_path / "event.json").write_text(json.dumps(EVENT))
+    matched = {}
+    for store in ("eu", "us"):
+        r = subprocess.run([RULESYNC, "eval", "event.json", "--store", store], cwd=tmp_path,
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        matched[store] = next(line for line in r.stdout.splitlines()
+                              if line.startswith("matched:"))
+    assert matched == {"eu": "matched: completed-new-auto-close", "us": "matched: completed-new"}
+    r = subprocess.run([RULESYNC, "eval", "event.json", "--store", "asia"], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "no such store" in r.stderr
+
+
+def test_an_error_line_never_shows_a_configured_stores_token(tmp_path: Path) -> None:
+    (tmp_path / "rulesync.yaml").write_text(STORES)
+    secret = "tok-us-5e8b2a1f"
+    bad = tmp_path / f"{secret}.json"
+    bad.write_text("{not json")
+    r = subprocess.run([RULESYNC, "eval", bad.name], cwd=tmp_path, capture_output=True,
+                       text=True, env={**os.environ, "US_TOKEN": secret})
+    assert r.returncode == 1 and "cannot read event" in r.stderr
+    assert secret not in r.stderr + r.stdout
