@@ -16,7 +16,7 @@ from engine.cli_sync import load_config, load_store, state_option, store_option
 from engine.config import Config
 from engine.errors import ConfigError
 from engine.report_sync import table
-from engine.session import client_for, rulesets_by_direction
+from engine.session import check_plugins, check_settings, client_for, rulesets_by_direction
 from engine.state import Inbox, SqlState
 from engine.status_auth import ADMIN_TOKEN_ENV, admin_token
 from engine.status_page import claims
@@ -74,7 +74,10 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
     secret = _secret(config)
     admin = admin_token(config.environ)
     for store in config.each_store():
-        rulesets_by_direction(store)  # invalid rules stop here, before anything listens
+        # Invalid rules, an unknown setting or connector stop here, before anything listens
+        # (not in a worker thread once deliveries are acknowledged).
+        check_settings(rulesets_by_direction(store), store.settings, store.origins)
+        check_plugins(store)
         store.token()
     # Bound before the state file is touched: a port in use changes nothing.
     app = App(config, hook_path, secret, SECRET_HEADER, admin)

@@ -106,3 +106,18 @@ def test_serve_for_one_store_of_several_refuses_the_others_deliveries(tmp_path: 
         assert state.inbox().depth() == 1
     finally:
         state.close()
+
+
+def test_a_stores_unknown_setting_stops_serve_before_it_listens(tmp_path: Path) -> None:
+    """Not a worker thread that dies once the endpoint already acknowledges deliveries."""
+    from tests.support.serve_world import STORE_HASH, run, sandbox
+
+    with sandbox() as sb:
+        (tmp_path / "rulesync.yaml").write_text(
+            "version: 1\nstores:\n"
+            f"  - {{name: eu, store_hash: {STORE_HASH}, api_url: '{sb.base_url}', "
+            "settings: {auto_clos: true}}\n")
+        r = run(sb, tmp_path, "serve", "--port", "0", "--state", str(tmp_path / "state.sqlite"))
+    assert r.returncode == 1, r.stderr
+    assert "unknown setting 'auto_clos'" in r.stderr and "Traceback" not in r.stderr
+    assert "listening" not in r.stderr
