@@ -51,16 +51,18 @@ def _finite(param: click.Parameter, value: float) -> float:
               help="Catch-up poll of the change feed, for webhooks that never arrive.")
 @click.option("--threads", type=click.IntRange(1, 1000), default=8, show_default=True,
               help="HTTP worker threads.")
+@click.option("--queue", is_flag=True, help="Distributed mode: queue each delivery for the "
+              "workers (`rulesync worker`) instead of applying it here.")
 @state_option
 @store_option
 @set_option
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds: float,
-          threads: int, state_path: str | None, store_name: str | None,
+          threads: int, queue: bool, state_path: str | None, store_name: str | None,
           sets: tuple[str, ...]) -> None:
     """Receive BigCommerce webhooks and apply them from a durable queue. With several stores,
     one endpoint takes every store's deliveries (or --store NAME's), each store worked by its
-    own worker thread."""
+    own worker thread. With --queue, the workers apply them (docs/distributed.md)."""
     from engine.serve import App, Worker
     from engine.serve_http import addresses, create_server
 
@@ -73,6 +75,7 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
             config.only(store_name)
     secret = _secret(config)
     admin = admin_token(config.environ)
+    relay = _relay(config, sets) if queue else None
     for store in config.each_store():
         # Invalid rules, an unknown setting or connector stop here, before anything listens
         # (not in a worker thread once deliveries are acknowledged).
@@ -81,11 +84,18 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
         store.token()
     # Bound before the state file is touched: a port in use changes nothing.
     app = App(config, hook_path, secret, SECRET_HEADER, admin)
+    if relay is not None:
+        from engine.distributed.status import workers_alive
+
+        app.queued(relay.wake.set, workers_alive)
     server = create_server(app, host=host, port=port,
                            threads=threads, path=hook_path, secret=secret, header=SECRET_HEADER)
     SqlState(config.state).close()  # create the tables before threads race to
     stop = threading.Event()
-    workers = [Worker(store, poll_seconds, stop) for store in config.each_store()]
+    workers: list[threading.Thread] = [Worker(store, poll_seconds, stop)
+                                       for store in config.each_store()]
+    if relay is not None:
+        relay.stop, workers = stop, [relay]
     for address, bound in addresses(server):
         address = f"[{address}]" if ":" in address else address
         click.echo(f"rulesync serve: listening on http://{address}:{bound}{hook_path} "
@@ -107,6 +117,17 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
         for worker in workers:
             worker.join(timeout=30)
         logging.getLogger("rulesync.serve").info("stopped")
+
+
+def _relay(config: Config, sets: tuple[str, ...]) -> Any:
+    """serve --queue's relay to the broker; the schedules are beat's (`rulesync beat`)."""
+    if sets:
+        raise ConfigError("serve --queue: the workers sync with rulesync.yaml's settings; "
+                          "--set is for serve without --queue")
+    from engine.distributed.relay import Relay
+    from engine.distributed.settings import settings
+
+    return Relay(config, settings(config), threading.Event())
 
 
 @click.group()

@@ -72,6 +72,14 @@ class App:
         self.header_key = "HTTP_" + header.upper().replace("-", "_")
         self._local = threading.local()  # one database connection per server thread
         self.page = StatusPage(config, admin_token, self.state, self.health)
+        self._poke: Callable[[], None] = lambda: None
+        self._workers: Callable[[SyncState], list[str]] | None = None
+
+    def queued(self, poke: Callable[[], None], workers: Callable[[SyncState], list[str]]
+               ) -> None:
+        """serve --queue: a delivery written to the inbox pokes the relay to the broker
+        (engine/distributed/relay.py); the workers alive are distributed mode's."""
+        self._poke, self._workers = poke, workers
 
     def state(self, store: str | None = None) -> SyncState:
         """The state as `store` sees it (the first configured store by default), through this
@@ -124,6 +132,7 @@ class App:
             named = f"store {store}: " if len(self.stores) > 1 else ""
             log.info("%s%s order %s: %s", named, d.scope, d.order_id,
                      "queued" if fresh else "duplicate")
+            self._poke()
         else:  # refused, or a scope rulesync does not handle: acknowledged and ignored
             log.warning("delivery answered %s: %s", verdict.status, verdict.message)
         return self._reply(start, verdict.status, "" if verdict.status == 200 else verdict.message)
@@ -139,6 +148,9 @@ class App:
         inbox = state.inbox()
         beat = float(state.get_meta("worker_heartbeat", "0"))
         alive = time.time() - beat < STALLED_AFTER
+        workers = self._workers(state) if self._workers else None
+        if workers is not None:  # serve --queue: distributed mode's workers do the work
+            alive = bool(workers)
         retries = state.retries().counts(time.time())
         health = {"queue_depth": inbox.depth(),
                   "queue_age_seconds": inbox.oldest_age(),
@@ -148,6 +160,8 @@ class App:
                   "last_sync": state.get_meta("last_sync") or None,
                   "hooks": json.loads(state.get_meta("hooks", "null")),
                   "last_received": inbox.last_received()}
+        if workers is not None:
+            health["workers"] = len(workers)
         return {"status": health_status(alive, health), **health}
 
     @staticmethod

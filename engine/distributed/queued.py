@@ -17,6 +17,7 @@ from engine.distributed import runs as stages
 from engine.distributed.app import STALL_ENV, make_app, sender
 from engine.distributed.runs import Runs
 from engine.distributed.settings import Settings, settings, shown
+from engine.distributed.status import ALIVE_S, workers_alive
 from engine.distributed.tasks import Send, nudge
 from engine.errors import RulesyncError
 from engine.per_store import Outcome
@@ -25,8 +26,6 @@ from engine.state import SqlState
 
 log = logging.getLogger("rulesync.apply")
 POLL_S = 0.2
-HEARTBEAT_KEY = "workers:"  # sync_meta keys workers:NODE = the epoch a worker last said alive
-ALIVE_S = 60.0
 
 
 @dataclass
@@ -35,13 +34,6 @@ class Waiting:
     runs: Runs
     run_id: str = ""  # ours, once started
     joined: str = ""  # a run in progress we wait for first
-
-
-def workers_alive(state: SqlState, within: float = ALIVE_S) -> list[str]:
-    rows = state.db.rows("SELECT key, value FROM sync_meta WHERE key LIKE ?",
-                         (f"{HEARTBEAT_KEY}%",))
-    now = time.time()
-    return sorted(k.removeprefix(HEARTBEAT_KEY) for k, v in rows if now - float(v) < within)
 
 
 def apply_queued(config: Config, stores: tuple[Config, ...], timeout: float | None

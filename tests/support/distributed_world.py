@@ -128,3 +128,80 @@ class Cluster:
             return conn.rows(sql, params)
         finally:
             conn.close()
+
+
+SECRET = "s3cret-for-tests-0123456789"
+
+
+class Served:
+    """`rulesync serve --queue` in a subprocess, its stderr kept."""
+
+    def __init__(self, cluster: Cluster, *args: str) -> None:
+        import re
+        import threading
+        import time
+
+        self.proc = subprocess.Popen(
+            [RULESYNC, "serve", "--queue", "--port", "0", *args], cwd=cluster.folder,
+            env=cluster.env(RULESYNC_WEBHOOK_SECRET=SECRET), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True)
+        cluster.stack.callback(self.stop)
+        self.lines: list[str] = []
+        listening = threading.Event()
+        self.port = 0
+
+        def read(stream: Any) -> None:
+            with stream:
+                for line in stream:
+                    self.lines.append(line)
+                    m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/webhooks", line)
+                    if m:
+                        self.port = int(m.group(1))
+                        listening.set()
+
+        threading.Thread(target=read, args=(self.proc.stderr,), daemon=True).start()
+        deadline = time.monotonic() + 60
+        while not listening.wait(0.05):
+            assert self.proc.poll() is None and time.monotonic() < deadline, "".join(self.lines)
+
+    def post(self, payload: dict[str, Any]) -> int:
+        import urllib.request
+
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/webhooks", data=json.dumps(payload).encode(),
+            method="POST", headers={"Content-Type": "application/json",
+                                    "X-Rulesync-Secret": SECRET})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(req, timeout=10) as r:
+            return int(r.status)
+
+    def health(self) -> dict[str, Any]:
+        import urllib.request
+
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/healthz",
+                                     headers={"X-Rulesync-Secret": SECRET})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(req, timeout=10) as r:
+            return dict(json.loads(r.read()))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def wait_for(what: str, probe: Any, timeout: float = 120.0) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")

@@ -1,0 +1,85 @@
+"""`rulesync serve --queue`: every delivery is in the PostgreSQL inbox before its 200 goes out
+(engine/serve.py, as without --queue); this thread then queues a `sync_order` task per order
+for the workers, who mark the deliveries done.
+
+A delivery is claimed before it is queued (its `retry_at` set RESEND_S ahead, in one statement
+that several `serve` processes can run at once without taking the same rows), and unclaimed again
+when the broker refused it: while the broker is away deliveries wait in the inbox, acknowledged,
+and are queued once it is back. One queued but never done (a message lost with the broker's
+disk) is queued again after RESEND_S; the task is idempotent, so twice is harmless.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from engine.config import Config
+from engine.distributed.app import make_app, queue_of
+from engine.distributed.settings import Settings, shown
+from engine.session import open_state
+from engine.state import Inbox, SqlState
+
+log = logging.getLogger("rulesync.serve")
+RESEND_S = 600.0
+IDLE_S = 1.0  # a look at the inbox at least this often, besides every delivery's nudge
+BACKOFF_S = 2.0
+
+
+class Relay(threading.Thread):
+    def __init__(self, config: Config, settings: Settings, stop: threading.Event) -> None:
+        super().__init__(name="rulesync-relay", daemon=True)
+        self.config, self.settings, self.stop = config, settings, stop
+        self.wake = threading.Event()
+        self.stores = [s.store_name for s in config.each_store()]
+
+    def run(self) -> None:
+        app = make_app(self.settings)
+        state = open_state(self.config.state, self.stores[0])
+        assert isinstance(state, SqlState)
+        down = False
+        try:
+            while not self.stop.is_set():
+                self.wake.wait(IDLE_S)
+                self.wake.clear()
+                try:
+                    for store in self.stores:
+                        self.relay(app, state.for_store(store))
+                    if down:
+                        log.info("the broker is back: queued deliveries go to the workers")
+                    down = False
+                except Exception as e:  # noqa: BLE001 - kombu raises many kinds
+                    if not down:
+                        log.warning("cannot queue deliveries (they wait in the inbox): broker "
+                                    "%s: %s", shown(self.settings.url), e)
+                    down = True
+                    self.stop.wait(BACKOFF_S)
+        finally:
+            state.close()
+
+    def relay(self, app: object, state: SqlState) -> int:
+        """Claim the store's waiting deliveries and queue one task per order."""
+        now = time.time()
+        rows = state.db.rows(
+            "UPDATE sync_inbox SET retry_at = ? WHERE id IN (SELECT id FROM sync_inbox WHERE "
+            "store = ? AND done = 0 AND attempts < ? AND retry_at <= ? ORDER BY id LIMIT 500 "
+            "FOR UPDATE SKIP LOCKED) RETURNING id, order_id, scope",
+            (now + RESEND_S, state.store, Inbox.MAX_ATTEMPTS, now))
+        by_order: dict[int, tuple[list[int], bool]] = {}
+        for row_id, order_id, scope in sorted(rows):
+            ids, shipments = by_order.setdefault(int(order_id), ([], False))
+            ids.append(int(row_id))
+            by_order[int(order_id)] = (ids, shipments or str(scope).startswith("store/shipment/"))
+        sent: list[int] = []
+        try:
+            for order_id, (ids, shipments) in by_order.items():
+                app.send_task("rulesync.sync_order",  # type: ignore[attr-defined]
+                              args=[state.store, order_id, ids, shipments, False],
+                              queue=queue_of(self.settings, "sync_order"))
+                sent += ids
+        except BaseException:
+            unsent = [i for i, _, _ in rows if i not in set(sent)]
+            state.db.executemany("UPDATE sync_inbox SET retry_at = 0 WHERE id = ?",
+                                 [(i,) for i in unsent])
+            raise
+        return len(by_order)

@@ -1,0 +1,54 @@
+"""What distributed mode looks like from the state: workers alive, each store's pending work.
+`rulesync status` and serve --queue's /healthz read it here."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from engine.ports import SyncState
+
+HEARTBEAT_KEY = "workers:"  # sync_meta keys workers:NODE = the epoch a worker last said alive
+ALIVE_S = 60.0
+
+
+def workers_alive(state: SyncState, within: float = ALIVE_S) -> list[str]:
+    """The node names of the workers that said they were alive within the last `within` s."""
+    rows = state.db.rows("SELECT key, value FROM sync_meta WHERE key LIKE ?",  # type: ignore[attr-defined]
+                         (f"{HEARTBEAT_KEY}%",))
+    now = time.time()
+    return sorted(k.removeprefix(HEARTBEAT_KEY) for k, v in rows if now - float(v) < within)
+
+
+def _age(iso: str | None, now: float) -> int:
+    if not iso:
+        return 0
+    return max(0, int(now - datetime.fromisoformat(iso).timestamp()))
+
+
+def store_status(state: SyncState) -> dict[str, Any]:
+    """One store: its webhook deliveries not yet done, the run in progress (its slices not yet
+    done), the age of the oldest of all that, the last successful sync, the retry set."""
+    from engine.distributed.runs import Runs
+
+    db, now = state.db, time.time()  # type: ignore[attr-defined]
+    runs = Runs(state)  # type: ignore[arg-type]
+    inbox = state.inbox()
+    run = runs.in_progress()
+    slices = len(runs.undone(str(run["id"]))) if run else 0
+    oldest = [a for a in (inbox.oldest_age(), _age(run["started_at"], now) if run else 0) if a]
+    retries = state.retries().counts(now)
+    last_error = db.one("SELECT error FROM dist_runs WHERE store = ? AND error <> '' AND "
+                        "touched > ? ORDER BY touched DESC LIMIT 1",
+                        (state.store, float(db.one("SELECT coalesce(max(touched), 0) FROM "
+                                                   "dist_runs WHERE store = ? AND stage = 'done' "
+                                                   "AND error = ''", (state.store,))[0])))
+    return {"queue_depth": inbox.depth() + slices,
+            "deliveries_waiting": inbox.depth(), "slices_waiting": slices,
+            "oldest_pending_seconds": max(oldest, default=0),
+            "run": None if run is None else {"id": run["id"], "stage": run["stage"],
+                                             "started_at": run["started_at"]},
+            "last_sync": state.get_meta("last_sync") or None,
+            "last_run_error": last_error[0] if last_error else None,
+            "retry_set": retries["waiting"], "retries_due": retries["due"],
+            "dead_deliveries": inbox.dead()}
