@@ -71,6 +71,9 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         """CREATE INDEX sync_retries_due ON sync_retries (next_attempt_at)""",
     ),
     BY_STORE,  # version 3: every row keyed by its store (engine/state_stores.py)
+    (  # version 4: a store's newest decisions along an index, not by sorting all of its own
+        """CREATE INDEX sync_decisions_recent ON sync_decisions (store, id)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 PREPARE = ("CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",)

@@ -8,7 +8,7 @@ from typing import Any
 from engine import db as databases
 from engine.db_migrate import build
 from engine.retries import RetrySet
-from engine.state import VERSIONED, SqlState
+from engine.state import SCHEMA_VERSION, VERSIONED, SqlState
 
 T = 1_790_000_000.0
 DECISION = {"order_id": 101, "direction": "inbound", "event_id": "e-1", "event": "{}",
@@ -113,7 +113,7 @@ def test_a_version_2_state_becomes_the_default_stores_and_keeps_every_row(locati
     old.close()
     state = SqlState(location)
     try:
-        assert state.get_meta("schema_version") == "3"
+        assert state.get_meta("schema_version") == str(SCHEMA_VERSION)
         assert state.get_meta("inbound_cursor") == "kept"
         assert state.store_order(101) == {"store": "default", "order_id": 101, "status_id": 11,
                                           "items_shipped": 2, "date_modified": "d"}
@@ -162,7 +162,7 @@ def test_a_migration_to_version_3_that_fails_midway_leaves_version_2_whole(locat
         old.close()
     state = SqlState(location)
     try:
-        assert state.get_meta("schema_version") == "3" and state.inbox().depth() == 2
+        assert state.get_meta("schema_version") == str(SCHEMA_VERSION) and state.inbox().depth() == 2
         state.inbox().add("h4", 102, "store/order/created", "{}", "t")
         ids = [r[0] for r in state.db.rows("SELECT id FROM sync_inbox ORDER BY id")]
         assert ids[:2] == [1, 2] and ids[2] > 3  # (PostgreSQL's failed attempt left a gap)

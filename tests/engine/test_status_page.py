@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 
 from engine import config as configuration
-from engine import status_page
+from engine import status_data, status_page
 from engine.errors import ConfigError
 from engine.retries import RetrySet
 from engine.state import SqlState
@@ -290,3 +290,21 @@ def test_several_stores_each_have_their_section_links_buttons_and_pages(
     assert '<select name="store"' in view  # "Find order" asks which store's
     _, headers, _ = call(page, "GET", "/orders/", query="id=7&store=eu", cookie=cookie)
     assert headers["Location"] == "/orders/7?store=eu"
+
+
+def test_each_stores_recent_rows_are_read_along_an_index(tmp_path: Path) -> None:
+    """The page's newest decisions and conflicts of one store: no sort of the store's whole
+    log (a store with a million decisions would sort them all at every look)."""
+    state = SqlState(tmp_path / "state.sqlite", "eu")
+    ran: list[str] = []
+    try:
+        state.db.conn.set_trace_callback(ran.append)  # type: ignore[attr-defined]
+        status_data.recent_decisions(state)
+        status_data.recent_conflicts(state)
+        state.db.conn.set_trace_callback(None)  # type: ignore[attr-defined]
+        assert len(ran) == 2
+        for query in ran:
+            plan = " / ".join(str(r[-1]) for r in state.db.rows(f"EXPLAIN QUERY PLAN {query}"))
+            assert "TEMP B-TREE" not in plan and "SCAN" not in plan, (query, plan)
+    finally:
+        state.close()
