@@ -110,9 +110,11 @@ def _register() -> None:
     from engine.cli_serve import serve, webhooks
     from engine.cli_sync import apply, demo, explain, init_cmd, plan
     from engine.distributed.cli import beat, worker
+    from engine.distributed.cli_status import status
 
     for command in (validate, test_cmd, eval_cmd, sandbox, plan, apply, explain, orders, demo,
-                    init_cmd, serve, webhooks, docs, failures, connectors, worker, beat):
+                    init_cmd, serve, webhooks, docs, failures, connectors, worker, beat,
+                    status):
         cli.add_command(command)
     _add_verbosity(cli)
 

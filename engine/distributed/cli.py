@@ -135,3 +135,4 @@ def beat(ctx: click.Context, state_path: str | None, schedule_file: Path) -> Non
     click.echo(f"rulesync beat: {len(app.conf.beat_schedule)} schedule(s) at "
                f"{shown(found.url)}", err=True)
     app.Beat(schedule=str(schedule_file), loglevel=_level(), quiet=True).run()
+

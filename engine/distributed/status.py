@@ -52,3 +52,29 @@ def store_status(state: SyncState) -> dict[str, Any]:
             "last_run_error": last_error[0] if last_error else None,
             "retry_set": retries["waiting"], "retries_due": retries["due"],
             "dead_deliveries": inbox.dead()}
+
+
+def broker_queues(url: str, names: list[str]) -> dict[str, Any]:
+    """Messages waiting and consumers of each queue, as the broker counts them; {"error": ...}
+    when it cannot be reached."""
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=5) as conn:
+            conn.ensure_connection(max_retries=1)
+            found: dict[str, Any] = {}
+            for name in names:
+                channel = conn.channel()
+                try:
+                    _, messages, consumers = channel.queue_declare(queue=name, passive=True)
+                    found[name] = {"messages": int(messages), "consumers": int(consumers)}
+                except Exception:  # noqa: BLE001 - not declared yet: no worker ever ran
+                    found[name] = {"messages": 0, "consumers": 0}
+                finally:
+                    try:
+                        channel.close()
+                    except Exception:  # noqa: BLE001 - a refused passive declare closed it
+                        pass
+            return found
+    except Exception as e:  # noqa: BLE001 - kombu and py-amqp raise many kinds
+        return {"error": str(e)}
