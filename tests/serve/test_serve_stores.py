@@ -32,6 +32,20 @@ def stores() -> Iterator[dict[str, Sandbox]]:
         sb.stop()
 
 
+ADMIN = "admin-token-for-tests-0123456789"
+
+
+def _page(port: int, path: str) -> str:
+    """A status page, read with the admin token as a script would."""
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                     headers={"Authorization": f"Bearer {ADMIN}"})
+    with opener.open(request, timeout=30) as reply:
+        return str(reply.read().decode())
+
+
 def _state(state: Path, store: str, order_id: int) -> dict[str, object] | None:
     if not state.exists():
         return None
@@ -50,7 +64,8 @@ def test_one_endpoint_serves_every_store_by_producer(stores: dict[str, Sandbox],
     order = ids["eu"]
     state = tmp_path / "state.sqlite"
     serve = Serve(stores["eu"], tmp_path, state,
-                  extra_env={"EU_TOKEN": "token-eu", "US_TOKEN": "token-us"})
+                  extra_env={"EU_TOKEN": "token-eu", "US_TOKEN": "token-us",
+                             "RULESYNC_ADMIN_TOKEN": ADMIN})
     serve.start(wait_first_sync=False)
     try:
         health = wait_for("both stores' first sync", lambda: (h := serve.health()) and all(
@@ -74,6 +89,13 @@ def test_one_endpoint_serves_every_store_by_producer(stores: dict[str, Sandbox],
         public = serve.health(secret=None)
         assert set(public["stores"]) == {"eu", "us"} and "last_sync" not in public["stores"]["eu"]
         assert public["status"] in ("ok", "degraded", "stalled")
+        # the status page: a section per store, each order link and view its store's
+        page = _page(serve.port, "/")
+        assert 'id="store-eu"' in page and 'id="store-us"' in page
+        assert f'href="/orders/{order}?store=eu"' in page
+        assert f'href="/orders/{order}?store=us"' in page
+        view = _page(serve.port, f"/orders/{order}?store=us")
+        assert "store <code>us (hash-us)</code>" in view and "packed <b>yes</b>" in view
     finally:
         serve.stop()
 
