@@ -154,6 +154,8 @@ class Sync:
         state = order.state() if order else dict(NOT_IMPORTED_STATE)
         for event in events:
             state = self._decide(self.rulesets[INBOUND], event, state, summary)
+            if summary.failed_since(mark, oid, INBOUND):
+                break  # the later events build on this one: the retry derives them again
         if not summary.failed_since(mark, oid, INBOUND):
             self.state.remember_store_order(
                 oid, status_id=change.order["status_id"],
@@ -230,8 +232,16 @@ class Sync:
         self.state.record_decision(_decision_row(ruleset, event, decision, self.now(), outcome),
                                    rows)
         self._crash_point()
-        for row in rows:
+        for i, row in enumerate(rows):
+            failures = len(summary.failures)
             self._execute(self.state.action(row["key"]) or {}, summary)
+            if len(summary.failures) > failures:
+                # The rest builds on it (mark_paid after import_order): not run, so the order's
+                # reason in the retry set stays the first failure; a retry runs them in order.
+                for later in rows[i + 1:]:
+                    self.state.finish_action(later["key"], "failed",
+                                             f"not run: {row['action']} failed", self.now())
+                break
         # Only an action can have changed the ledger order: without one, no need to read it.
         return self.ledger.state_of(event["order_id"]) if rows else state
 
@@ -312,7 +322,9 @@ class Sync:
         A second failure of the order in the same run is not a new attempt."""
         summary.fail(order_id, direction, reason)
         again = (order_id, direction) in summary.recorded
-        self.retries.failed(order_id, direction, reason, self.now(), self.clock(), again=again)
+        now = self.clock()  # one reading: the failure's time and its next attempt agree
+        at = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+        self.retries.failed(order_id, direction, reason, at, now, again=again)
         summary.recorded.add((order_id, direction))
 
     def _succeeded(self, order_id: int, direction: str, summary: Summary) -> None:
