@@ -21,6 +21,7 @@ from engine.catalog import INBOUND
 from engine.config import Config
 from engine.errors import OrderNotFound, StoreError
 from engine.ports import DEFAULT_STORE, Inbox, SyncState
+from engine.secrets import redact
 from engine.session import open_state, open_sync
 from engine.status_page import StatusPage, claims
 from engine.sync import Summary, Sync, utc_now
@@ -192,7 +193,8 @@ class Worker(threading.Thread):
                     busy = self.step(sync, inbox)
                 except Exception as e:  # noqa: BLE001 - the worker must outlive any one failure
                     self.log.warning("sync failed, retrying shortly: %s", e)
-                    sync.state.set_meta("worker_error", f"{utc_now()}: {e}")
+                    # Shown on /healthz and the status page, kept in the state: never a secret.
+                    sync.state.set_meta("worker_error", redact(f"{utc_now()}: {e}"))
                     self.stop.wait(1.0)
                     continue
                 if sync.state.get_meta("worker_error"):  # a whole turn went through: recovered
@@ -226,7 +228,7 @@ class Worker(threading.Thread):
         now = time.monotonic()
         if now >= self.last_hooks + HOOKS_REFRESH or (self.hooks_stale and now >= self.last_hooks + 1):
             found = sync.store.hook_status()
-            sync.state.set_meta("hooks", json.dumps(found))
+            sync.state.set_meta("hooks", redact(json.dumps(found)))  # a destination's password
             self.hook_scopes = {h["scope"] for h in found if h["is_active"]}
             self.last_hooks, self.hooks_stale = now, False
         return busy
