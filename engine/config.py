@@ -46,6 +46,8 @@ class Config:
     oms_connector: str = "ledger"
     oms_options: Mapping[str, Any] = field(default_factory=dict)  # the rest of `oms:`
     broker: Mapping[str, Any] = field(default_factory=dict)  # `broker:` (engine/distributed)
+    quota: Mapping[str, Any] = field(default_factory=dict)  # store.quota, read by the connector
+    concurrency: int | None = None  # store.concurrency: requests in flight at once
     origins: Mapping[str, str] = field(default_factory=dict)  # setting -> where it was given
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     store_name: str = DEFAULT_STORE  # its key in the state and the ledger
@@ -191,6 +193,7 @@ def _with_store(config: Config, store: Mapping[str, Any]) -> Config:
         retry_floor_seconds=store.get("retry_floor_seconds"),
         max_wait_seconds=store.get("max_wait_seconds"),
         timeout_seconds=store.get("timeout_seconds"),
+        quota=store.get("quota", {}), concurrency=store.get("concurrency"),
         store_connector=store.get("connector", "bigcommerce"))
 
 

@@ -27,6 +27,7 @@ from email.utils import format_datetime
 from typing import Any, Protocol
 
 from connectors.bigcommerce.errors import ApiError
+from connectors.bigcommerce.fetch import Fetcher
 from connectors.bigcommerce.normalize import (
     NormalizeError,
     normalize_order,
@@ -125,14 +126,18 @@ class ChangeBatch:
         seen = {key for key in start.seen if _epoch(key[1]) >= keep_from}
         lower, upper = max(0, start.watermark - feed.overlap), now
         if upper >= lower:
-            for raw in feed.window(lower, upper):
-                stamp, epoch = _modified(raw)
-                key = (int(raw["id"]), stamp)
-                if key in start.seen:
-                    continue
-                if epoch is not None and keep_from <= epoch < now:  # the open second: re-read
-                    seen.add(key)
-                yield feed.change(raw)
+            with Fetcher(feed.client, feed.concurrency) as fetcher:
+                for page in feed.pages(lower, upper):
+                    fresh = []
+                    for raw in page:
+                        stamp, epoch = _modified(raw)
+                        key = (int(raw["id"]), stamp)
+                        if key in start.seen:
+                            continue
+                        if epoch is not None and keep_from <= epoch < now:  # open: re-read
+                            seen.add(key)
+                        fresh.append(raw)
+                    yield from feed.changes_of(fresh, fetcher)
         self._cursor = Cursor(watermark, frozenset(seen))
 
 
@@ -144,9 +149,11 @@ class ChangeFeed:
     """
 
     def __init__(self, client: OrderSource, known_items_shipped: KnownShipped | None = None,
-                 overlap: int = DEFAULT_OVERLAP, labels: Mapping[int, str] | None = None) -> None:
+                 overlap: int = DEFAULT_OVERLAP, labels: Mapping[int, str] | None = None,
+                 concurrency: int = 1) -> None:
         self.client = client
         self.overlap = overlap
+        self.concurrency = concurrency  # shipment reads in flight at once (fetch.py)
         known = known_items_shipped or {}
         self._known: Callable[[int], int | None] = (
             known.get if isinstance(known, Mapping) else known)
@@ -169,6 +176,11 @@ class ChangeFeed:
 
     def window(self, lower: int, upper: int) -> Iterator[dict[str, Any]]:
         """Every order with lower <= date_modified <= upper, in id order, one page at a time."""
+        for page in self.pages(lower, upper):
+            yield from page
+
+    def pages(self, lower: int, upper: int) -> Iterator[list[dict[str, Any]]]:
+        """`window`'s orders, a list page by list page."""
         last_id = 0
         while True:
             filters: dict[str, Any] = {
@@ -177,28 +189,45 @@ class ChangeFeed:
             if last_id:
                 filters["min_id"] = last_id  # re-fetches last_id if min_id is inclusive: skipped
             page = self.client.list_orders_page(**filters)
-            for raw in page:
-                epoch = _modified(raw)[1]
-                if int(raw["id"]) <= last_id or (epoch is not None and not lower <= epoch <= upper):
-                    continue  # outside the closed window: the next run takes it
-                yield raw
+            # Outside the closed window: the next run takes it.
+            yield [raw for raw in page if int(raw["id"]) > last_id
+                   and ((epoch := _modified(raw)[1]) is None or lower <= epoch <= upper)]
             if len(page) < PAGE_LIMIT:
                 return
             last_id = max(int(raw["id"]) for raw in page)
 
     def change(self, raw: Mapping[str, Any]) -> OrderChange:
+        return self._finish(*self._start(raw), self.client.list_shipments)
+
+    def changes_of(self, raws: list[dict[str, Any]], fetcher: Fetcher
+                   ) -> Iterator[OrderChange]:
+        """The changes of these orders, in their order; the shipments of all those that need
+        them are read at once (up to `concurrency` at a time) before the first is given."""
+        started = [self._start(raw) for raw in raws]
+        read = fetcher.shipments([change.order_id for change, needed in started if needed])
+        for change, needed in started:
+            yield self._finish(change, needed, read)
+
+    def _start(self, raw: Mapping[str, Any]) -> tuple[OrderChange, bool]:
+        """The change without its shipments, and whether they must be read (only when the
+        shipped quantity differs from the one last seen)."""
         order_id = int(raw["id"])
         order = normalize_order(raw, labels=self.labels())
         if isinstance(order, NormalizeError):
-            return OrderChange(order_id, None, None, order)
+            return OrderChange(order_id, None, None, order), False
         shipped = order["items_shipped"]
         known = self._known(order_id)
-        if (known is None and shipped == 0) or known == shipped:
-            return OrderChange(order_id, order)
+        return OrderChange(order_id, order), not ((known is None and shipped == 0)
+                                                  or known == shipped)
+
+    def _finish(self, change: OrderChange, needed: bool,
+                read: Callable[[int], list[dict[str, Any]]]) -> OrderChange:
+        if not needed or change.order is None:
+            return change
+        order_id, order = change.order_id, change.order
         line_items = order["line_items"]
         try:
-            shipments = tuple(normalize_shipment(s, line_items)
-                              for s in self.client.list_shipments(order_id))
+            shipments = tuple(normalize_shipment(s, line_items) for s in read(order_id))
         except (ApiError, InvalidValue, KeyError, TypeError) as e:
             # This order's shipments, not the feed: the order is reported and the feed goes on
             # (a 5xx has had the client's retries already). A refused token is the feed's problem.

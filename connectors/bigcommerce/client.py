@@ -19,6 +19,8 @@ from connectors.bigcommerce import replies
 from connectors.bigcommerce.diagnose import StoreNames, token_problem
 from connectors.bigcommerce.errors import REDACTED, api_url_problem, origin
 from connectors.bigcommerce.policy import RetryPolicy
+from connectors.bigcommerce.quota import QuotaBucket
+from connectors.bigcommerce.sessions import Sessions
 from connectors.bigcommerce.shipments import ShipmentMatch, create_shipment_once, same_shipment
 from connectors.bigcommerce.transport import Transport
 from engine import secrets
@@ -47,7 +49,12 @@ def _user_agent() -> str:
 
 
 class BigCommerceClient:
-    """A polite client for one store. Inject `sleep`, `clock`, `rng` and `session` in tests."""
+    """A polite client for one store. Inject `sleep`, `clock`, `rng` and `session` in tests.
+
+    Safe to call from several threads: each request borrows its own session
+    (connectors/bigcommerce/sessions.py) and takes a token from `quota`, the store's bucket,
+    first. `concurrency` is how many requests the change feed may have in flight at once.
+    """
 
     def __init__(
         self,
@@ -63,6 +70,8 @@ class BigCommerceClient:
         policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
         token_name: str = "BIGCOMMERCE_ACCESS_TOKEN",
+        quota: QuotaBucket | None = None,
+        concurrency: int = 1,
     ) -> None:
         if not store_hash or not token:
             raise ConfigError("BigCommerce needs a store hash and an access token")
@@ -78,14 +87,15 @@ class BigCommerceClient:
         self._rng = rng if rng is not None else random.Random()
         self.policy = policy or RetryPolicy(max_retries=max_retries)
         self._session = session or self._new_session()
-        self._session.headers.update({
-            "X-Auth-Token": token, "Accept": "application/json",
-            "Content-Type": "application/json", "User-Agent": _user_agent(),
-        })
+        self._headers(self._session)
+        # An injected session is the only one (and then one request at a time): a test's fake
+        # need not be safe to share between threads.
+        self._sessions = Sessions(self._session, None if session else self._made_session)
+        self.concurrency = 1 if session else max(1, concurrency)
         base = f"{self.api_url}/stores/{store_hash}"
         names = StoreNames(origin(self.api_url), store_hash, token_name)
-        self._http = Transport(base, self._session, token, timeout, self.policy, sleep, clock,
-                               self._rng, names)
+        self._http = Transport(base, self._sessions, token, timeout, self.policy, sleep, clock,
+                               self._rng, names, quota)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> BigCommerceClient:
@@ -98,6 +108,17 @@ class BigCommerceClient:
         api_url = env.get("BIGCOMMERCE_API_URL") or DEFAULT_API_URL
         return cls(env["BIGCOMMERCE_STORE_HASH"], env["BIGCOMMERCE_ACCESS_TOKEN"], api_url,
                    **kwargs)
+
+    def _headers(self, session: requests.Session) -> None:
+        session.headers.update({
+            "X-Auth-Token": self._token, "Accept": "application/json",
+            "Content-Type": "application/json", "User-Agent": _user_agent(),
+        })
+
+    def _made_session(self) -> requests.Session:
+        session = self._new_session()
+        self._headers(session)
+        return session
 
     @staticmethod
     def _new_session() -> requests.Session:
@@ -117,7 +138,9 @@ class BigCommerceClient:
         return self._http.stats
 
     def close(self) -> None:
-        self._session.close()
+        self._sessions.close()
+        if self._http.quota is not None:
+            self._http.quota.close()
 
     def request(self, method: str, template: str, path_params: Mapping[str, Any] | None = None,
                 params: Mapping[str, Any] | None = None, body: Any = None) -> Any:

@@ -17,6 +17,8 @@ from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.normalize import normalize_shipment
 from connectors.bigcommerce.plan_client import PlanClient
 from connectors.bigcommerce.policy import RetryPolicy
+from connectors.bigcommerce.quota import SINGLE, work
+from connectors.bigcommerce.quota_setup import DEFAULT_CONCURRENCY, bucket_for
 from engine.config import Config
 from engine.effects import ActionCall, Outcome
 from engine.ports import Oms, Plugin, Store, SyncState
@@ -43,7 +45,8 @@ class BigCommerceStore:
         self.client = client
         self._known: Known = lambda order_id: None
         # One change feed for the store's life, so its status labels are read once.
-        self._feed = ChangeFeed(client, known_items_shipped=lambda oid: self._known(oid))
+        self._feed = ChangeFeed(client, known_items_shipped=lambda oid: self._known(oid),
+                                concurrency=client.concurrency)
 
     def changes(self, cursor: str, known_items_shipped: Known) -> Changes:
         self._known = known_items_shipped
@@ -52,17 +55,22 @@ class BigCommerceStore:
     def count_changes(self, cursor: str) -> int:
         return self._feed.count(_cursor(cursor))
 
+    # Work on one order goes before the change feed's bulk in the store's quota, unless the
+    # caller (a task layer) said otherwise (connectors/bigcommerce/quota.py).
     def order_change(self, order_id: int, known_items_shipped: Known) -> OrderChange:
         self._known = known_items_shipped
-        return self._feed.change(self.client.get_order(order_id))
+        with work(SINGLE, unless_said=True):
+            return self._feed.change(self.client.get_order(order_id))
 
     def shipments(self, order_id: int, line_items: Iterable[Mapping[str, Any]]
                   ) -> list[dict[str, Any]]:
         lines = list(line_items)
-        return [normalize_shipment(s, lines) for s in self.client.list_shipments(order_id)]
+        with work(SINGLE, unless_said=True):
+            return [normalize_shipment(s, lines) for s in self.client.list_shipments(order_id)]
 
     def execute(self, call: ActionCall, oms: Oms, state: SyncState) -> Outcome:
-        return actions.execute(actions.StoreSide(self.client, oms, state), call)
+        with work(SINGLE, unless_said=True):
+            return actions.execute(actions.StoreSide(self.client, oms, state), call)
 
     # -- distributed mode (engine/distributed/feed.py): the change feed in slices ------------
 
@@ -91,7 +99,7 @@ def _cursor(text: str) -> Cursor:
 
 def client_for(config: Config, kind: type[BigCommerceClient] = BigCommerceClient
                ) -> BigCommerceClient:
-    """The REST client for the configured store (its retry policy, timeouts, token)."""
+    """The REST client for the configured store (its retry policy, timeouts, token, quota)."""
     policy = RetryPolicy()
     if config.retry_floor_seconds is not None:
         floor = config.retry_floor_seconds
@@ -102,7 +110,9 @@ def client_for(config: Config, kind: type[BigCommerceClient] = BigCommerceClient
     read = float(config.timeout_seconds or 30.0)
     timeout = (min(5.0, read), read)
     return kind(config.store_hash, config.token(), config.api_url, timeout=timeout,
-                policy=policy, token_name=config.token_env)
+                policy=policy, token_name=config.token_env,
+                quota=bucket_for(config, read_only=kind is PlanClient),
+                concurrency=config.concurrency or DEFAULT_CONCURRENCY)
 
 
 def open_store(config: Config, *, read_only: bool = False) -> BigCommerceStore:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +39,8 @@ from connectors.bigcommerce.policy import (
     WaitTooLong,
     rate_limited_delay,
 )
+from connectors.bigcommerce.quota import QuotaBucket
+from connectors.bigcommerce.sessions import Sessions
 
 log = logging.getLogger("rulesync.store")
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
@@ -75,12 +78,14 @@ def refuse_unsafe(method: str, path: str) -> None:
 
 
 class Transport:
-    """Sends requests to `{api_url}/stores/{store_hash}{path}` on a pooled session."""
+    """Sends requests to `{api_url}/stores/{store_hash}{path}` on pooled sessions, from any
+    number of threads: every attempt first takes a token from the store's `quota` bucket
+    (connectors/bigcommerce/quota.py), and every reply's rate-limit headers go back to it."""
 
     def __init__(
         self,
         base_url: str,
-        session: requests.Session,
+        sessions: Sessions,
         token: str,
         timeout: tuple[float, float],
         policy: RetryPolicy,
@@ -88,9 +93,12 @@ class Transport:
         clock: Callable[[], float],
         rng: random.Random,
         names: StoreNames,
+        quota: QuotaBucket | None = None,
     ) -> None:
         self._base = base_url.rstrip("/")
-        self._session = session
+        self._sessions = sessions
+        self.quota = quota  # None: no bucket, only the pacer (a bare client, in tests)
+        self._lock = threading.Lock()  # the counters and the pacer, shared by the threads
         self._token = token
         self._timeout = timeout
         self._policy = policy
@@ -120,7 +128,7 @@ class Transport:
             except _Transient as t:
                 if attempt >= t.retries:
                     raise t.error from None
-                self.stats["retries"] += 1
+                self._count("retries")
                 log.warning("%s %s: %s; retry %d of %d in %.1f s", method, template, t.why,
                             attempt + 1, t.retries, t.delay)
                 self._sleep(t.delay)
@@ -129,32 +137,44 @@ class Transport:
     def _attempt(self, method: str, template: str, path: str, params: Any, body: Any,
                  attempt: int) -> Any:
         self._pace(method, template)
-        self.stats["requests"] += 1
+        if self.quota is not None:
+            self.quota.acquire()
+        self._count("requests")
         try:
-            resp = self._session.request(method, self._base + path, params=params, json=body,
-                                         timeout=self._timeout)
+            with self._sessions.borrowed() as session:
+                resp = session.request(method, self._base + path, params=params, json=body,
+                                       timeout=self._timeout)
         except requests.RequestException as exc:
             kind, reason = network_failure(exc, self._names, self._timeout)
             if kind == FATAL:
                 raise FatalApiError(method, template, reason=reason, secret=self._token) from None
             raise self._transient(method, template, None, None, reason, attempt,
                                   unreachable=kind == UNREACHABLE) from None
-        self.pacer.observe(resp.headers, f"{method} {template}")
+        with self._lock:
+            self.pacer.observe(resp.headers, f"{method} {template}")
+        if self.quota is not None:
+            self.quota.observe(resp.headers)
         return self._classify(method, template, resp, attempt)
 
     def _pace(self, method: str, template: str) -> None:
         """Wait for the rate-limit window to refill when the last reply said it is used up."""
-        try:
-            wait = self.pacer.delay()
-        except WaitTooLong as e:
-            self.pacer.forget()
-            raise RateLimitError(method, template, reason=f"not sent: {e}",
-                                 secret=self._token) from None
+        with self._lock:
+            try:
+                wait, left = self.pacer.delay(), self.pacer.left
+            except WaitTooLong as e:
+                self.pacer.forget()
+                raise RateLimitError(method, template, reason=f"not sent: {e}",
+                                     secret=self._token) from None
         if wait > 0:
             log.warning("%s %s: the store's rate limit is used up (%s: %g); waiting %.1f s",
-                        method, template, REQUESTS_LEFT, self.pacer.left, wait)
+                        method, template, REQUESTS_LEFT, left, wait)
             self._sleep(wait)
-            self.pacer.forget()
+            with self._lock:
+                self.pacer.forget()
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.stats[name] += 1
 
     def _classify(self, method: str, template: str, resp: requests.Response, attempt: int) -> Any:
         status = resp.status_code
@@ -162,8 +182,9 @@ class Transport:
             return self._decode(method, template, resp, attempt)
         body = _body(resp)
         if status == 429:
-            self.stats["rate_limited"] += 1
-            self.pacer.forget()
+            self._count("rate_limited")
+            with self._lock:
+                self.pacer.forget()
             try:
                 delay = rate_limited_delay(resp.headers, attempt, self._policy, self._rng)
             except WaitTooLong as e:

@@ -42,6 +42,7 @@ class Sandbox:
         webhook_retry_delays: tuple[float, ...] = (0.2, 0.5, 1.0),
         clock: Callable[[], float] = time.time,
         seed: int = 0,
+        seed_shipped: float | None = None,
     ) -> None:
         self.host, self.port, self.token = host, port, token
         self.store = Store(store_hash, clock=clock, data_file=data_file)
@@ -50,7 +51,7 @@ class Sandbox:
         self.app = App(self.store, token, self.limiter, self.faults)
         self.dispatcher = Dispatcher(self.store, webhook_retry_delays)
         self.store.listeners.append(self.dispatcher.on_event)
-        self._seed_orders, self._seed = seed_orders, seed
+        self._seed_orders, self._seed, self._seed_shipped = seed_orders, seed, seed_shipped
         self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -71,7 +72,7 @@ class Sandbox:
         self._server = SandboxServer((self.host, self.port), self)
         self.store.api_root = self.api_url
         if self._seed_orders and not self.store.loaded:
-            seed(self.store, self._seed_orders, self._seed)
+            seed(self.store, self._seed_orders, self._seed, self._seed_shipped)
         self.dispatcher.start()
         self._thread = threading.Thread(
             target=self._server.serve_forever,

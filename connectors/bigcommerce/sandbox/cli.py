@@ -31,6 +31,10 @@ from . import Sandbox
     "--seed", "seed_orders", default=0, show_default=True, help="Sample orders to create."
 )
 @click.option(
+    "--seed-shipped", type=click.FloatRange(0, 1), default=None,
+    help="Fraction of the sample orders that are shipped (default: those in statuses 2 and 3).",
+)
+@click.option(
     "--data-file",
     type=click.Path(dir_okay=False),
     default=None,
@@ -56,6 +60,7 @@ def sandbox(
     store_hash: str,
     token: str,
     seed_orders: int,
+    seed_shipped: float | None,
     data_file: str | None,
     quota: int | None,
     window_ms: int,
@@ -70,6 +75,7 @@ def sandbox(
         store_hash=store_hash,
         token=token,
         seed_orders=seed_orders,
+        seed_shipped=seed_shipped,
         quota=quota,
         window_ms=window_ms,
         fault_rate=fault_rate,

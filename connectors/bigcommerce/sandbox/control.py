@@ -31,6 +31,10 @@ def handle(sandbox: Sandbox, method: str, path: str, body: dict[str, Any]) -> tu
             "latency_ms": faults.latency_ms,
             "fault_seed": faults.seed,
         }
+    if action == ("GET", "/quota"):
+        limiter = sandbox.limiter
+        return 200, {"quota": limiter.quota, "window_ms": limiter.window_ms,
+                     "refused": limiter.refused, "most_in_window": limiter.most_in_window}
     if action == ("POST", "/quota"):
         limiter = sandbox.limiter
         limiter.configure(

@@ -27,6 +27,8 @@ class RateLimiter:
             self.quota, self.window_ms = quota, int(window_ms)
             self._start: float | None = None
             self._used = 0
+            self.refused = 0  # requests answered 429 for being over the quota
+            self.most_in_window = 0  # the most requests let through in one window
 
     def check(self) -> Verdict:
         """Count one request; refuse it (429) when the window's quota is used up."""
@@ -38,6 +40,9 @@ class RateLimiter:
             allowed = self._used < quota
             if allowed:
                 self._used += 1
+                self.most_in_window = max(self.most_in_window, self._used)
+            else:
+                self.refused += 1
             reset_ms = max(0, int(self.window_ms - (now - self._start) * 1000))
             headers = {
                 "X-Rate-Limit-Time-Window-Ms": str(self.window_ms),

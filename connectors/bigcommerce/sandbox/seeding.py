@@ -101,18 +101,25 @@ def _ship(store: Store, rng: random.Random, order: dict[str, Any], full: bool) -
             return
 
 
-def seed(store: Store, count: int, seed_value: int = 0) -> None:
-    """Create `count` orders spread over all statuses 0-14, some shipped, some multi-address."""
+def seed(store: Store, count: int, seed_value: int = 0, shipped: float | None = None) -> None:
+    """Create `count` orders spread over all statuses 0-14, some shipped, some multi-address.
+
+    `shipped`: the fraction of orders that are Shipped or Partially Shipped (alternately), the
+    others spread over the other statuses; by default the 2 in 15 those statuses get."""
     rng = random.Random(seed_value)
     statuses = list(range(15))
     rng.shuffle(statuses)
+    if shipped is not None:
+        others = [s for s in statuses if s not in (2, 3)]
+        statuses = [(2, 3)[int(i * shipped) % 2] if int((i + 1) * shipped) > int(i * shipped)
+                    else others[i % len(others)] for i in range(count)]
     real_clock = store.clock
     clock = FrozenClock(int(real_clock()) - 86400 - count * 300)
     store.clock = clock
     try:
         with store.batch():
             for i in range(count):
-                status_id = statuses[i % 15]
+                status_id = statuses[i % len(statuses)]
                 order = store.create_order(order_body(rng, status_id))
                 clock.advance(rng.choice((0, 60, 300)))
                 if status_id in (2, 3):

@@ -35,8 +35,11 @@ def test_quota_gives_429_with_headers() -> None:
         assert 0 < int(refused.headers["X-Rate-Limit-Time-Reset-Ms"]) <= 60000
         assert refused.json()[0]["status"] == 429
         assert api.control("GET", "/calls").status_code == 200  # introspection is never limited
+        assert api.control("GET", "/quota").json() == {
+            "quota": 3, "window_ms": 60000, "refused": 1, "most_in_window": 3}
         api.control("POST", "/quota", {"quota": 5, "window_ms": 50})
         assert api.get("/v2/time").status_code == 200
+        assert api.control("GET", "/quota").json()["refused"] == 0  # counted anew
         api.close()
 
 

@@ -1,0 +1,87 @@
+"""The token bucket shared in PostgreSQL: two buckets naming one store take from one row, the
+store's headers seen by one hold for the other, and the configuration picks the backend."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectors.bigcommerce.quota import BULK, SINGLE, Limits, ProcessBucket
+from connectors.bigcommerce.quota_setup import backend_of, bucket_for, store_key
+from engine import config as config_module
+from engine.db import DatabaseError
+from engine.errors import ConfigError
+from tests.support import databases
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    with databases.fresh_schema() as found:
+        yield found
+
+
+def test_two_buckets_of_one_store_share_its_tokens(url: str) -> None:
+    from connectors.bigcommerce.quota_postgres import PostgresBucket
+
+    limits = Limits(150, 30)
+    a, b = (PostgresBucket(url, "https://api.example/stores/abc", limits) for _ in range(2))
+    other = PostgresBucket(url, "https://api.example/stores/def", limits)
+    try:
+        for _ in range(limits.capacity - limits.reserve):
+            assert a._take(BULK) == 0
+        assert b._take(BULK) > 0  # a took them: b's bulk work waits
+        assert b._take(SINGLE) == 0  # but single-order work still has the reserve
+        assert other._take(BULK) == 0  # another store has its own row
+    finally:
+        for bucket in (a, b, other):
+            bucket.close()
+
+
+def test_a_used_up_window_pauses_every_bucket_of_the_store(url: str) -> None:
+    from connectors.bigcommerce.quota_postgres import PostgresBucket
+
+    a, b = (PostgresBucket(url, "s", Limits(150, 30)) for _ in range(2))
+    try:
+        a.observe({"X-Rate-Limit-Requests-Left": "0", "X-Rate-Limit-Time-Reset-Ms": "20000"})
+        assert 19 < b._take(SINGLE) <= 20
+        a.observe({"X-Rate-Limit-Requests-Quota": "450", "X-Rate-Limit-Time-Window-Ms": "30000"})
+        b.observe({})  # nothing said: nothing written
+        assert b._read_limits() == Limits(450, 30.0)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_an_unreachable_database_is_one_clear_error() -> None:
+    from connectors.bigcommerce.quota_postgres import PostgresBucket
+
+    with pytest.raises(DatabaseError, match=r"cannot connect to postgresql://nobody@127\.0\.0\.1:9/"):
+        PostgresBucket("postgresql://nobody:secret@127.0.0.1:9/x?connect_timeout=2", "s", Limits())
+
+
+def configured(tmp_path: Path, text: str, state: str | None = None) -> config_module.Config:
+    path = tmp_path / "rulesync.yaml"
+    path.write_text(f"version: 1\n{text}", encoding="utf-8")
+    return config_module.load(path, state=state, environ={"BIGCOMMERCE_STORE_HASH": "abc"})
+
+
+def test_the_backend_follows_the_state_unless_said(tmp_path: Path) -> None:
+    pg = "postgresql://rulesync@db.example/rulesync"
+    assert backend_of(configured(tmp_path, "")) == ("process", "")
+    assert backend_of(configured(tmp_path, "", pg)) == ("postgresql", pg)
+    assert backend_of(configured(tmp_path, "store: {quota: {backend: process}}\n", pg)) == \
+        ("process", "")
+    other = "postgresql://q@quota.example/q"
+    assert backend_of(configured(tmp_path, f"store: {{quota: {{url: '{other}'}}}}\n", pg)) == \
+        ("postgresql", other)
+    with pytest.raises(ConfigError, match="store.quota.backend: postgresql needs store.quota.url"):
+        backend_of(configured(tmp_path, "store: {quota: {backend: postgresql}}\n"))
+    assert store_key(configured(tmp_path, "")) == "https://api.bigcommerce.com/stores/abc"
+
+
+def test_plan_and_a_sqlite_state_keep_the_bucket_in_the_process(tmp_path: Path) -> None:
+    cfg = configured(tmp_path, "store: {quota: {requests: 450, window_seconds: 30}}\n",
+                     "postgresql://rulesync@db.example/rulesync")
+    bucket = bucket_for(cfg, read_only=True)  # never connects: plan changes nothing
+    assert isinstance(bucket, ProcessBucket) and bucket.bucket.limits == Limits(450, 30)
