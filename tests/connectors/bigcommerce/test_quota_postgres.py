@@ -85,3 +85,15 @@ def test_plan_and_a_sqlite_state_keep_the_bucket_in_the_process(tmp_path: Path) 
                      "postgresql://rulesync@db.example/rulesync")
     bucket = bucket_for(cfg, read_only=True)  # never connects: plan changes nothing
     assert isinstance(bucket, ProcessBucket) and bucket.bucket.limits == Limits(450, 30)
+
+
+def test_each_configured_store_has_its_own_quota(tmp_path: Path) -> None:
+    cfg = configured(tmp_path, "store: {quota: {requests: 150}, concurrency: 2}\n"
+                               "stores:\n"
+                               "  - {name: eu, store_hash: a1, quota: {requests: 450}}\n"
+                               "  - {name: us, store_hash: b2}\n")
+    eu, us = cfg.each_store()
+    assert (dict(eu.quota), eu.concurrency) == ({"requests": 450}, 2)
+    assert (dict(us.quota), us.concurrency) == ({"requests": 150}, 2)
+    assert store_key(eu) != store_key(us)
+    assert bucket_for(eu).bucket.limits == Limits(450, 30)
