@@ -15,6 +15,7 @@ request (connectors/bigcommerce/sessions.py): no two threads share one.
 from __future__ import annotations
 
 import contextvars
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
@@ -48,20 +49,28 @@ class Fetcher:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def shipments(self, order_ids: list[int]) -> Read:
-        """Start reading these orders' shipments; `read(order_id)` waits for one of them (an
-        order not started here is read when asked)."""
+        """Start reading these orders' shipments; `read(order_id)`, asked in the same order,
+        waits for one of them (an order not started here is read when asked). At most
+        2 x concurrency reads run ahead of the one asked for: a feed abandoned halfway (an
+        error in the sync) leaves only those few to finish."""
         client = self._client
         if self._concurrency == 1 or len(order_ids) < 2:
             return client.list_shipments
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._concurrency, "rulesync-fetch")
-        started: dict[int, Future[list[dict[str, Any]]]] = {
-            order_id: self._pool.submit(contextvars.copy_context().run, client.list_shipments,
-                                        order_id)
-            for order_id in order_ids}
+        pool = self._pool = self._pool or ThreadPoolExecutor(self._concurrency, "rulesync-fetch")
+        waiting = deque(order_ids)
+        started: dict[int, Future[list[dict[str, Any]]]] = {}
+
+        def top_up() -> None:
+            while waiting and len(started) < 2 * self._concurrency:
+                order_id = waiting.popleft()
+                started[order_id] = pool.submit(contextvars.copy_context().run,
+                                                client.list_shipments, order_id)
 
         def read(order_id: int) -> list[dict[str, Any]]:
+            top_up()
             future = started.pop(order_id, None)
+            top_up()
             return client.list_shipments(order_id) if future is None else future.result()
 
+        top_up()
         return read
