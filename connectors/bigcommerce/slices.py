@@ -21,6 +21,7 @@ from connectors.bigcommerce.changefeed import (
     _modified,
     rfc2822,
 )
+from connectors.bigcommerce.fetch import Fetcher
 
 
 @dataclass(frozen=True)
@@ -54,22 +55,26 @@ def plan(feed: ChangeFeed, start: Cursor, size: int) -> Plan:
 def changes(feed: ChangeFeed, start: Cursor, lower: int, upper: int, first: int, last: int
             ) -> Iterator[OrderChange]:
     """The changed orders with ids first..last in the window, read now; those the run's
-    starting cursor had seen are skipped as the single-process feed skips them."""
+    starting cursor had seen are skipped as the single-process feed skips them. A page's
+    shipments are read `feed.concurrency` at a time, as in the single-process feed."""
     after = first - 1
-    while True:
-        page = feed.client.list_orders_page(
-            min_date_modified=rfc2822(lower), max_date_modified=rfc2822(upper),
-            sort="id:asc", limit=PAGE_LIMIT, min_id=after + 1, max_id=last)
-        for raw in page:
-            order_id = int(raw["id"])
-            epoch = _modified(raw)[1]
-            if not first <= order_id <= last or order_id <= after or (
-                    epoch is not None and not lower <= epoch <= upper):
-                continue
-            after = order_id
-            if (order_id, _modified(raw)[0]) in start.seen:
-                continue
-            yield feed.change(raw)
-        if len(page) < PAGE_LIMIT:
-            return
-        after = max(after, *(int(raw["id"]) for raw in page))
+    with Fetcher(feed.client, feed.concurrency) as fetcher:
+        while True:
+            page = feed.client.list_orders_page(
+                min_date_modified=rfc2822(lower), max_date_modified=rfc2822(upper),
+                sort="id:asc", limit=PAGE_LIMIT, min_id=after + 1, max_id=last)
+            fresh = []
+            for raw in page:
+                order_id = int(raw["id"])
+                epoch = _modified(raw)[1]
+                if not first <= order_id <= last or order_id <= after or (
+                        epoch is not None and not lower <= epoch <= upper):
+                    continue
+                after = order_id
+                if (order_id, _modified(raw)[0]) in start.seen:
+                    continue
+                fresh.append(raw)
+            yield from feed.changes_of(fresh, fetcher)
+            if len(page) < PAGE_LIMIT:
+                return
+            after = max(after, *(int(raw["id"]) for raw in page))
