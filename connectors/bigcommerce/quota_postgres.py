@@ -12,12 +12,12 @@ created by the first process that needs it.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 from connectors.bigcommerce.quota import Advice, Bucket, Limits, Waiting, observe, take
 from engine.db import DatabaseError, first_line, shown
@@ -28,7 +28,87 @@ _CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     store TEXT PRIMARY KEY, requests BIGINT NOT NULL, window_s DOUBLE PRECISION NOT NULL,
     tokens DOUBLE PRECISION NOT NULL, stamp DOUBLE PRECISION NOT NULL,
     paused_until DOUBLE PRECISION NOT NULL DEFAULT 0)"""
+T = TypeVar("T")
 _NOW = "extract(epoch FROM clock_timestamp())::float8"
+
+
+class _Dropped(DatabaseError):
+    """The connection was found dropped: it may be opened again and the work run again."""
+
+    def __init__(self, error: DatabaseError) -> None:
+        super().__init__(error.where, error.reason, error.doing)
+
+
+class _Link:
+    """One connection per database in this process, shared by the buckets of every store and
+    thread that use it: a worker syncing many stores on many threads holds one connection for
+    them, not one each (a server's connections are few). Their transactions take turns; each
+    lasts a few statements. A connection the server dropped, or one inherited through a fork,
+    is opened anew on next use."""
+
+    _open: ClassVar[dict[str, _Link]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, url: str) -> None:
+        self.url, self.where, self.users = url, shown(url), 0
+        self.lock = threading.Lock()  # one transaction at a time on the connection
+        self._driver: Any = _driver()  # a clear error when the postgres extra is missing
+        self._conn: Any = None
+        self._pid = 0
+
+    @classmethod
+    def take(cls, url: str) -> _Link:
+        with cls._guard:
+            link = cls._open.get(url) or cls._open.setdefault(url, cls(url))
+            link.users += 1
+        return link
+
+    def release(self) -> None:
+        with self._guard:
+            self.users -= 1
+            if self.users > 0:
+                return
+            if self._open.get(self.url) is self:
+                del self._open[self.url]
+        with self.lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def run(self, work: Callable[[Any], T]) -> T:
+        """`work(connection)` in one transaction; once more on a new connection when the old
+        one turns out dropped (a restarted server: nothing was committed on it)."""
+        try:
+            return self._run(work)
+        except _Dropped:
+            return self._run(work)
+
+    def _run(self, work: Callable[[Any], T]) -> T:
+        with self.lock:
+            conn = self._connected()
+            try:
+                with conn.transaction():
+                    return work(conn)
+            except self._driver.Error as e:
+                if not (conn.closed or conn.broken):
+                    raise DatabaseError(self.where, first_line(e)) from None
+                self._conn = None
+                raise _Dropped(DatabaseError(self.where, first_line(e))) from None
+
+    def _connected(self) -> Any:
+        if self._conn is not None and not self._conn.closed and self._pid == os.getpid():
+            return self._conn
+        timeout = {} if "connect_timeout" in self.url else {"connect_timeout": CONNECT_TIMEOUT_S}
+        try:
+            conn = self._driver.connect(self.url, autocommit=True, **timeout)
+            with conn.transaction():
+                schema = conn.execute("SELECT current_schema()").fetchone()[0]
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(str(schema), TABLE),))
+                conn.execute(_CREATE)
+        except self._driver.Error as e:
+            raise DatabaseError(self.where, first_line(e), "connect to") from None
+        self._conn, self._pid = conn, os.getpid()
+        return conn
 
 
 class PostgresBucket(Waiting):
@@ -38,77 +118,57 @@ class PostgresBucket(Waiting):
     def __init__(self, url: str, store: str, limits: Limits, ceiling: int | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(sleep)
-        psycopg = _driver()  # a clear error when the postgres extra is not installed
         self.where, self.store, self._ceiling = shown(url), store, ceiling
-        self._errors = psycopg.Error
-        self._lock = threading.Lock()  # one transaction at a time on this connection
-        timeout = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT_S}
-        try:
-            self._conn: Any = psycopg.connect(url, autocommit=True, **timeout)
-        except psycopg.Error as e:
-            raise DatabaseError(self.where, first_line(e), "connect to") from None
-        # Closed when the bucket goes, even if nobody calls close() (a store is not closed).
-        self._finalizer = weakref.finalize(self, self._conn.close)
         self._limits = limits  # as last read: whether a reply's headers could change the row
-        with self._transaction():
-            schema = self._conn.execute("SELECT current_schema()").fetchone()[0]
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)",
-                               (lock_key(str(schema), TABLE),))
-            self._conn.execute(_CREATE)
-            self._conn.execute(
-                f"INSERT INTO {TABLE} (store, requests, window_s, tokens, stamp) "
-                f"VALUES (%s, %s, %s, %s, ({_NOW})) ON CONFLICT (store) DO NOTHING",
-                (store, limits.requests, limits.window, float(limits.capacity)))
+        self._link = _Link.take(url)
+        # Let go when the bucket goes, even if nobody calls close() (a store is not closed).
+        self._finalizer = weakref.finalize(self, self._link.release)
+        try:  # connected, the table there: a wrong URL is an error now, not mid-sync
+            self._link.run(lambda conn: None)
+        except DatabaseError:
+            self._finalizer()
+            raise
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """BEGIN ... COMMIT, one thread at a time; a database error names the database."""
-        with self._lock:
-            try:
-                with self._conn.transaction():
-                    yield
-            except self._errors as e:
-                raise DatabaseError(self.where, first_line(e)) from None
-
-    def _read(self) -> tuple[Bucket, float]:
-        row = self._conn.execute(
-            f"SELECT requests, window_s, tokens, stamp, paused_until FROM {TABLE} "
-            "WHERE store = %s FOR UPDATE", (self.store,)).fetchone()
-        now = float(self._conn.execute(f"SELECT {_NOW}").fetchone()[0])
-        if row is None:  # dropped under us: a full bucket again
-            return Bucket.full(self._limits, now), now
-        requests, window, tokens, stamp, paused = row
+    def _read(self, conn: Any) -> tuple[Bucket, float]:
+        """The store's row, locked until the transaction ends (made, full, if missing: the
+        first of two processes to make it wins, the other waits and then reads it)."""
+        select = (f"SELECT requests, window_s, tokens, stamp, paused_until, {_NOW} FROM {TABLE} "
+                  "WHERE store = %s FOR UPDATE")
+        row = conn.execute(select, (self.store,)).fetchone()
+        if row is None:
+            limits = self._limits
+            conn.execute(f"INSERT INTO {TABLE} (store, requests, window_s, tokens, stamp) "
+                         f"VALUES (%s, %s, %s, %s, {_NOW}) ON CONFLICT (store) DO NOTHING",
+                         (self.store, limits.requests, limits.window, float(limits.capacity)))
+            row = conn.execute(select, (self.store,)).fetchone()
+        requests, window, tokens, stamp, paused, now = row
         return Bucket(Limits(int(requests), float(window)), float(tokens), float(stamp),
-                      float(paused)), now
+                      float(paused)), float(now)
 
     def _read_limits(self) -> Limits:
-        with self._transaction():
-            return self._read()[0].limits
+        return self._link.run(lambda conn: self._read(conn)[0].limits)
 
-    def _write(self, b: Bucket) -> None:
+    def _write(self, conn: Any, b: Bucket) -> None:
         self._limits = b.limits
-        self._conn.execute(
-            f"INSERT INTO {TABLE} AS q (store, requests, window_s, tokens, stamp, paused_until) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (store) DO UPDATE SET "
-            "requests = excluded.requests, window_s = excluded.window_s, "
-            "tokens = excluded.tokens, stamp = excluded.stamp, "
-            "paused_until = excluded.paused_until",
-            (self.store, b.limits.requests, b.limits.window, b.tokens, b.stamp, b.paused_until))
+        conn.execute(
+            f"UPDATE {TABLE} SET requests = %s, window_s = %s, tokens = %s, stamp = %s, "
+            "paused_until = %s WHERE store = %s",
+            (b.limits.requests, b.limits.window, b.tokens, b.stamp, b.paused_until, self.store))
 
     def _take(self, kind: str) -> float:
-        with self._transaction():
-            bucket, now = self._read()
-            bucket, wait = take(bucket, now, kind)
-            self._write(bucket)
-        return wait
+        def taking(conn: Any) -> float:
+            bucket, wait = take(*self._read(conn), kind)
+            self._write(conn, bucket)
+            return wait
+
+        return self._link.run(taking)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         advice = Advice.of(headers)
         if not advice.changes(self._limits, self._ceiling):
             return  # the common case: nothing to write, no round trip
-        with self._transaction():
-            bucket, now = self._read()
-            self._write(observe(bucket, now, advice, self._ceiling))
+        self._link.run(lambda conn: self._write(
+            conn, observe(*self._read(conn), advice, self._ceiling)))
 
     def close(self) -> None:
         self._finalizer()

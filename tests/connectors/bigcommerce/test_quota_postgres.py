@@ -97,3 +97,22 @@ def test_each_configured_store_has_its_own_quota(tmp_path: Path) -> None:
     assert (dict(us.quota), us.concurrency) == ({"requests": 150}, 2)
     assert store_key(eu) != store_key(us)
     assert bucket_for(eu).bucket.limits == Limits(450, 30)
+
+
+def test_buckets_share_one_connection_per_database_and_survive_a_dropped_one(url: str) -> None:
+    import psycopg
+
+    from connectors.bigcommerce.quota_postgres import PostgresBucket, _Link
+
+    a, b = PostgresBucket(url, "eu", Limits()), PostgresBucket(url, "us", Limits())
+    try:
+        assert a._link is b._link and a._link.users == 2
+        pid = a._link._conn.info.backend_pid
+        with psycopg.connect(databases.server_url(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert a._take(SINGLE) == 0  # on a new connection
+        assert a._link._conn.info.backend_pid != pid
+    finally:
+        a.close()
+        b.close()
+    assert url not in _Link._open
