@@ -2,7 +2,8 @@
 name from rulesync.yaml, the same way as the built-ins.
 
 The example package (tests/plugins/rulesync-journal-oms, its own pyproject.toml) is installed
-into this test environment with pip, as a user would install a connector, and removed after.
+into this test environment with pip, as a user would install a connector, and removed after;
+it passes the conformance kit (engine/conformance) as any OMS connector should.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.conformance import Conformance
+from engine.conformance.rows import RowsRun
 from tests.support.acceptance_world import World, order_body
 
 PACKAGE = Path(__file__).resolve().parents[1] / "plugins" / "rulesync-journal-oms"
@@ -42,6 +45,17 @@ def write_config(w: World, text: str) -> Path:
     path = w.dir / "rulesync.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.mark.usefixtures("journal_connector")
+class TestJournalConformance(Conformance):
+    oms = {"connector": "journal", "journal": "journal.jsonl"}
+
+    def test_the_kit_went_through_the_connector(self, seed_rows: RowsRun) -> None:
+        journal = (seed_rows.world.dir / "journal.jsonl").read_text(encoding="utf-8")
+        actions = {json.loads(line)["action"] for line in journal.splitlines()}
+        assert actions == {"import_order", "mark_paid", "mark_packed", "record_shipment",
+                           "void_order", "close_order"}, actions
 
 
 def test_an_installed_connector_is_listed_with_its_package(journal_connector: None,
