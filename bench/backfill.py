@@ -39,13 +39,13 @@ import atexit, os, resource, sys
 fd = int(sys.argv[2])
 atexit.register(lambda: os.write(fd, str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).encode()))
 sys.argv = ["rulesync", "apply", "--state", sys.argv[1], "--json"]
-from engine.cli import main
+from engine.cli.main import main
 main()
 """
 
 
 def start_sandbox(orders: int) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "sandbox", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "sandbox", "--port", "0",
                              "--seed", str(orders), "--token", "bench-token"],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None

@@ -37,9 +37,9 @@ def timed(args: list[str], runs: int, cwd: str) -> tuple[list[float], list[float
 
 def in_process(runs: int) -> list[float]:
     import rules
-    from engine.docs import Places, build
-    from engine.docs_render import render
-    from engine.loader import load_rulesets
+    from engine.docs.build import Places, build
+    from engine.docs.render import render
+    from engine.language.loader import load_rulesets
 
     out = []
     for _ in range(runs):

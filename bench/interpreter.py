@@ -3,7 +3,7 @@
 Evaluates one deterministic mix of events (random.Random(seed)) against the shipped inbound rules
 (rules/bigcommerce/inbound.yaml) with:
 
-  rulesync        engine.interpreter.evaluate(ruleset, event, state, settings)
+  rulesync        engine.language.interpreter.evaluate(ruleset, event, state, settings)
   hand-written    the same table as plain if/elif, building the same Decision / PlannedAction
                   objects (same classes, fields and keys), so the ratio is interpretation overhead
   zen             zen-engine's ZenEngine (static loader), engine.evaluate(key, context) per event,
@@ -41,9 +41,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.interpreter import evaluate
-from engine.loader import load_file
-from engine.model import Decision, PlannedAction, RuleSet
+from engine.language.interpreter import evaluate
+from engine.language.loader import load_file
+from engine.language.model import Decision, PlannedAction, RuleSet
 
 zen: Any
 try:

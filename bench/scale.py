@@ -34,7 +34,7 @@ TOKEN = "bench-token"
 
 def start_sandbox(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "sandbox", "--port", "0", "--token", TOKEN,
+        [sys.executable, "-m", "engine.cli.main", "sandbox", "--port", "0", "--token", TOKEN,
          "--seed", str(args.orders), "--seed-shipped", str(args.shipped),
          "--quota", str(args.quota), "--window-ms", str(args.window_ms),
          "--latency-ms", str(args.latency_ms)], stdout=subprocess.PIPE, text=True)
@@ -64,7 +64,7 @@ def backfill(args: argparse.Namespace, concurrency: int) -> dict[str, Any]:
                    "BIGCOMMERCE_ACCESS_TOKEN": TOKEN}
             started = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, "-m", "engine.cli", "--config", str(config), "apply", "--json",
+                [sys.executable, "-m", "engine.cli.main", "--config", str(config), "apply", "--json",
                  "-q", "--state", str(Path(tmp) / "state.sqlite")],
                 env=env, capture_output=True, text=True)
             seconds = time.perf_counter() - started

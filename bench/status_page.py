@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from connectors.bigcommerce.sandbox import Sandbox
-from engine.status_data import cursor
+from engine.serve.status_data import cursor
 
 RULESYNC = str(Path(sys.executable).parent / "rulesync")
 TOKEN, SECRET = "bench-token", "bench-webhook-secret-0123456789"

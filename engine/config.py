@@ -15,11 +15,13 @@ from typing import Any
 import rules as shipped
 from connectors.bigcommerce.diagnose import token_problem
 from connectors.bigcommerce.errors import api_url_problem
-from engine import db, schema, secrets
+from engine import secrets
+from engine.connect.ports import DEFAULT_STORE
 from engine.errors import ConfigError
-from engine.loader import InvalidRules
-from engine.ports import DEFAULT_STORE
-from engine.yamldoc import Document, decode, read
+from engine.language import schema
+from engine.language.loader import InvalidRules
+from engine.language.yamldoc import Document, decode, read
+from engine.storage import db
 
 DEFAULT_FILE = "rulesync.yaml"
 DEFAULT_STATE = ".rulesync/state.sqlite"
@@ -34,7 +36,7 @@ class Config:
     file: Path | None
     rules: tuple[Path, ...]
     settings: Mapping[str, Any]
-    state: Path | str  # a SQLite file, or a PostgreSQL URL (engine/db.py)
+    state: Path | str  # a SQLite file, or a PostgreSQL URL (engine/storage/db.py)
     store_hash: str = ""
     api_url: str = DEFAULT_API_URL
     token_env: str = TOKEN_ENV
@@ -42,7 +44,7 @@ class Config:
     inbox_retention_days: float = DEFAULT_INBOX_RETENTION_DAYS
     max_wait_seconds: float | None = None
     timeout_seconds: float | None = None
-    store_connector: str = "bigcommerce"  # engine/registry.py
+    store_connector: str = "bigcommerce"  # engine/connect/registry.py
     oms_connector: str = "ledger"
     oms_options: Mapping[str, Any] = field(default_factory=dict)  # the rest of `oms:`
     broker: Mapping[str, Any] = field(default_factory=dict)  # `broker:` (engine/distributed)

@@ -16,7 +16,7 @@ class EvaluationError(RulesyncError):
     """A rule could not be evaluated for an event (a template or expression failed)."""
 
 
-# What the sync engine needs to tell apart in a connector's failures (engine/ports.py); each
+# What the sync engine needs to tell apart in a connector's failures (engine/connect/ports.py); each
 # connector's own errors derive from these, so the engine never imports a connector's classes.
 
 class StoreError(RulesyncError):

@@ -16,7 +16,7 @@ import re
 from urllib.parse import unquote, urlsplit
 
 REDACTED = "***"
-# The status page's admin token is a secret like the others (engine/status_auth.py).
+# The status page's admin token is a secret like the others (engine/serve/status_auth.py).
 SECRET_ENVS = ("BIGCOMMERCE_ACCESS_TOKEN", "RULESYNC_WEBHOOK_SECRET", "RULESYNC_ADMIN_TOKEN")
 MIN_SECRET = 4  # shorter "secrets" would redact ordinary letters out of every line
 # The userinfo of any URL: everything between the scheme and the last "@" of the authority.

@@ -8,10 +8,10 @@ from typing import Any
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.shipments import same_shipment
 from connectors.ledger.records import LedgerOrder
-from engine.catalog import HOLD_STATUSES, TERMINAL_STATUSES, downgrade, status_label
-from engine.effects import DONE, NOOP, ActionCall, Handler, Outcome
+from engine.connect.ports import Oms, SyncState
 from engine.errors import StaleOrder
-from engine.ports import Oms, SyncState
+from engine.language.catalog import HOLD_STATUSES, TERMINAL_STATUSES, downgrade, status_label
+from engine.language.effects import DONE, NOOP, ActionCall, Handler, Outcome
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The store client `plan` uses: it reads the live store and never writes to it.
 
-`plan` runs the real sync (engine/planning.py); this client lets every GET through and answers
+`plan` runs the real sync (engine/storage/planning.py); this client lets every GET through and answers
 the two writes a sync makes, a status PUT and a shipment POST, from memory, so that later reads
 in the same run see their effect as they would in `apply`.
 """

@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from connectors.bigcommerce.quota import Advice, Bucket, Limits, Waiting, observe, take
-from engine.db import DatabaseError, first_line, shown
-from engine.db_postgres import CONNECT_TIMEOUT_S, _driver, lock_key
+from engine.storage.db import DatabaseError, first_line, shown
+from engine.storage.postgres import CONNECT_TIMEOUT_S, _driver, lock_key
 
 TABLE = "rulesync_store_quota"
 _CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (

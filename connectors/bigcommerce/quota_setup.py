@@ -16,9 +16,10 @@ from typing import Any
 from connectors.bigcommerce.errors import origin
 from connectors.bigcommerce.quota import DEFAULT_REQUESTS, DEFAULT_WINDOW, Limits, ProcessBucket
 from connectors.bigcommerce.quota import QuotaBucket as QuotaBucket
-from engine import db, secrets
+from engine import secrets
 from engine.config import Config
 from engine.errors import ConfigError
+from engine.storage import db
 
 PROCESS, POSTGRESQL = "process", "postgresql"
 DEFAULT_CONCURRENCY = 8

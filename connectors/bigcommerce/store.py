@@ -1,4 +1,4 @@
-"""BigCommerce as the engine's store (engine/ports.py `Store`), and its registry entry.
+"""BigCommerce as the engine's store (engine/connect/ports.py `Store`), and its registry entry.
 
 Wraps the REST client with what the sync asks of a store: the change feed, one order read now,
 an order's shipments, the outbound actions (connectors/bigcommerce/actions.py) and the webhooks
@@ -20,8 +20,8 @@ from connectors.bigcommerce.policy import RetryPolicy
 from connectors.bigcommerce.quota import SINGLE, work
 from connectors.bigcommerce.quota_setup import DEFAULT_CONCURRENCY, bucket_for
 from engine.config import Config
-from engine.effects import ActionCall, Outcome
-from engine.ports import Oms, Plugin, Store, SyncState
+from engine.connect.ports import Oms, Plugin, Store, SyncState
+from engine.language.effects import ActionCall, Outcome
 
 Known = Callable[[int], "int | None"]
 
@@ -85,7 +85,7 @@ class BigCommerceStore:
         return slices.changes(self._feed, _cursor(cursor), lower, upper, first, last)
 
     def hook_status(self) -> list[dict[str, Any]]:
-        from engine import hooks  # the webhook verbs' module, which imports the client
+        from engine.serve import hooks  # the webhook verbs' module, which imports the client
 
         return hooks.status(self.client, None)
 

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from connectors.ledger.errors import Conflict
 from connectors.ledger.ledger import Ledger
-from engine.effects import DONE, NOOP, ActionCall, Handler, Outcome
+from engine.language.effects import DONE, NOOP, ActionCall, Handler, Outcome
 
 ORIGIN = "store"  # the change came from the store through the sync
 

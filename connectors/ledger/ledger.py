@@ -18,8 +18,8 @@ from connectors.ledger import changes, details, policy, quantities, records, row
 from connectors.ledger.errors import Conflict, LedgerError, UnknownOrder
 from connectors.ledger.records import HistoryEntry, LedgerOrder, Shipment
 from connectors.ledger.schema import DEFAULT_STORE, connect
-from engine.db import Database
-from engine.effects import ActionCall, Outcome
+from engine.language.effects import ActionCall, Outcome
+from engine.storage.db import Database
 
 
 class Ledger:
@@ -30,7 +30,7 @@ class Ledger:
                  durable: bool = True) -> None:
         """``durable=False`` (the sync's own ledger): on PostgreSQL a commit need not wait for
         the disk, since a change the sync made from the store is made again by the next run if
-        a server crash loses it. A person's changes always wait (engine/db.py)."""
+        a server crash loses it. A person's changes always wait (engine/storage/db.py)."""
         self._db: Database | None = connect(location, durable=durable)
         self.where, self.store = self._db.where, store
 
@@ -234,7 +234,7 @@ class Ledger:
 
     @contextmanager
     def _transaction(self) -> Iterator[Database]:
-        """One short write transaction. It takes the write lock up front (engine/db.py), so a
+        """One short write transaction. It takes the write lock up front (engine/storage/db.py), so a
         second process waits for it instead of failing to upgrade a read lock, and history
         entries become visible in the order of their sequence numbers."""
         with self._reading() as db, db.transaction():

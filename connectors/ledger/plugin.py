@@ -1,4 +1,4 @@
-"""The built-in ledger as the engine's OMS (engine/ports.py `Oms`), and its registry entry.
+"""The built-in ledger as the engine's OMS (engine/connect/ports.py `Oms`), and its registry entry.
 
 Registered in pyproject.toml under `rulesync.oms` as `ledger`, the default of `oms.connector`
 in rulesync.yaml. Its orders live in the state's own database, so `plan` hands it the private
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.ledger.ledger import Ledger
 from engine.config import Config
+from engine.connect.ports import Oms, Plugin
 from engine.errors import ConfigError
-from engine.ports import Oms, Plugin
 
 
 def open_ledger(config: Config, options: Mapping[str, Any], *, location: str | Path,

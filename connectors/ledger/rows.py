@@ -1,14 +1,14 @@
 """SQL for the ledger tables: rows in, records out. Callers own the transaction.
 
 Every order is keyed by its store and its id (schema version 2): each function takes the store.
-Portable SQL only (engine/db.py): it runs on SQLite and on PostgreSQL alike."""
+Portable SQL only (engine/storage/db.py): it runs on SQLite and on PostgreSQL alike."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
 from connectors.ledger.records import HistoryEntry, LedgerOrder, Shipment, ShipmentItem
-from engine.db import Database
+from engine.storage.db import Database
 
 _ORDER_COLUMNS = "store, order_id, billed, paid, packed, closed, void, refunded, details, warnings, " \
                  "imported_at"

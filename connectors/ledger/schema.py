@@ -1,9 +1,9 @@
-"""The ledger's tables (SQLite or PostgreSQL, engine/db.py) and their versioned migrations.
+"""The ledger's tables (SQLite or PostgreSQL, engine/storage/db.py) and their versioned migrations.
 
 The sync engine keeps its own tables in the same database through another connection, so every
 table here is prefixed ``ledger_`` and the schema version lives in ``ledger_schema_version``
 rather than SQLite's ``PRAGMA user_version`` (one per file, which the other tables could claim).
-The statements are written as SQLite spells them; engine/db_postgres.py translates the types.
+The statements are written as SQLite spells them; engine/storage/postgres.py translates the types.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from connectors.ledger.errors import LedgerError, SchemaTooNew
 from connectors.ledger.schema_stores import BY_STORE
-from engine.db import Database, DatabaseError
-from engine.db import connect as open_database
-from engine.db_migrate import Migrations, Step, Versioned, migrate
+from engine.storage.db import Database, DatabaseError
+from engine.storage.db import connect as open_database
+from engine.storage.migrate import Migrations, Step, Versioned, migrate
 
 DEFAULT_STORE = "default"  # the store of orders when one ledger serves one store
 
@@ -99,7 +99,7 @@ def _too_new(found: int, known: int, where: str) -> SchemaTooNew:
 
 
 def versioned(migrations: Migrations = MIGRATIONS) -> Versioned:
-    """The ledger's migrations and where its version is kept (engine/db_migrate.py)."""
+    """The ledger's migrations and where its version is kept (engine/storage/migrate.py)."""
     return Versioned(migrations, PREPARE, schema_version, _record, _too_new)
 
 

@@ -10,8 +10,8 @@ the ledger is named after its id ("L-<n>").
 """
 from __future__ import annotations
 
-from engine.db import Database
-from engine.db_migrate import Step
+from engine.storage.db import Database
+from engine.storage.migrate import Step
 
 FLAGS = ("billed", "paid", "packed", "closed", "void", "refunded")
 ORDER_COLUMNS = ("order_id", *FLAGS, "details", "warnings", "imported_at")

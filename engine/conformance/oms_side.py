@@ -1,6 +1,6 @@
 """The OMS side of a conformance run: its user's changes, and its orders read back.
 
-The kit reads an OMS only through `engine.ports.Oms` (the connector under test, opened from the
+The kit reads an OMS only through `engine.connect.ports.Oms` (the connector under test, opened from the
 world's rulesync.yaml the way the sync opens it), so any connector can be checked. Making a
 change *as the OMS's user* is not part of that protocol (the sync never does it), so a connector
 author supplies an `OmsUser`; `LedgerUser` does it for any connector that keeps its orders in the
@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from engine import config as configuration
 from engine.conformance.world import World
-from engine.session import open_oms
+from engine.connect.session import open_oms
 
 
 class OmsUser(Protocol):

@@ -23,9 +23,9 @@ import yaml
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
-from engine import db
 from engine.conformance.databases import SQLITE, new_location
 from engine.conformance.store_side import StoreSide
+from engine.storage import db
 
 T0 = 1_790_000_000  # any whole second works; the store clock only moves when a test says so
 TOKEN = "sandbox-token"

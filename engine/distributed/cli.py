@@ -11,11 +11,11 @@ from typing import Any
 
 import click
 
-from engine.cli_sync import load_config, state_option
+from engine.cli.sync import load_config, state_option
 from engine.config import Config
+from engine.connect.session import open_state, rulesets_by_direction
 from engine.distributed.settings import Settings, settings, shown
 from engine.errors import ConfigError
-from engine.session import open_state, rulesets_by_direction
 
 log = logging.getLogger("rulesync.worker")
 HEARTBEAT_S = 10.0

@@ -6,9 +6,9 @@ from typing import Any
 
 import click
 
-from engine.cli_sync import load_config, state_option
+from engine.cli.sync import load_config, state_option
+from engine.connect.session import open_state
 from engine.distributed.settings import settings, shown
-from engine.session import open_state
 
 
 @click.command()
@@ -21,8 +21,8 @@ def status(ctx: click.Context, state_path: str | None, store_name: str | None, a
     """Distributed mode at a glance: the broker's queues, the workers alive and, per store, the
     work waiting (webhook deliveries and change-feed slices), the age of the oldest, the last
     successful sync and the retry set. Exit 1 when the broker cannot be reached."""
+    from engine.cli.report_sync import table
     from engine.distributed.status import broker_queues, store_status, workers_alive
-    from engine.report_sync import table
 
     config = load_config(ctx, state_path)
     found = settings(config)

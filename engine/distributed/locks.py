@@ -1,10 +1,10 @@
-"""PostgreSQL advisory locks for the distributed sync (engine/db_postgres.py `lock_key`).
+"""PostgreSQL advisory locks for the distributed sync (engine/storage/postgres.py `lock_key`).
 
 - `order(id)`: two tasks for the same order of a store never run at once, whichever machines
   they run on. Session locks nest (the same connection may take one again), so a decision inside
   an order's sync takes it again without waiting on itself.
 - `store_shared()`: every task holds its store's sync lock *shared*; the single-process `apply`
-  and `serve` take the same lock exclusively (engine/state.py `exclusive`), so they wait for the
+  and `serve` take the same lock exclusively (engine/storage/state.py `exclusive`), so they wait for the
   workers' tasks and the tasks wait for them, while the tasks never wait for each other.
 - `named(...)`: one holder at a time for work that reads a store-wide position (the outbound
   sequence, a run's listing); `try_named` gives up at once instead of waiting.
@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from engine.db import Database, DatabaseError
-from engine.db_postgres import lock_key
-from engine.state import SqlState, meta_key
+from engine.storage.db import Database, DatabaseError
+from engine.storage.postgres import lock_key
+from engine.storage.state import SqlState, meta_key
 
 
 class Locks:
@@ -47,7 +47,7 @@ class Locks:
         return self._held(self._key("order", self.store, str(order_id)))
 
     def store_shared(self) -> AbstractContextManager[None]:
-        # The key engine/state.py's exclusive() takes for this store's sync lock.
+        # The key engine/storage/state.py's exclusive() takes for this store's sync lock.
         name = meta_key(self.store, "sync").replace("/", ".")
         return self._held(self._key("exclusive", name), shared=True)
 

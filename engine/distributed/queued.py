@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from engine.config import Config
+from engine.connect.session import open_state
 from engine.distributed import runs as stages
 from engine.distributed.app import STALL_ENV, make_app, sender
 from engine.distributed.runs import Runs
@@ -20,9 +21,8 @@ from engine.distributed.settings import Settings, settings, shown
 from engine.distributed.status import ALIVE_S, workers_alive
 from engine.distributed.tasks import Send, nudge
 from engine.errors import RulesyncError
-from engine.per_store import Outcome
-from engine.session import open_state
-from engine.state import SqlState
+from engine.storage.state import SqlState
+from engine.sync.per_store import Outcome
 
 log = logging.getLogger("rulesync.apply")
 POLL_S = 0.2

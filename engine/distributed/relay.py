@@ -1,5 +1,5 @@
 """`rulesync serve --queue`: every delivery is in the PostgreSQL inbox before its 200 goes out
-(engine/serve.py, as without --queue); this thread then queues a `sync_order` task per order
+(engine/serve/app.py, as without --queue); this thread then queues a `sync_order` task per order
 for the workers, who mark the deliveries done.
 
 A delivery is claimed before it is queued (its `retry_at` set RESEND_S ahead, in one statement
@@ -15,10 +15,10 @@ import threading
 import time
 
 from engine.config import Config
+from engine.connect.session import open_state
 from engine.distributed.app import make_app, queue_of
 from engine.distributed.settings import Settings, shown
-from engine.session import open_state
-from engine.state import Inbox, SqlState
+from engine.storage.state import Inbox, SqlState
 
 log = logging.getLogger("rulesync.serve")
 RESEND_S = 600.0

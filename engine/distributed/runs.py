@@ -18,11 +18,11 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from engine.db import Database
-from engine.db_migrate import Versioned, migrate
 from engine.errors import RulesyncError
-from engine.state import SqlState, meta_key
-from engine.sync import Summary, utc_now
+from engine.storage.db import Database
+from engine.storage.migrate import Versioned, migrate
+from engine.storage.state import SqlState, meta_key
+from engine.sync.run import Summary, utc_now
 
 LISTING, SLICES, FINISHING, DONE = "listing", "slices", "finishing", "done"
 VERSION_KEY = "distributed_schema_version"

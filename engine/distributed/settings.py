@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine import db
 from engine.config import Config
 from engine.errors import ConfigError
 from engine.secrets import add_url_secrets
+from engine.storage import db
 
 BROKER_ENV = "RULESYNC_BROKER_URL"
 PREFIX_ENV = "RULESYNC_QUEUE_PREFIX"

@@ -6,7 +6,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from engine.ports import SyncState
+from engine.connect.ports import SyncState
 
 HEARTBEAT_KEY = "workers:"  # sync_meta keys workers:NODE = the epoch a worker last said alive
 ALIVE_S = 60.0

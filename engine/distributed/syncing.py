@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import Config
+from engine.connect.ports import OrderChange
+from engine.connect.session import open_sync
 from engine.distributed.locks import Locks
 from engine.distributed.runs import Runs
 from engine.errors import RulesyncError
-from engine.ports import OrderChange
-from engine.session import open_sync
-from engine.state import SqlState
-from engine.sync import OUTBOUND, Summary, Sync
+from engine.storage.state import SqlState
+from engine.sync.run import OUTBOUND, Summary, Sync
 
 log = logging.getLogger("rulesync.worker")
 
@@ -66,7 +66,7 @@ class LockedSync(Sync):
         """The ledger's changes since the store's outbound position, one pusher at a time per
         store; each change decided on the ledger state read under its order's lock."""
         assert self.locks is not None
-        from engine.events import ledger_event
+        from engine.sync.events import ledger_event
 
         with self.locks.named("outbound"):
             seq = start = int(self.state.get_meta("outbound_seq", "0"))

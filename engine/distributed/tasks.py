@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine.catalog import INBOUND, OUTBOUND
 from engine.distributed import runs as stages
 from engine.distributed.runs import Runs
 from engine.distributed.syncing import Session
 from engine.errors import OrderNotFound, RulesyncError, StoreError
-from engine.sync import HELD, Summary
+from engine.language.catalog import INBOUND, OUTBOUND
+from engine.sync.run import HELD, Summary
 
 log = logging.getLogger("rulesync.worker")
 Send = Callable[[str, tuple[Any, ...]], None]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.ledger import Ledger
-from engine.state import SqlState
+from engine.storage.state import SqlState
 from tests.support import databases
 from tests.support.acceptance_world import NOTHING_DONE, RULESYNC, World, counts
 

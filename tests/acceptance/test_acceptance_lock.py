@@ -16,7 +16,7 @@ from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import IO
 
-from engine.state import SqlState
+from engine.storage.state import SqlState
 from tests.support import databases
 from tests.support.acceptance_world import RULESYNC, World, order_body
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import rules as shipped
-from engine.retries import FIRST_WAIT
+from engine.storage.retries import FIRST_WAIT
 from tests.support.acceptance_world import World, counts, order_body
 from tests.support.misbehaving_store import (
     MisbehavingStore,

@@ -15,7 +15,7 @@ import pytest
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.ledger import Ledger
-from engine.state import SqlState
+from engine.storage.state import SqlState
 from tests.support import databases
 from tests.support.acceptance_world import RULESYNC, order_body
 

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from engine.model import PlannedAction
+from engine.language.model import PlannedAction
 
 N = 3000  # enough for every rule of the inbound table to be hit
 

@@ -224,7 +224,7 @@ def test_a_number_too_large_for_the_ledger_is_a_usage_error(tmp_path: Path,
     """SQLite holds 64-bit integers: a larger order id (or limit) is refused as the input it is,
     not met as an internal error when the query is made."""
     from connectors.ledger import Ledger
-    from engine.state import SqlState
+    from engine.storage.state import SqlState
 
     state = tmp_path / "state.sqlite"
     SqlState(state).close()

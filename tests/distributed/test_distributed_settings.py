@@ -11,7 +11,7 @@ from engine import config as configuration
 from engine.distributed.runs import dump, merged
 from engine.distributed.settings import settings, shown
 from engine.errors import ConfigError, RulesyncError
-from engine.sync import Summary
+from engine.sync.run import Summary
 
 PG = "postgresql://u@127.0.0.1:5432/db"
 
@@ -23,7 +23,7 @@ def load(tmp_path: Path, text: str, **env: str) -> configuration.Config:
 
 
 def test_single_process_mode_never_imports_celery() -> None:
-    code = "import sys, engine.cli; print(sorted(m for m in sys.modules if 'celery' in m))"
+    code = "import sys, engine.cli.main; print(sorted(m for m in sys.modules if 'celery' in m))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

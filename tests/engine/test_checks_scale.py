@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 import rules
-from engine import checks, checkspace
-from engine.catalog import EVENT_TYPES, NOT_IMPORTED_STATE, STATUS_EVENT, STATUSES, status_label
-from engine.conditions import MISSING, OPS, AnyOf, Expr, Match, Node, NotOf, matches
-from engine.loader import load_file, load_text
-from engine.model import RuleSet
+from engine.language import checks, checkspace
+from engine.language.catalog import EVENT_TYPES, NOT_IMPORTED_STATE, STATUS_EVENT, STATUSES, status_label
+from engine.language.conditions import MISSING, OPS, AnyOf, Expr, Match, Node, NotOf, matches
+from engine.language.loader import load_file, load_text
+from engine.language.model import RuleSet
 
 INBOUND = (rules.BIGCOMMERCE / "inbound.yaml").read_text(encoding="utf-8")
 

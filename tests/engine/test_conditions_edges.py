@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from engine import conditions
-from engine.interpreter import evaluate
-from engine.loader import load_text
+from engine.language import conditions
+from engine.language.interpreter import evaluate
+from engine.language.loader import load_text
 
 
 def _node(data: dict[str, Any]) -> conditions.Node:

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from engine import config as configuration
+from engine.connect.session import check_settings, rulesets_by_direction
 from engine.errors import ConfigError
-from engine.session import check_settings, rulesets_by_direction
 
 STORES = """version: 1
 settings: {auto_close: true}

@@ -1,10 +1,10 @@
-"""The few differences between SQLite and PostgreSQL that engine/db.py keeps in one place."""
+"""The few differences between SQLite and PostgreSQL that engine/storage/db.py keeps in one place."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from engine.db import exists, is_url, location, shown
-from engine.db_postgres import Postgres, lock_key, placeholders
+from engine.storage.db import exists, is_url, location, shown
+from engine.storage.postgres import Postgres, lock_key, placeholders
 
 
 def test_a_url_is_postgresql_and_anything_else_a_sqlite_path(tmp_path: Path) -> None:

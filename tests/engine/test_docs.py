@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 import rules
-from engine.docs import Document, Places, build
-from engine.docs_render import md_cell, render
-from engine.docs_svg import layout
-from engine.loader import load_file
-from engine.model import RuleSet
+from engine.docs.build import Document, Places, build
+from engine.docs.render import md_cell, render
+from engine.docs.svg import layout
+from engine.language.loader import load_file
+from engine.language.model import RuleSet
 
 HEAD = "version: 1\nname: t\ndirection: {direction}\nhit_policy: {policy}\n" \
        "settings: {{{settings}: false, limit: 3}}\nrules:\n"

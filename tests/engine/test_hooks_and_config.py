@@ -7,7 +7,7 @@ import pytest
 
 from engine.config import load
 from engine.errors import ConfigError
-from engine.hooks import check_destination
+from engine.serve.hooks import check_destination
 
 
 @pytest.mark.parametrize("url", ["https://sync.example.com/webhooks",

@@ -1,7 +1,7 @@
 """Inbox pruning: handled deliveries past the retention go, the rest stays."""
 from __future__ import annotations
 
-from engine.state import Inbox, SqlState
+from engine.storage.state import Inbox, SqlState
 
 
 def test_prune_deletes_old_handled_rows_but_keeps_pending_dead_and_each_scopes_newest(

@@ -12,9 +12,9 @@ import jinja2
 import pytest
 
 from engine.errors import EvaluationError, RulesyncError
-from engine.interpreter import evaluate
-from engine.loader import load_text
-from engine.model import Decision, RuleSet
+from engine.language.interpreter import evaluate
+from engine.language.loader import load_text
+from engine.language.model import Decision, RuleSet
 
 MISSING = object()  # the path is absent from the event
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from engine.interpreter import evaluate
-from engine.loader import load_file, load_text
-from engine.model import RuleSet
+from engine.language.interpreter import evaluate
+from engine.language.loader import load_file, load_text
+from engine.language.model import RuleSet
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "bigcommerce"
 # One plain rule (the interpreter's fast path under `first`) and one templated rule.

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from engine import conditions
-from engine.interpreter import evaluate
-from engine.loader import load_file, load_text
-from engine.model import RuleSet
+from engine.language import conditions
+from engine.language.interpreter import evaluate
+from engine.language.loader import load_file, load_text
+from engine.language.model import RuleSet
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "bigcommerce"
 ABSENT = object()  # the path is left out of its mapping

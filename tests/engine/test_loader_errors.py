@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import rules
-from engine.loader import InvalidRules, load_file, load_rulesets
-from engine.problems import Problem
+from engine.language.loader import InvalidRules, load_file, load_rulesets
+from engine.language.problems import Problem
 
 INBOUND = (rules.BIGCOMMERCE / "inbound.yaml").read_text(encoding="utf-8")
 OUTBOUND = (rules.BIGCOMMERCE / "outbound.yaml").read_text(encoding="utf-8")

@@ -12,8 +12,8 @@ import pytest
 from connectors.bigcommerce.plan_client import PlanClient, StoreWriteInPlan
 from connectors.ledger.records import LedgerOrder, Shipment, ShipmentItem
 from engine.errors import RulesyncError
-from engine.events import present_events
-from engine.planning import private_copy, snapshot
+from engine.storage.planning import private_copy, snapshot
+from engine.sync.events import present_events
 
 LINES = ({"id": 1, "sku": "MUG-1", "quantity": 2}, {"id": 2, "sku": "CAP-1", "quantity": 1})
 

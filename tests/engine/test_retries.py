@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from engine.retries import FIRST_WAIT, MAX_WAIT, RetrySet, wait_after
-from engine.state import MIGRATIONS, SCHEMA_VERSION, SqlState
+from engine.storage.retries import FIRST_WAIT, MAX_WAIT, RetrySet, wait_after
+from engine.storage.state import MIGRATIONS, SCHEMA_VERSION, SqlState
 
 T = 1_790_000_000.0
 

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 import rules
-from engine.interpreter import evaluate
-from engine.loader import load_file
-from engine.model import Decision, RuleSet
+from engine.language.interpreter import evaluate
+from engine.language.loader import load_file
+from engine.language.model import Decision, RuleSet
 
 INBOUND_FILE = rules.BIGCOMMERCE / "inbound.yaml"
 OUTBOUND_FILE = rules.BIGCOMMERCE / "outbound.yaml"

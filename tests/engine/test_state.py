@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.db import connect
 from engine.errors import RulesyncError
-from engine.state import MIGRATIONS, SCHEMA_VERSION, Inbox, SqlState
+from engine.storage.db import connect
+from engine.storage.state import MIGRATIONS, SCHEMA_VERSION, Inbox, SqlState
 from tests.support import databases
 
 BOUND = 120.0  # seconds; only reached when something is wrong

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from engine import db as databases
-from engine.db_migrate import build
-from engine.retries import RetrySet
-from engine.state import SCHEMA_VERSION, VERSIONED, SqlState
+from engine.storage import db as databases
+from engine.storage.migrate import build
+from engine.storage.retries import RetrySet
+from engine.storage.state import SCHEMA_VERSION, VERSIONED, SqlState
 
 T = 1_790_000_000.0
 DECISION = {"order_id": 101, "direction": "inbound", "event_id": "e-1", "event": "{}",
@@ -135,9 +135,9 @@ def test_a_migration_to_version_3_that_fails_midway_leaves_version_2_whole(locat
     rows are where they were, and the next open migrates them."""
     from dataclasses import replace
 
-    from engine.db import DatabaseError
-    from engine.db_migrate import migrate
-    from engine.state_stores import BY_STORE
+    from engine.storage.db import DatabaseError
+    from engine.storage.migrate import migrate
+    from engine.storage.state_stores import BY_STORE
 
     old = _version_2(location)
     with old.transaction():

@@ -15,13 +15,13 @@ from urllib.parse import urlencode
 import pytest
 
 from engine import config as configuration
-from engine import status_data, status_page
 from engine.errors import ConfigError
-from engine.retries import RetrySet
-from engine.state import SqlState
-from engine.status_auth import Sessions, admin_token
-from engine.status_data import parse_cursor, retry_page
-from engine.status_page import StatusPage, local_target
+from engine.serve import status_data, status_page
+from engine.serve.status_auth import Sessions, admin_token
+from engine.serve.status_data import parse_cursor, retry_page
+from engine.serve.status_page import StatusPage, local_target
+from engine.storage.retries import RetrySet
+from engine.storage.state import SqlState
 
 TOKEN = "admin-token-for-tests-0123456789"
 HOST = "127.0.0.1:8080"

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from engine.budget import LIMIT, MAX_INT_BITS, MAX_STEPS
 from engine.errors import EvaluationError
-from engine.interpreter import evaluate
-from engine.loader import load_text
+from engine.language.budget import LIMIT, MAX_INT_BITS, MAX_STEPS
+from engine.language.interpreter import evaluate
+from engine.language.loader import load_text
 
 CTX_EVENT = {"id": "s-1", "type": "order.shipped", "order_id": 101,
              "shipment": {"id": 3, "items": [{"sku": "MUG-1", "quantity": 2},

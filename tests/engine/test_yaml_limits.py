@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from engine import config
-from engine.loader import InvalidRules, load_file
-from engine.problems import Problem
-from engine.testcases import run as run_tests
-from engine.yamldoc import MAX_ALIASED, MAX_DEPTH, decode, read
+from engine.language.loader import InvalidRules, load_file
+from engine.language.problems import Problem
+from engine.language.testcases import run as run_tests
+from engine.language.yamldoc import MAX_ALIASED, MAX_DEPTH, decode, read
 
 LAUGHS = "version: 1\na: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefghi", "bcdefghij"))

@@ -18,7 +18,7 @@ import pytest
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
-from engine.webhooks import MAX_BODY, SCOPES
+from engine.serve.webhooks import MAX_BODY, SCOPES
 from tests.support.serve_world import (
     BILLED,
     PACKED,

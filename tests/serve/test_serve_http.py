@@ -19,7 +19,7 @@ import pytest
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
-from engine.webhooks import MAX_BODY
+from engine.serve.webhooks import MAX_BODY
 from tests.support.raw_http import ask, chunked, head
 from tests.support.serve_world import (
     BILLED,

@@ -14,7 +14,7 @@ import pytest
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
-from engine.serve import QUEUE_AGE_LIMIT, health_status
+from engine.serve.app import QUEUE_AGE_LIMIT, health_status
 from tests.support.misbehaving_store import MisbehavingStore, status_as_string
 from tests.support.serve_world import (
     BILLED,

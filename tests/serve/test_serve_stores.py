@@ -108,8 +108,8 @@ def test_serve_for_one_store_of_several_refuses_the_others_deliveries(tmp_path: 
     from dataclasses import replace
 
     from engine import config as configuration
-    from engine.serve import App
-    from engine.state import SqlState
+    from engine.serve.app import App
+    from engine.storage.state import SqlState
 
     (tmp_path / "rulesync.yaml").write_text("version: 1\nstores:\n" + "".join(
         f"  - {{name: {name}, store_hash: hash-{name}}}\n" for name in NAMES))

@@ -1,4 +1,4 @@
-"""engine/webhooks.py check(): one delivery judged without I/O.
+"""engine/serve/webhooks.py check(): one delivery judged without I/O.
 
 The payloads follow BigCommerce's webhook samples (webhook_callback_base: scope, store_id,
 hash, created_at, producer, data with ids only).
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine.webhooks import MAX_BODY, ORDER_SCOPES, SCOPES, SHIPMENT_SCOPES, authenticated, check
+from engine.serve.webhooks import MAX_BODY, ORDER_SCOPES, SCOPES, SHIPMENT_SCOPES, authenticated, check
 
 SECRET = "s3cret-for-tests-0123456789"
 ORDER = {"scope": "store/order/statusUpdated", "store_id": "1025646", "hash": "abc123",
@@ -126,7 +126,7 @@ def test_out_of_range_order_ids_are_400(order_id: Any) -> None:
 def test_the_app_itself_answers_401_before_reading_a_body(tmp_path: Any) -> None:
     """Behind waitress the parser refuses first; the application repeats the check."""
     from engine.config import Config
-    from engine.serve import App
+    from engine.serve.app import App
 
     class Unread:
         def read(self, *args: Any) -> bytes:

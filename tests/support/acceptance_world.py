@@ -23,10 +23,10 @@ from engine.conformance.samples import (
     order_body,
     shipment_items,
 )
-from engine.conformance.world import RULESYNC, T0, TOKEN
+from engine.conformance.world import RULESYNC, STORE_HASH, T0, TOKEN
 from tests.support import databases, in_process
 
-__all__ = ["ADDRESS", "NOTHING_DONE", "RULESYNC", "SECOND_ADDRESS", "T0", "TOKEN", "World",
+__all__ = ["ADDRESS", "NOTHING_DONE", "RULESYNC", "SECOND_ADDRESS", "STORE_HASH", "T0", "TOKEN", "World",
            "counts", "order_body", "shipment_items"]
 
 

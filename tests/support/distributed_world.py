@@ -121,7 +121,7 @@ class Cluster:
             return {o.order_id: o.state() for o in ledger.list_orders(limit=100000)}
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        from engine import db
+        from engine.storage import db
 
         conn = db.connect(self.state, "test")
         try:

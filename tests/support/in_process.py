@@ -43,7 +43,7 @@ _real_kill = os.kill
 
 def run(args: list[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """`rulesync ARGS` as the entry point runs it, its output and exit code captured."""
-    from engine.cli import main
+    from engine.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     saved_env, saved_argv = dict(os.environ), sys.argv

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.ledger import Ledger
-from engine.state import SqlState
+from engine.storage.state import SqlState
 
 RULESYNC = str(Path(sys.executable).parent / "rulesync")
 TOKEN = "sandbox-token"

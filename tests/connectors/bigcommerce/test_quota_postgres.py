@@ -10,8 +10,8 @@ import pytest
 from connectors.bigcommerce.quota import BULK, SINGLE, Limits, ProcessBucket
 from connectors.bigcommerce.quota_setup import backend_of, bucket_for, store_key
 from engine import config as config_module
-from engine.db import DatabaseError
 from engine.errors import ConfigError
+from engine.storage.db import DatabaseError
 from tests.support import databases
 
 

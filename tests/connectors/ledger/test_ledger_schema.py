@@ -7,7 +7,7 @@ import pytest
 
 from connectors.ledger import Ledger, LedgerError, SchemaTooNew
 from connectors.ledger.schema import MIGRATIONS, SCHEMA_VERSION, connect, schema_version
-from engine.db import connect as open_database
+from engine.storage.db import connect as open_database
 
 
 def _tables(path: Path) -> set[str]:

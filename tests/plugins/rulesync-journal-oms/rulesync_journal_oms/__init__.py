@@ -1,7 +1,7 @@
 """An example OMS connector: the built-in ledger, plus a journal of every action it is asked to do.
 
 It shows the whole of what a connector package needs: an object that has the methods of
-`engine.ports.Oms`, a function that opens it from the configuration, and an entry point in
+`engine.connect.ports.Oms`, a function that opens it from the configuration, and an entry point in
 pyproject.toml (`rulesync.oms`) naming a `Plugin`. rulesync.yaml then picks it by name:
 
     oms: {connector: journal, journal: journal.jsonl}
@@ -18,9 +18,9 @@ from typing import Any
 
 from connectors.ledger import Ledger
 from engine.config import Config
-from engine.effects import ActionCall, Outcome
+from engine.connect.ports import HistoryEntry, LedgerOrder, Plugin
 from engine.errors import ConfigError
-from engine.ports import HistoryEntry, LedgerOrder, Plugin
+from engine.language.effects import ActionCall, Outcome
 
 
 class JournalOms:

@@ -1,0 +1,154 @@
+"""The composition root: everything a sync needs, built from a Config through the registry of
+connectors and state backends (engine/connect/registry.py), failing before any change if it can't."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from connectors.bigcommerce.client import BigCommerceClient
+from connectors.bigcommerce.store import client_for as bigcommerce_client
+from connectors.ledger import schema as ledger_schema
+from engine.config import Config
+from engine.connect import registry
+from engine.connect.ports import DEFAULT_STORE, Oms, Plugin, Store, SyncState
+from engine.errors import ConfigError, RulesyncError
+from engine.language.catalog import INBOUND, OUTBOUND
+from engine.language.loader import load_rulesets
+from engine.language.model import RuleSet
+from engine.storage import db
+from engine.storage.planning import mark_pending, private_copy
+from engine.storage.state import VERSIONED as STATE_VERSIONED
+from engine.sync.run import Summary, Sync
+
+# The tables plan's private copy takes from a PostgreSQL state: the ledger's and the state's.
+COPIED = (ledger_schema.versioned(), STATE_VERSIONED)
+
+
+def rulesets_by_direction(config: Config) -> dict[str, RuleSet]:
+    """Exactly one rule set per direction; invalid rules raise before anything runs."""
+    found: dict[str, RuleSet] = {}
+    for ruleset in load_rulesets(config.rules):
+        if ruleset.direction in found:
+            raise ConfigError(f"two {ruleset.direction} rule files: {found[ruleset.direction].file}"
+                              f" and {ruleset.file} (configure one per direction)")
+        found[ruleset.direction] = ruleset
+    for direction in (INBOUND, OUTBOUND):
+        if direction not in found:
+            raise ConfigError(f"no {direction} rule file in {', '.join(map(str, config.rules))}")
+    return found
+
+
+def check_settings(rulesets: Mapping[str, RuleSet] | list[RuleSet],
+                   settings: Mapping[str, Any], origins: Mapping[str, str] | None = None
+                   ) -> Mapping[str, Any]:
+    """A setting no rule file declares is a typo: refuse it instead of silently ignoring it.
+
+    `origins` says where each setting was given (`rulesync.yaml:7:3`), for the message."""
+    values = rulesets.values() if isinstance(rulesets, Mapping) else rulesets
+    defaults = {k: v for r in values for k, v in r.settings.items()}
+    for name, value in settings.items():
+        where = f"{origins[name]}: " if origins and name in origins else ""
+        if name not in defaults:
+            raise ConfigError(f"{where}unknown setting '{name}' "
+                              f"(known: {', '.join(sorted(defaults))})")
+        if type(value) is not type(defaults[name]):
+            raise ConfigError(f"{where}setting '{name}' must be {type(defaults[name]).__name__} "
+                              f"like its default {defaults[name]!r}, not {value!r}")
+    return settings
+
+
+@contextmanager
+def open_sync(config: Config, *, plan: bool = False) -> Iterator[Sync]:
+    """Everything a sync needs. With `plan`, the same sync on a private copy of the state file
+    against a store it cannot write (engine/storage/planning.py): the state file is left untouched."""
+    rulesets = rulesets_by_direction(config)
+    settings = check_settings(rulesets, config.settings, config.origins)
+    check_plugins(config)  # an unknown name is refused before anything is opened or created
+    if not plan:
+        store = open_store(config)  # store settings first: a bad one creates no state file
+        with _opened(config, config.state) as (state, oms):
+            yield Sync(rulesets, settings, oms, state, store)
+        return
+    store = open_store(config, read_only=True)
+    with private_copy(config.state, COPIED) as copy, \
+            _opened(config, copy, config.state, read_only=True) as (state, oms):
+        yield Sync(rulesets, settings, oms, state, store, crash_at=0)
+
+
+def plan(config: Config, *, push_current: bool = False) -> Summary:
+    """What `apply` (with the same flags) would do now, action by action, with its outcomes."""
+    with open_sync(config, plan=True) as sync:
+        pending = {row["key"]: row["created_at"] for row in sync.state.pending_actions()}
+        return mark_pending(sync.run(push_current=push_current), pending)
+
+
+# -- the composition root: the configured implementations, found in the registry ----------
+
+def check_plugins(config: Config) -> None:
+    """The configured store and OMS connectors and the state backend are all installed."""
+    for find in (_store_plugin, _oms_plugin):
+        find(config)
+    _state_plugin(config.state)
+
+
+def open_store(config: Config, *, read_only: bool = False) -> Store:
+    store: Store = _store_plugin(config).open(config, read_only=read_only)
+    return store
+
+
+def open_oms(config: Config, location: Path | str, *, read_only: bool = False) -> Oms:
+    oms: Oms = _oms_plugin(config).open(config, config.oms_options, location=location,
+                                        read_only=read_only)
+    return oms
+
+
+def open_state(location: Path | str, store: str = DEFAULT_STORE) -> SyncState:
+    """One store's view of the sync state backend named by the location's URL scheme (`sqlite`
+    for a path)."""
+    state: SyncState = _state_plugin(location).open(location, store)
+    return state
+
+
+def _store_plugin(config: Config) -> Plugin:
+    where = f"{config.file or 'the configuration'}: store.connector"
+    return registry.plugin("store", config.store_connector, where)
+
+
+def _oms_plugin(config: Config) -> Plugin:
+    where = f"{config.file or 'the configuration'}: oms.connector"
+    return registry.plugin("oms", config.oms_connector, where)
+
+
+def _state_plugin(location: Path | str) -> Plugin:
+    scheme = db.scheme(location) or "sqlite"
+    return registry.plugin("state", scheme, f"state {db.shown(location)}")
+
+
+def client_for(config: Config) -> BigCommerceClient:
+    """The BigCommerce client, for the webhook verbs (a store-specific command)."""
+    return bigcommerce_client(config)
+
+
+@contextmanager
+def _opened(config: Config, path: Path | str, shown_as: Path | str | None = None, *,
+            read_only: bool = False) -> Iterator[tuple[SyncState, Oms]]:
+    """The sync state and the OMS; errors name `shown_as` (the user's state) when `path` is
+    plan's copy of it."""
+    try:
+        state = open_state(path, config.store_name)  # first: it creates the folder a ledger shares
+        try:
+            oms = open_oms(config, path, read_only=read_only)
+        except BaseException:
+            state.close()
+            raise
+    except RulesyncError as e:
+        if shown_as is None:
+            raise
+        raise RulesyncError(str(e).replace(str(path), db.shown(shown_as))) from None
+    try:
+        yield state, oms
+    finally:
+        state.close()
+        oms.close()

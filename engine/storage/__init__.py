@@ -1,0 +1,1 @@
+"""Storage: the databases (SQLite or PostgreSQL) and the durable sync state kept in them."""
