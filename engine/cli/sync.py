@@ -16,11 +16,12 @@ from engine.cli import report_sync
 from engine.cli.progress import Progress
 from engine.cli.rules import parse_settings, set_option
 from engine.connect.ports import DEFAULT_STORE
-from engine.connect.session import open_oms, open_state, open_sync
+from engine.connect.session import COPIED, open_oms, open_state, open_sync
 from engine.connect.session import plan as run_plan
 from engine.errors import RulesyncError
 from engine.serve.webhooks import MAX_ID
 from engine.storage import db
+from engine.storage.planning import private_copy
 from engine.sync import per_store
 from engine.sync.run import Summary, Sync
 
@@ -83,8 +84,10 @@ def plan(ctx: click.Context, state_path: str | None, store_name: str | None,
         summary = run_plan(config, push_current=push_current)
         click.echo(report_sync.plan_json(summary) if as_json else report_sync.plan_text(summary))
         return
-    outcomes = per_store.run_each(config.select(store_name),
-                                  lambda store: run_plan(store, push_current=push_current))
+    chosen = config.select(store_name)
+    with private_copy(config.state, COPIED) as copy:  # one copy for every store's plan
+        outcomes = per_store.run_each(
+            chosen, lambda store: run_plan(store, push_current=push_current, copy=copy))
     click.echo(per_store.as_json(outcomes) if as_json
                else per_store.text(outcomes, report_sync.plan_text))
     raise SystemExit(1 if any(o.error for o in outcomes) else 0)

@@ -3,7 +3,7 @@ connectors and state backends (engine/connect/registry.py), failing before any c
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +60,11 @@ def check_settings(rulesets: Mapping[str, RuleSet] | list[RuleSet],
 
 
 @contextmanager
-def open_sync(config: Config, *, plan: bool = False) -> Iterator[Sync]:
+def open_sync(config: Config, *, plan: bool = False, copy: Path | None = None) -> Iterator[Sync]:
     """Everything a sync needs. With `plan`, the same sync on a private copy of the state file
-    against a store it cannot write (engine/storage/planning.py): the state file is left untouched."""
+    against a store it cannot write (engine/storage/planning.py): the state file is left untouched.
+    `copy`: plan's copy made already (one for the plans of several stores, whose rows are
+    apart), else one is made."""
     rulesets = rulesets_by_direction(config)
     settings = check_settings(rulesets, config.settings, config.origins)
     check_plugins(config)  # an unknown name is refused before anything is opened or created
@@ -72,14 +74,14 @@ def open_sync(config: Config, *, plan: bool = False) -> Iterator[Sync]:
             yield Sync(rulesets, settings, oms, state, store)
         return
     store = open_store(config, read_only=True)
-    with private_copy(config.state, COPIED) as copy, \
-            _opened(config, copy, config.state, read_only=True) as (state, oms):
+    with (nullcontext(copy) if copy else private_copy(config.state, COPIED)) as made, \
+            _opened(config, made, config.state, read_only=True) as (state, oms):
         yield Sync(rulesets, settings, oms, state, store, crash_at=0)
 
 
-def plan(config: Config, *, push_current: bool = False) -> Summary:
+def plan(config: Config, *, push_current: bool = False, copy: Path | None = None) -> Summary:
     """What `apply` (with the same flags) would do now, action by action, with its outcomes."""
-    with open_sync(config, plan=True) as sync:
+    with open_sync(config, plan=True, copy=copy) as sync:
         pending = {row["key"]: row["created_at"] for row in sync.state.pending_actions()}
         return mark_pending(sync.run(push_current=push_current), pending)
 

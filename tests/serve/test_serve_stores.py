@@ -143,3 +143,4 @@ def test_a_stores_unknown_setting_stops_serve_before_it_listens(tmp_path: Path) 
     assert r.returncode == 1, r.stderr
     assert "unknown setting 'auto_clos'" in r.stderr and "Traceback" not in r.stderr
     assert "listening" not in r.stderr
+
