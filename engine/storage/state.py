@@ -176,7 +176,8 @@ class SqlState:
         on PostgreSQL (engine/storage/db.py). Either ends with the process that holds it, even one
         killed by SIGKILL, so a crash never leaves it held."""
         def waiting() -> None:
-            log.warning("waiting for another rulesync sync on %s to finish", self.where)
+            of = f" of store {self.store}" if self.store != DEFAULT_STORE else ""
+            log.warning("waiting for another rulesync sync%s on %s to finish", of, self.where)
 
         with self.db.exclusive(meta_key(self.store, "sync").replace("/", "."), waiting):
             yield

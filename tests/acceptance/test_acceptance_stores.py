@@ -143,7 +143,7 @@ def test_one_stores_lock_does_not_hold_up_another_store(stores: Stores) -> None:
             eu = stores.popen("apply", "--store", "eu", "--json")
             assert eu.stderr is not None
             first = eu.stderr.readline()  # blocks until the waiting line (or the end)
-            assert WAITING in first, first
+            assert f"{WAITING} of store eu on " in first, first
             assert eu.poll() is None and stores.ledger("eu") == {}
         out, err = eu.communicate(timeout=300)
         assert eu.returncode == 0, err
