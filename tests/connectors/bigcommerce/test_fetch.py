@@ -126,3 +126,22 @@ def test_a_session_is_never_lent_to_two_requests_at_once() -> None:
     with sessions.borrowed() as c:
         assert c in (a, b)
     assert len(made) == 2
+
+
+def test_the_store_says_single_order_work_and_leaves_the_feed_bulk(store: Sandbox) -> None:
+    from connectors.bigcommerce.store import BigCommerceStore
+
+    c = client(store, 4)
+    bc = BigCommerceStore(c)
+    list(bc.changes("", lambda order_id: None))
+    assert c.kinds == {"bulk"}
+    shipped_id = shipped(changes(client(store, 1)))[0]
+    c.kinds.clear()
+    bc.order_change(shipped_id, lambda order_id: None)
+    bc.shipments(shipped_id, [])
+    assert c.kinds == {"single"}
+    c.kinds.clear()
+    with work("bulk"):  # a task layer that says what it does is heard
+        bc.order_change(shipped_id, lambda order_id: None)
+    assert c.kinds == {"bulk"}
+    c.close()
