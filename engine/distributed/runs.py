@@ -83,12 +83,17 @@ def merged(parts: list[str]) -> Summary:
     return total
 
 
+_MIGRATED: set[str] = set()
+
+
 class Runs:
     """One store's runs, through the state's connection."""
 
     def __init__(self, state: SqlState) -> None:
         self.state, self.db, self.store = state, state.db, state.store
-        migrate(self.db, VERSIONED)
+        if self.db.where not in _MIGRATED:  # once per database and process
+            migrate(self.db, VERSIONED)
+            _MIGRATED.add(self.db.where)
 
     def open(self) -> tuple[str, bool]:
         """A new run, or the one in progress: (its id, whether it is new)."""

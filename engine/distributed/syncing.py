@@ -7,19 +7,26 @@ a store record read before a newer one was synced is skipped (it would move the 
 """
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import Config
-from engine.connect.ports import OrderChange
-from engine.connect.session import open_sync
 from engine.distributed.locks import Locks
 from engine.distributed.runs import Runs
 from engine.errors import RulesyncError
+from engine.connect.ports import Oms, OrderChange
+from engine.connect.session import (
+    check_plugins,
+    check_settings,
+    open_oms,
+    open_state,
+    open_store,
+    rulesets_by_direction,
+)
 from engine.storage.state import SqlState
 from engine.sync.run import OUTBOUND, Summary, Sync
 
@@ -86,7 +93,6 @@ class LockedSync(Sync):
 class Session:
     sync: LockedSync
     runs: Runs
-    closing: ExitStack
 
     @property
     def locks(self) -> Locks:
@@ -94,42 +100,76 @@ class Session:
         return self.sync.locks
 
 
+@dataclass
+class _Thread:
+    """One worker thread's connections (the state's, the OMS's), shared by its stores' views,
+    and each store's client: a worker holds two connections per thread, however many stores."""
+
+    state: SqlState
+    oms: Oms
+    sessions: dict[str, Session] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for closing in (self.state.close, self.oms.close):
+            try:
+                closing()
+            except Exception as e:  # noqa: BLE001 - a broken connection may fail to close
+                log.debug("closing a broken connection: %s", e)
+
+
 class Sessions:
-    """Open syncs by store, one set per thread; a session whose task failed on a database or
-    connection error is closed and opened afresh by the next task."""
+    """Open syncs by store, one set per thread; after a failed task the thread's connections
+    are closed and opened afresh by the next one (a database error may leave them unusable)."""
 
     def __init__(self, config: Config) -> None:
         self.stores = {s.store_name: s for s in config.each_store()}
+        self.first = next(iter(self.stores.values()))
         self._local = threading.local()
+        self._rules: dict[str, tuple[Any, Any]] = {}  # store -> (rule sets, settings), read once
+        self._lock = threading.Lock()
+
+    def _thread(self) -> _Thread:
+        found: _Thread | None = getattr(self._local, "thread", None)
+        if found is None:
+            state = open_state(self.first.state, self.first.store_name)
+            try:
+                if not isinstance(state, SqlState):
+                    raise RulesyncError("distributed mode needs the built-in state on PostgreSQL")
+                oms = open_oms(self.first, self.first.state)
+            except BaseException:
+                state.close()
+                raise
+            found = self._local.thread = _Thread(state, oms)
+        return found
+
+    def _rulesets(self, config: Config) -> tuple[Any, Any]:
+        with self._lock:
+            if config.store_name not in self._rules:
+                rulesets = rulesets_by_direction(config)
+                check_plugins(config)
+                self._rules[config.store_name] = (
+                    rulesets, check_settings(rulesets, config.settings, config.origins))
+            return self._rules[config.store_name]
 
     def get(self, store: str) -> Session:
-        cache: dict[str, Session] = self._local.__dict__.setdefault("sessions", {})
-        if store in cache:
-            return cache[store]
         if store not in self.stores:
             raise RulesyncError(f"store {store}: not in this worker's configuration "
                                 f"(configured: {', '.join(self.stores)})")
-        closing = ExitStack()
-        try:
-            sync = closing.enter_context(open_sync(self.stores[store]))
-            if not isinstance(sync.state, SqlState):
-                raise RulesyncError("distributed mode needs the built-in state on PostgreSQL")
-            locked = LockedSync(sync.rulesets, sync.settings, sync.ledger, sync.state,
-                                sync.store, crash_at=sync.crash_at, locks=Locks(sync.state))
-            cache[store] = Session(locked, Runs(sync.state), closing)
-        except BaseException:
-            closing.close()
-            raise
-        return cache[store]
+        thread = self._thread()
+        if store not in thread.sessions:
+            config = self.stores[store]
+            rulesets, settings = self._rulesets(config)
+            state = thread.state.for_store(store)
+            locked = LockedSync(rulesets, settings, _oms_view(thread.oms, store), state,
+                                open_store(config), locks=Locks(state))
+            thread.sessions[store] = Session(locked, Runs(state))
+        return thread.sessions[store]
 
-    def drop(self, store: str) -> None:
-        cache: dict[str, Session] = self._local.__dict__.setdefault("sessions", {})
-        found = cache.pop(store, None)
+    def drop(self) -> None:
+        found: _Thread | None = getattr(self._local, "thread", None)
+        self._local.thread = None
         if found is not None:
-            try:
-                found.closing.close()
-            except Exception as e:  # noqa: BLE001 - a broken connection may fail to close
-                log.debug("closing a broken session: %s", e)
+            found.close()
 
     def using(self, store: str, work: Callable[[Session], Any]) -> Any:
         """`work` on the store's session, holding the store's sync lock shared."""
@@ -138,5 +178,20 @@ class Sessions:
             with session.locks.store_shared():
                 return work(session)
         except Exception:
-            self.drop(store)  # a database error may leave the connection unusable
+            self.drop()
             raise
+
+
+def _oms_view(oms: Oms, store: str) -> Oms:
+    """The OMS as one store sees it, through the same connection: its `for_store` if it has
+    one; else a copy with its `store` set (the built-in ledger keys everything by it)."""
+    view = getattr(oms, "for_store", None)
+    if callable(view):
+        found: Oms = view(store)
+        return found
+    if not hasattr(oms, "store"):
+        raise RulesyncError(f"the OMS connector {type(oms).__name__} serves one store: "
+                            "distributed mode needs for_store(name) or a `store` attribute")
+    other = copy.copy(oms)
+    other.store = store
+    return other
