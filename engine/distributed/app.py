@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from celery import Celery
@@ -69,9 +70,10 @@ def register(app: Celery, settings: Settings, sessions: Sessions) -> None:
     send = sender(app, settings)
     stall = float(os.environ.get(STALL_ENV) or max(60.0, settings.poll_seconds / 2))
 
-    def on(store: str, work: Callable[[Session], Any], run_id: str = "") -> Any:
+    def on(store: str, work: Callable[[Session], Any], run_id: str = "", kind: str = "") -> Any:
         try:
-            return sessions.using(store, work)
+            with serving(kind):
+                return sessions.using(store, work)
         except Exception as e:
             if not run_id:
                 raise
@@ -86,16 +88,17 @@ def register(app: Celery, settings: Settings, sessions: Sessions) -> None:
 
     @app.task(name="rulesync.sync_slice", acks_late=True)
     def sync_slice(store: str, run_id: str, n: int) -> Any:
-        return on(store, lambda s: tasks.sync_slice(s, run_id, n, send), run_id)
+        return on(store, lambda s: tasks.sync_slice(s, run_id, n, send), run_id, BULK)
 
     @app.task(name="rulesync.push", acks_late=True)
     def push(store: str, run_id: str = "") -> Any:
-        return on(store, lambda s: tasks.push(s, run_id), run_id)
+        return on(store, lambda s: tasks.push(s, run_id), run_id, SINGLE)
 
     @app.task(name="rulesync.sync_order", acks_late=True)
     def sync_order(store: str, order_id: int, inbox_ids: list[int], shipments: bool = False,
                    retry: bool = False) -> None:
-        on(store, lambda s: tasks.sync_order(s, order_id, inbox_ids, shipments, retry))
+        on(store, lambda s: tasks.sync_order(s, order_id, inbox_ids, shipments, retry),
+           kind=SINGLE)
 
     @app.task(name="rulesync.retries", acks_late=True)
     def retries(store: str) -> Any:
@@ -104,6 +107,21 @@ def register(app: Celery, settings: Settings, sessions: Sessions) -> None:
     @app.task(name="rulesync.poll", acks_late=True)
     def poll(store: str) -> Any:
         return on(store, lambda s: tasks.poll(s, send, stall))
+
+
+BULK, SINGLE = "bulk", "single"  # the kinds of work the store's API quota knows
+
+
+def serving(kind: str) -> AbstractContextManager[None]:
+    """Requests made inside serve this kind of work, for the store's shared API quota
+    (connectors/bigcommerce/quota.py): a slice of a backfill is bulk and may not take the
+    tokens kept for single orders (webhooks, retries, pushes); unsaid (a listing), the store
+    connector decides."""
+    if not kind:
+        return nullcontext()
+    from connectors.bigcommerce.quota import work
+
+    return work(kind)
 
 
 def _from_environment() -> Celery:

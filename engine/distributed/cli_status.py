@@ -22,7 +22,12 @@ def status(ctx: click.Context, state_path: str | None, store_name: str | None, a
     work waiting (webhook deliveries and change-feed slices), the age of the oldest, the last
     successful sync and the retry set. Exit 1 when the broker cannot be reached."""
     from engine.cli.report_sync import table
-    from engine.distributed.status import broker_queues, store_status, workers_alive
+    from engine.distributed.status import (
+        broker_queues,
+        quota_use,
+        store_status,
+        workers_alive,
+    )
 
     config = load_config(ctx, state_path)
     found = settings(config)
@@ -33,8 +38,8 @@ def status(ctx: click.Context, state_path: str | None, store_name: str | None, a
                            "queues": broker_queues(found.url, [found.orders_queue,
                                                                found.feed_queue])},
                 "workers": workers_alive(state),
-                "stores": {s.store_name: store_status(state.for_store(s.store_name))
-                           for s in stores}}
+                "stores": {s.store_name: {**store_status(state.for_store(s.store_name)),
+                                          "quota": quota_use(s)} for s in stores}}
     finally:
         state.close()
     queues = view["broker"]["queues"]
@@ -48,11 +53,19 @@ def status(ctx: click.Context, state_path: str | None, store_name: str | None, a
         click.echo(f"workers: {len(view['workers'])} alive" +
                    (f" ({', '.join(view['workers'])})" if view["workers"] else
                     " (start `rulesync worker`)"))
-        click.echo(table(("store", "waiting", "oldest", "last sync", "retry set", "run"), [
+        click.echo(table(("store", "waiting", "oldest", "last sync", "retry set", "run",
+                          "quota left"), [
             (name, s["queue_depth"], f"{s['oldest_pending_seconds']} s", s["last_sync"] or "-",
-             s["retry_set"], s["run"]["stage"] if s["run"] else "-")
+             s["retry_set"], s["run"]["stage"] if s["run"] else "-", _quota(s["quota"]))
             for name, s in view["stores"].items()]))
         for name, s in view["stores"].items():
             if s["last_run_error"]:
                 click.echo(f"store {name}: last run failed: {s['last_run_error']}")
     raise SystemExit(1 if "error" in queues else 0)
+
+
+def _quota(found: dict[str, Any] | None) -> str:
+    if not found:
+        return "-"
+    left = f"{found['tokens_left']:g} of {found['requests']} per {found['window_seconds']:g} s"
+    return left + (" (paused)" if found["paused"] else "")

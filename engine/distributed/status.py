@@ -78,3 +78,33 @@ def broker_queues(url: str, names: list[str]) -> dict[str, Any]:
             return found
     except Exception as e:  # noqa: BLE001 - kombu and py-amqp raise many kinds
         return {"error": str(e)}
+
+
+def quota_use(config: Any) -> dict[str, Any] | None:
+    """The store's shared API quota as its bucket last left it (connectors/bigcommerce/
+    quota_postgres.py): None when the bucket is in each process's memory, or never used."""
+    try:
+        from connectors.bigcommerce.quota_postgres import TABLE
+        from connectors.bigcommerce.quota_setup import POSTGRESQL, backend_of, store_key
+    except ImportError:
+        return None
+    backend, url = backend_of(config)
+    if backend != POSTGRESQL:
+        return None
+    from engine.storage import db as databases
+
+    conn = databases.connect(url, "status")
+    try:
+        if not conn.has_table(TABLE):
+            return None
+        row = conn.one(f"SELECT requests, window_s, tokens, paused_until, "
+                       f"extract(epoch FROM clock_timestamp()) - stamp FROM {TABLE} "
+                       f"WHERE store = ?", (store_key(config),))
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    requests, window, tokens, paused, age = row
+    return {"requests": int(requests), "window_seconds": float(window),
+            "tokens_left": round(float(tokens), 1), "last_take_seconds_ago": round(float(age), 1),
+            "paused": float(paused) > time.time()}

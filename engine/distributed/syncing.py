@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import Config
-from engine.distributed.locks import Locks
-from engine.distributed.runs import Runs
-from engine.errors import RulesyncError
 from engine.connect.ports import Oms, OrderChange
 from engine.connect.session import (
     check_plugins,
@@ -27,6 +24,9 @@ from engine.connect.session import (
     open_store,
     rulesets_by_direction,
 )
+from engine.distributed.locks import Locks
+from engine.distributed.runs import Runs
+from engine.errors import RulesyncError
 from engine.storage.state import SqlState
 from engine.sync.run import OUTBOUND, Summary, Sync
 

@@ -45,6 +45,7 @@ def test_status_shows_workers_queues_and_each_stores_work(cluster: Cluster) -> N
     assert list(after["stores"]) == ["us"]
     us = after["stores"]["us"]
     assert us["last_sync"] and (us["queue_depth"], us["retry_set"], us["run"]) == (0, 0, None)
+    assert us["quota"]["requests"] == 1_000_000  # the shared bucket, as the headers say it
     queues = after["broker"]["queues"]
     assert queues[f"{cluster.prefix}.orders"]["consumers"] == 1
     assert queues[f"{cluster.prefix}.feed"]["messages"] == 0
