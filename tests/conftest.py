@@ -7,6 +7,10 @@ import pytest
 
 from engine import secrets
 
+# The conformance kit's tests are in the package (engine/conformance/suite.py): their asserts are
+# rewritten like a test module's, so that a failure shows both sides (docs/conformance.md).
+pytest.register_assert_rewrite("engine.conformance")
+
 
 @pytest.fixture(autouse=True)
 def _secrets_registered_stay_with_their_test() -> Iterator[None]:
