@@ -12,6 +12,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
+
+from engine.storage import db
 
 SQLITE = "sqlite"
 
@@ -43,3 +46,12 @@ def new_location(database: str, folder: Path, name: str, cleanup: ExitStack) -> 
     if not database.startswith(("postgresql://", "postgres://")):
         raise ValueError(f"a conformance state is 'sqlite' or a postgresql:// URL, not {database!r}")
     return cleanup.enter_context(fresh_schema(database))
+
+
+def rows(location: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows read straight from a state database (SQL as the state writes it)."""
+    conn = db.connect(location, "test")
+    try:
+        return conn.rows(sql, params)
+    finally:
+        conn.close()

@@ -23,7 +23,7 @@ import yaml
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
-from engine.conformance.databases import SQLITE, new_location
+from engine.conformance.databases import SQLITE, new_location, rows
 from engine.conformance.store_side import StoreSide
 from engine.storage import db
 
@@ -89,11 +89,7 @@ class World(StoreSide):
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows read straight from the state database (SQL as the state writes it)."""
-        conn = db.connect(self.state, "test")
-        try:
-            return conn.rows(sql, params)
-        finally:
-            conn.close()
+        return rows(self.state, sql, params)
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         """Change the state database behind rulesync's back (a test's own fault injection)."""

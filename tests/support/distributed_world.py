@@ -20,6 +20,7 @@ import pytest
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.ledger import Ledger
+from engine.conformance.databases import rows
 from tests.support import databases
 from tests.support.acceptance_world import RULESYNC
 
@@ -121,13 +122,7 @@ class Cluster:
             return {o.order_id: o.state() for o in ledger.list_orders(limit=100000)}
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        from engine.storage import db
-
-        conn = db.connect(self.state, "test")
-        try:
-            return conn.rows(sql, params)
-        finally:
-            conn.close()
+        return rows(self.state, sql, params)
 
 
 SECRET = "s3cret-for-tests-0123456789"
