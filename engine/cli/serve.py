@@ -21,7 +21,8 @@ from engine.serve.status_auth import ADMIN_TOKEN_ENV, admin_token
 from engine.serve.status_page import claims
 from engine.serve.webhooks import SECRET_HEADER
 from engine.storage import db
-from engine.storage.state import Inbox, SqlState
+from engine.storage.inbox import Inbox
+from engine.storage.state import SqlState
 
 SECRET_ENV = "RULESYNC_WEBHOOK_SECRET"
 

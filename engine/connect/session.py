@@ -19,7 +19,7 @@ from engine.language.loader import load_rulesets
 from engine.language.model import RuleSet
 from engine.storage import db
 from engine.storage.planning import mark_pending, private_copy
-from engine.storage.state import VERSIONED as STATE_VERSIONED
+from engine.storage.state_schema import VERSIONED as STATE_VERSIONED
 from engine.sync.run import Summary, Sync
 
 # The tables plan's private copy takes from a PostgreSQL state: the ledger's and the state's.

@@ -18,7 +18,8 @@ from engine.config import Config
 from engine.connect.session import open_state
 from engine.distributed.app import make_app, queue_of
 from engine.distributed.settings import Settings, shown
-from engine.storage.state import Inbox, SqlState
+from engine.storage.inbox import Inbox
+from engine.storage.state import SqlState
 
 log = logging.getLogger("rulesync.serve")
 RESEND_S = 600.0

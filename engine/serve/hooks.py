@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from connectors.bigcommerce.client import BigCommerceClient
 from engine.errors import ConfigError
 from engine.serve.webhooks import SCOPES
-from engine.storage.state import Inbox
+from engine.storage.inbox import Inbox
 
 
 def ours(client: BigCommerceClient, destination: str | None = None) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """Inbox pruning: handled deliveries past the retention go, the rest stays."""
 from __future__ import annotations
 
-from engine.storage.state import Inbox, SqlState
+from engine.storage.inbox import Inbox
+from engine.storage.state import SqlState
 
 
 def test_prune_deletes_old_handled_rows_but_keeps_pending_dead_and_each_scopes_newest(

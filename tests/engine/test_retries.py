@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from engine.storage.retries import FIRST_WAIT, MAX_WAIT, RetrySet, wait_after
-from engine.storage.state import MIGRATIONS, SCHEMA_VERSION, SqlState
+from engine.storage.state import SqlState
+from engine.storage.state_schema import MIGRATIONS, SCHEMA_VERSION
 
 T = 1_790_000_000.0
 

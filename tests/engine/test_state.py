@@ -9,7 +9,9 @@ import pytest
 
 from engine.errors import RulesyncError
 from engine.storage.db import connect
-from engine.storage.state import MIGRATIONS, SCHEMA_VERSION, Inbox, SqlState
+from engine.storage.inbox import Inbox
+from engine.storage.state import SqlState
+from engine.storage.state_schema import MIGRATIONS, SCHEMA_VERSION
 from tests.support import databases
 
 BOUND = 120.0  # seconds; only reached when something is wrong

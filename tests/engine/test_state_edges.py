@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.storage.state import SCHEMA_VERSION, SqlState
+from engine.storage.state import SqlState
+from engine.storage.state_schema import SCHEMA_VERSION
 
 
 def test_a_failing_transaction_writes_nothing_and_the_next_one_works(location: str) -> None:
@@ -46,7 +47,7 @@ def test_a_file_from_before_the_schema_version_is_migrated_keeping_its_rows(
 
 def test_the_queue_age_is_zero_when_nothing_waits_and_counts_from_the_oldest(
         tmp_path: Path) -> None:
-    from engine.storage.state import Inbox
+    from engine.storage.inbox import Inbox
 
     inbox = Inbox(SqlState(tmp_path / "state.sqlite"))
     assert inbox.oldest_age() == 0

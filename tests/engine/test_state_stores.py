@@ -8,7 +8,8 @@ from typing import Any
 from engine.storage import db as databases
 from engine.storage.migrate import build
 from engine.storage.retries import RetrySet
-from engine.storage.state import SCHEMA_VERSION, VERSIONED, SqlState
+from engine.storage.state import SqlState
+from engine.storage.state_schema import SCHEMA_VERSION, VERSIONED
 
 T = 1_790_000_000.0
 DECISION = {"order_id": 101, "direction": "inbound", "event_id": "e-1", "event": "{}",
