@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from engine.sync.run import Summary
+from engine.sync.summary import Summary
 
 SUMMARY_KEYS = ("imported", "updated", "pushed", "skipped", "conflicts", "errors")
 

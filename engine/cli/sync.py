@@ -23,7 +23,8 @@ from engine.serve.webhooks import MAX_ID
 from engine.storage import db
 from engine.storage.planning import private_copy
 from engine.sync import per_store
-from engine.sync.run import Summary, Sync
+from engine.sync.run import Sync
+from engine.sync.summary import Summary
 
 log = logging.getLogger("rulesync.apply")
 

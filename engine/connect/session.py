@@ -20,7 +20,8 @@ from engine.language.model import RuleSet
 from engine.storage import db
 from engine.storage.planning import mark_pending, private_copy
 from engine.storage.state_schema import VERSIONED as STATE_VERSIONED
-from engine.sync.run import Summary, Sync
+from engine.sync.run import Sync
+from engine.sync.summary import Summary
 
 # The tables plan's private copy takes from a PostgreSQL state: the ledger's and the state's.
 COPIED = (ledger_schema.versioned(), STATE_VERSIONED)

@@ -22,7 +22,7 @@ from engine.errors import RulesyncError
 from engine.storage.db import Database
 from engine.storage.migrate import Versioned, migrate
 from engine.storage.state import SqlState, meta_key
-from engine.sync.run import Summary, utc_now
+from engine.sync.summary import Summary, utc_now
 
 LISTING, SLICES, FINISHING, DONE = "listing", "slices", "finishing", "done"
 VERSION_KEY = "distributed_schema_version"

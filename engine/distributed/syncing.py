@@ -28,7 +28,8 @@ from engine.distributed.locks import Locks
 from engine.distributed.runs import Runs
 from engine.errors import RulesyncError
 from engine.storage.state import SqlState
-from engine.sync.run import OUTBOUND, Summary, Sync
+from engine.sync.run import OUTBOUND, Sync
+from engine.sync.summary import Summary
 
 log = logging.getLogger("rulesync.worker")
 

@@ -17,7 +17,7 @@ from engine.distributed.runs import Runs
 from engine.distributed.syncing import Session
 from engine.errors import OrderNotFound, RulesyncError, StoreError
 from engine.language.catalog import INBOUND, OUTBOUND
-from engine.sync.run import HELD, Summary
+from engine.sync.summary import HELD, Summary
 
 log = logging.getLogger("rulesync.worker")
 Send = Callable[[str, tuple[Any, ...]], None]

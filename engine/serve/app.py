@@ -25,7 +25,8 @@ from engine.language.catalog import INBOUND
 from engine.secrets import redact
 from engine.serve.status_page import StatusPage, claims
 from engine.serve.webhooks import MAX_BODY, authenticated, check
-from engine.sync.run import Summary, Sync, utc_now
+from engine.sync.run import Sync
+from engine.sync.summary import Summary, utc_now
 
 log = logging.getLogger("rulesync.serve")
 STALLED_AFTER = 60.0  # seconds without a worker heartbeat before /healthz says "stalled"

@@ -29,7 +29,7 @@ from engine.errors import RulesyncError
 from engine.storage import db
 from engine.storage.migrate import Versioned
 from engine.storage.snapshot import copy_to_sqlite
-from engine.sync.run import Summary
+from engine.sync.summary import Summary
 
 # How SQLite reports a write the disk refused: full (ENOSPC), or over a quota or file size limit
 # (EDQUOT, EFBIG). Every write of a plan goes to its copy, so these are the temporary folder's.

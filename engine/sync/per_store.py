@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from engine.config import Config
 from engine.errors import RulesyncError
 from engine.secrets import redact
-from engine.sync.run import Summary
+from engine.sync.summary import Summary
 
 log = logging.getLogger("rulesync.stores")
 

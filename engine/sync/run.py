@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,45 +32,17 @@ from engine.language.effects import ActionCall, Outcome
 from engine.language.interpreter import evaluate, event_id
 from engine.language.model import Decision, RuleSet
 from engine.sync.events import ledger_event, present_events, store_events
+from engine.sync.summary import (
+    HELD,
+    PUSH,
+    Summary,
+    action_view,
+    counter,
+    decision_row,
+    utc_now,
+)
 
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"  # test-only: SIGKILL this process at the Nth crash point
-COUNTED = {"done": None, "noop": "skipped", "conflict": "conflicts", "failed": "errors"}
-PUSH = "push_order_info"  # the setting without which ledger changes are held, not pushed
-HELD = "held"  # the decision outcome of a ledger change held back by PUSH being off
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass
-class Summary:
-    counts: Counter[str] = field(default_factory=Counter)
-    actions: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    # Ledger changes held back while push_order_info is off: `new` in this run, and all those
-    # waiting (`changes` on `orders`) for `apply --push-current`.
-    held: dict[str, Any] = field(default_factory=lambda: {"setting": PUSH, "on": False,
-                                                          "new": 0, "changes": 0, "orders": 0})
-    # (order, direction, reason) of each failure in this run: the order goes to the retry set
-    failures: list[tuple[int, str, str]] = field(default_factory=list)
-    retries: dict[str, int] = field(default_factory=lambda: {"waiting": 0, "due": 0})
-    read: set[int] = field(default_factory=set)  # store orders read in this run
-    recorded: set[tuple[int, str]] = field(default_factory=set)  # failures written this run
-
-    def fail(self, order_id: int, direction: str, reason: str) -> None:
-        reason = reason.removeprefix(f"order {order_id}: ")
-        self.counts["errors"] += 1
-        self.problems.append(f"order {order_id}: {reason}")
-        self.failures.append((order_id, direction, reason))
-
-    def failed_since(self, mark: int, order_id: int, direction: str) -> bool:
-        return any(f[:2] == (order_id, direction) for f in self.failures[mark:])
-
-    def as_dict(self) -> dict[str, Any]:
-        keys = ("imported", "updated", "pushed", "skipped", "conflicts", "errors")
-        return {**{k: self.counts[k] for k in keys}, "held": self.held,
-                "retries": self.retries, "actions": self.actions, "problems": self.problems}
 
 
 @dataclass
@@ -216,7 +187,7 @@ class Sync:
         except EvaluationError as e:  # this event is reported; the run goes on with the next
             failed = Decision(event_id(event), (), (), ())
             self.state.record_decision(
-                _decision_row(ruleset, event, failed, self.now(), f"error: {e}"), [])
+                decision_row(ruleset, event, failed, self.now(), f"error: {e}"), [])
             self.fail_order(event["order_id"], ruleset.direction, str(e), summary)
             return state
         outcome = ""
@@ -229,7 +200,7 @@ class Sync:
                  "action": a.name, "params": dict(a.params), "rule_id": a.rule_id,
                  "event": json.dumps(event, default=str), "at": self.now()}
                 for a in decision.actions]
-        self.state.record_decision(_decision_row(ruleset, event, decision, self.now(), outcome),
+        self.state.record_decision(decision_row(ruleset, event, decision, self.now(), outcome),
                                    rows)
         self._crash_point()
         for i, row in enumerate(rows):
@@ -273,14 +244,14 @@ class Sync:
             return
         self._crash_point()
         self.state.finish_action(row["key"], outcome.status, outcome.message, self.now())
-        summary.actions.append({**_action_view(row["direction"], call.event, {
+        summary.actions.append({**action_view(row["direction"], call.event, {
             "action": call.action, "params": call.params, "rule": row["rule_id"],
             "key": call.key}), "outcome": outcome.status, "message": outcome.message})
         if outcome.status == "failed":  # a conflict is shown, not retried: it would not change
             self.fail_order(call.order_id, row["direction"], f"{call.action}: {outcome.message}",
                             summary)
             return
-        summary.counts[_counter(row, outcome)] += 1
+        summary.counts[counter(row, outcome)] += 1
         if outcome.status == "conflict":
             summary.problems.append(f"order {call.order_id}: {call.action}: {outcome.message}")
 
@@ -385,28 +356,3 @@ def _raise_if_unauthorized(error: Exception) -> None:
     retry set."""
     if isinstance(error, StoreError) and error.status == 401:
         raise error
-
-
-def _counter(row: Mapping[str, Any], outcome: Outcome) -> str:
-    if outcome.status != "done":
-        return COUNTED[outcome.status] or "skipped"
-    if row["direction"] == OUTBOUND:
-        return "pushed"
-    return "imported" if row["action"] == "import_order" else "updated"
-
-
-def _action_view(direction: str, event: Mapping[str, Any], action: dict[str, Any]
-                 ) -> dict[str, Any]:
-    return {"direction": direction, "order_id": event["order_id"], "event": event["type"],
-            "event_id": event["id"], **action}
-
-
-def _decision_row(ruleset: RuleSet, event: Mapping[str, Any], decision: Decision, at: str,
-                  outcome: str = "") -> dict[str, Any]:
-    return {"order_id": event["order_id"], "direction": ruleset.direction,
-            "event_id": decision.event_id, "event": json.dumps(event, default=str),
-            "rules": ruleset.name, "rules_version": ruleset.version,
-            "rules_sha256": ruleset.content_hash, "matched": json.dumps(decision.matched),
-            "actions": json.dumps([a.as_dict() for a in decision.actions]),
-            "no_update": json.dumps(decision.no_update),
-            "outcome": outcome or ("no_update" if decision.no_update else "recorded"), "at": at}

@@ -11,7 +11,7 @@ from engine import config as configuration
 from engine.distributed.runs import dump, merged
 from engine.distributed.settings import settings, shown
 from engine.errors import ConfigError, RulesyncError
-from engine.sync.run import Summary
+from engine.sync.summary import Summary
 
 PG = "postgresql://u@127.0.0.1:5432/db"
 
