@@ -26,6 +26,7 @@ refills.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -44,6 +45,8 @@ QUOTA = "X-Rate-Limit-Requests-Quota"
 WINDOW_MS = "X-Rate-Limit-Time-Window-Ms"
 PAUSE_AT_LEFT = 1  # as RatePacer: at this many requests left, wait for the window to refill
 _EPSILON = 1e-9
+QUIET_WAIT = 2.0  # seconds: shorter waits are the bucket's pace, not worth a log line
+log = logging.getLogger("rulesync.store")
 _kind: ContextVar[str | None] = ContextVar("rulesync_quota_kind", default=None)
 
 
@@ -178,6 +181,9 @@ class Waiting:
         kind = kind or current_kind()
         waited = 0.0
         while (wait := self._take(kind)) > 0:
+            if wait >= QUIET_WAIT:  # pacing is silent; a pause for the window is not
+                log.warning("the store's API quota is used up: %s work waits %.1f s for it to "
+                            "refill", kind, wait)
             self._sleep(wait)
             waited += wait
         return waited

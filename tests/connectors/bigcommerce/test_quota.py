@@ -147,3 +147,17 @@ def test_threads_sharing_a_bucket_take_each_token_once() -> None:
     # 100 tokens were taken: the first (capacity - reserve) at once, the rest at the rate, so
     # the clock moved by at least the time those took to refill.
     assert t.now - 1000.0 >= (100 - (limits.capacity - limits.reserve)) / limits.rate - 1e-6
+
+
+def test_a_pause_for_the_window_is_one_log_line_and_pacing_is_silent(
+        caplog: pytest.LogCaptureFixture) -> None:
+    t = FakeTime()
+    bucket = ProcessBucket(Limits(450, 30), clock=t.clock, sleep=t.sleep)
+    with caplog.at_level("WARNING", logger="rulesync.store"):
+        for _ in range(40):
+            bucket.acquire(BULK)
+        assert caplog.messages == []
+        bucket.observe({"X-Rate-Limit-Requests-Left": "0", "X-Rate-Limit-Time-Reset-Ms": "9000"})
+        bucket.acquire(SINGLE)
+    assert caplog.messages == [
+        "the store's API quota is used up: single work waits 9.0 s for it to refill"]
