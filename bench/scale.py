@@ -10,7 +10,10 @@ the 429s the sandbox answered. Target: the overlapped run within 1.25x the floor
 the exit status is 1 when it is MISSED.
 
     python bench/scale.py [--orders 5000] [--shipped 0.3] [--quota 450] [--window-ms 30000]
-                          [--latency-ms 100] [--concurrency 1,8]
+                          [--latency-ms 100] [--concurrency 1,8] [--state postgresql://...]
+
+With `--state postgresql://...` the state (in a new schema, dropped afterwards) and so the
+store's token bucket are in PostgreSQL: every request then takes its token there.
 
 (The several-store, several-worker part of this benchmark comes with the distributed workers.)
 """
@@ -25,6 +28,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +57,26 @@ def control(base: str, path: str) -> Any:
         return json.load(reply)
 
 
+@contextmanager
+def fresh_schema(url: str) -> Iterator[str]:
+    """The URL with its search_path on a new schema, dropped afterwards."""
+    import psycopg
+
+    name = f"rulesync_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {name}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{name}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {name} CASCADE")
+
+
 def backfill(args: argparse.Namespace, concurrency: int) -> dict[str, Any]:
     sandbox, base = start_sandbox(args)
+    database = fresh_schema(args.state) if args.state else nullcontext("")
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, database as url:
             config = Path(tmp) / "rulesync.yaml"
             config.write_text(
                 f"version: 1\nstore: {{concurrency: {concurrency}, quota: {{requests: "
@@ -65,7 +87,7 @@ def backfill(args: argparse.Namespace, concurrency: int) -> dict[str, Any]:
             started = time.perf_counter()
             done = subprocess.run(
                 [sys.executable, "-m", "engine.cli.main", "--config", str(config), "apply", "--json",
-                 "-q", "--state", str(Path(tmp) / "state.sqlite")],
+                 "-q", "--state", url or str(Path(tmp) / "state.sqlite")],
                 env=env, capture_output=True, text=True)
             seconds = time.perf_counter() - started
             if done.returncode not in (0, 1):
@@ -91,10 +113,13 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--concurrency", default="1,8",
                         help="comma-separated; 1 is one request at a time")
+    parser.add_argument("--state", default="", help="a postgresql:// database for the state "
+                        "and the bucket (default: a SQLite file, the bucket in the process)")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     print(f"{args.orders} orders, {args.shipped:.0%} shipped; quota {args.quota} per "
-          f"{args.window_ms} ms, {args.latency_ms} ms latency", flush=True)
+          f"{args.window_ms} ms, {args.latency_ms} ms latency; state and bucket in "
+          f"{'PostgreSQL' if args.state else 'SQLite and the process'}", flush=True)
     print(f"{'concurrency':>11} {'seconds':>8} {'calls':>6} {'floor s':>8} {'x floor':>8} "
           f"{'429s':>5} {'imported':>9} {'errors':>7}", flush=True)
     runs = []
