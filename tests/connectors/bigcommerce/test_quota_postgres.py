@@ -116,3 +116,22 @@ def test_buckets_share_one_connection_per_database_and_survive_a_dropped_one(url
         a.close()
         b.close()
     assert url not in _Link._open
+
+
+def test_a_postgresql_bucket_without_a_database_stops_apply_before_anything(
+        tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.support.acceptance_world import RULESYNC
+
+    config = tmp_path / "rulesync.yaml"
+    config.write_text("version: 1\nstore: {quota: {backend: postgresql}}\n", encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "BIGCOMMERCE_STORE_HASH": "abc",
+           "BIGCOMMERCE_ACCESS_TOKEN": "t0ken", "BIGCOMMERCE_API_URL": "http://127.0.0.1:9"}
+    r = subprocess.run([RULESYNC, "--config", str(config), "apply", "--state",
+                        str(tmp_path / "state.sqlite")], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr == (f"error: {config}: store.quota.backend: postgresql needs store.quota.url "
+                        "or a PostgreSQL state (state: postgresql://...)\n")
+    assert not (tmp_path / "state.sqlite").exists()
