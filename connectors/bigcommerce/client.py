@@ -9,11 +9,9 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from importlib import metadata
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from connectors.bigcommerce import replies
 from connectors.bigcommerce.diagnose import StoreNames, token_problem
@@ -39,13 +37,6 @@ SHIPMENT_WRITABLE = frozenset({
     "order_address_id", "tracking_number", "tracking_link", "shipping_provider",
     "tracking_carrier", "shipping_method", "comments", "merchant_shipping_cost",
 })
-
-
-def _user_agent() -> str:
-    try:
-        return f"rulesync/{metadata.version('bigcommerce-rulesync')}"
-    except metadata.PackageNotFoundError:
-        return "rulesync/0"
 
 
 class BigCommerceClient:
@@ -86,11 +77,9 @@ class BigCommerceClient:
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
         self.policy = policy or RetryPolicy(max_retries=max_retries)
-        self._session = session or self._new_session()
-        self._headers(self._session)
         # An injected session is the only one (and then one request at a time): a test's fake
         # need not be safe to share between threads.
-        self._sessions = Sessions(self._session, None if session else self._made_session)
+        self._sessions = Sessions.for_client(token, session)
         self.concurrency = 1 if session else max(1, concurrency)
         base = f"{self.api_url}/stores/{store_hash}"
         names = StoreNames(origin(self.api_url), store_hash, token_name)
@@ -108,25 +97,6 @@ class BigCommerceClient:
         api_url = env.get("BIGCOMMERCE_API_URL") or DEFAULT_API_URL
         return cls(env["BIGCOMMERCE_STORE_HASH"], env["BIGCOMMERCE_ACCESS_TOKEN"], api_url,
                    **kwargs)
-
-    def _headers(self, session: requests.Session) -> None:
-        session.headers.update({
-            "X-Auth-Token": self._token, "Accept": "application/json",
-            "Content-Type": "application/json", "User-Agent": _user_agent(),
-        })
-
-    def _made_session(self) -> requests.Session:
-        session = self._new_session()
-        self._headers(session)
-        return session
-
-    @staticmethod
-    def _new_session() -> requests.Session:
-        session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        return session
 
     def __repr__(self) -> str:
         return (f"BigCommerceClient(store_hash={self.store_hash!r}, "

@@ -10,10 +10,30 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
+from importlib import metadata
 
 import requests
+from requests.adapters import HTTPAdapter
+
+
+def user_agent() -> str:
+    try:
+        return f"rulesync/{metadata.version('bigcommerce-rulesync')}"
+    except metadata.PackageNotFoundError:
+        return "rulesync/0"
+
+
+def new_session(headers: Mapping[str, str]) -> requests.Session:
+    """A pooled session sending these headers; requests' own retries off (transport.py)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers.update(headers)
+    return session
 
 
 class Sessions:
@@ -28,6 +48,16 @@ class Sessions:
         self._idle.put(first)
         self._all = [first]
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_client(cls, token: str, injected: requests.Session | None) -> Sessions:
+        """Sessions sending the API's headers (FACTS §2): new ones, or only `injected`."""
+        headers = {"X-Auth-Token": token, "Accept": "application/json",
+                   "Content-Type": "application/json", "User-Agent": user_agent()}
+        if injected is not None:
+            injected.headers.update(headers)
+            return cls(injected, None)
+        return cls(new_session(headers), partial(new_session, headers))
 
     @contextmanager
     def borrowed(self) -> Iterator[requests.Session]:
