@@ -108,12 +108,20 @@ def worker(ctx: click.Context, state_path: str | None, concurrency: int,
     click.echo(f"rulesync worker {node}: {concurrency} thread(s) on {', '.join(names)} at "
                f"{shown(found.url)}{' with beat' if beat else ''}", err=True)
     runner = app.Worker(hostname=node, queues=names, concurrency=concurrency, pool="threads",
-                        beat=beat, schedule_filename=str(schedule_file), loglevel=_level(),
-                        quiet=True, without_mingle=True, without_gossip=True)
+                        loglevel=_level(), quiet=True, without_mingle=True, without_gossip=True)
+    clock = None
+    if beat:  # a thread of this process (Celery's own embedding forks a process, which a
+        # SIGKILL of the worker would leave running on its own)
+        from celery.beat import EmbeddedService
+
+        clock = EmbeddedService(app, thread=True, schedule_filename=str(schedule_file))
+        clock.start()
     try:
         runner.start()
     finally:
         stop.set()
+        if clock is not None:
+            clock.stop()
     raise SystemExit(runner.exitcode or 0)
 
 

@@ -27,21 +27,30 @@ class Locks:
         self.db: Database = state.db
         self.schema = str(getattr(state.db, "schema", ""))
         self.store = state.store
+        self._held_here: dict[tuple[int, bool], int] = {}  # taken, and how many times over
 
     def _key(self, *names: str) -> int:
         return lock_key(self.schema, *names)
 
     @contextmanager
     def _held(self, key: int, shared: bool = False) -> Iterator[None]:
+        """Taken once from the server however deeply nested (a Locks serves one thread):
+        a decision inside an order's sync costs no round trip for its lock."""
+        depth = self._held_here.get((key, shared), 0)
+        self._held_here[(key, shared)] = depth + 1
         kind = "_shared" if shared else ""
-        self.db.one(f"SELECT pg_advisory_lock{kind}(?)", (key,))
         try:
+            if not depth:
+                self.db.one(f"SELECT pg_advisory_lock{kind}(?)", (key,))
             yield
         finally:
-            try:
-                self.db.one(f"SELECT pg_advisory_unlock{kind}(?)", (key,))
-            except DatabaseError:
-                pass  # the connection is gone, and its locks with it
+            self._held_here[(key, shared)] = depth
+            if not depth:
+                del self._held_here[(key, shared)]
+                try:
+                    self.db.one(f"SELECT pg_advisory_unlock{kind}(?)", (key,))
+                except DatabaseError:
+                    pass  # the connection is gone, and its locks with it
 
     def order(self, order_id: int) -> AbstractContextManager[None]:
         return self._held(self._key("order", self.store, str(order_id)))

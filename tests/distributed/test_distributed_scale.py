@@ -74,7 +74,7 @@ def test_ten_stores_two_workers_converge_under_the_quota(cluster: Cluster) -> No
 def test_killed_workers_and_a_cut_broker_lose_and_double_nothing(unlimited: Cluster) -> None:
     cluster = unlimited
     rng = random.Random(seed())
-    ids = fill(cluster, 100)
+    ids = fill(cluster, int(os.environ.get("RULESYNC_TEST_CHAOS_ORDERS") or 100))
     proxy, through = TcpProxy.for_url(cluster.broker)
     cluster.stack.callback(proxy.stop)
     fast = {"RULESYNC_STALL_SECONDS": "5"}
