@@ -21,6 +21,7 @@ from engine.distributed.settings import Settings, settings, shown
 from engine.distributed.status import ALIVE_S, workers_alive
 from engine.distributed.tasks import Send, nudge
 from engine.errors import RulesyncError
+from engine.secrets import redact
 from engine.storage.state import SqlState
 from engine.sync.per_store import Outcome
 
@@ -90,7 +91,7 @@ def _advance(w: Waiting, post: Send, stall: float) -> bool:
 def _outcome(w: Waiting) -> Outcome:
     run = w.runs.get(w.run_id) or {}
     if run.get("error"):
-        return Outcome(w.store, error=str(run["error"]))
+        return Outcome(w.store, error=redact(str(run["error"])))
     return Outcome(w.store, w.runs.summary(w.run_id))
 
 

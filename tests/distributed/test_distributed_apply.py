@@ -60,3 +60,18 @@ def test_apply_queue_needs_the_state_on_postgresql(cluster: Cluster, tmp_path: P
     r = cluster.run("apply", "--queue", RULESYNC_DATABASE_URL=str(tmp_path / "s.sqlite"))
     assert r.returncode == 1
     assert "distributed mode keeps the state in PostgreSQL" in r.stderr, r.stderr
+
+
+def test_a_store_whose_token_is_refused_fails_alone(cluster: Cluster) -> None:
+    for sb in cluster.sandboxes.values():
+        sb.store.create_order(order_body(11))
+    cluster.start_worker(US_TOKEN="not-the-token")
+    r = cluster.run("apply", "--queue")
+    assert r.returncode == 1, r.stderr
+    assert "store us:\n  failed: " in r.stdout and "401" in r.stdout, r.stdout
+    assert r.stdout.rstrip().endswith("1 of 3 store(s) failed: us"), r.stdout
+    assert "not-the-token" not in r.stdout + r.stderr
+    assert (len(cluster.ledger("eu")), len(cluster.ledger("us")), len(cluster.ledger("au"))) == (
+        1, 0, 1)
+    status = cluster.run("status", "--store", "us")
+    assert "store us: last run failed: " in status.stdout, status.stdout
