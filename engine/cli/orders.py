@@ -73,7 +73,13 @@ def list_orders(ctx: click.Context, state_path: str | None, store_name: str | No
 @click.pass_context
 def show(ctx: click.Context, order_id: int, state_path: str | None, store_name: str | None,
          as_json: bool) -> None:
-    """Show one ledger order: state, customer, shipping address, items, shipments."""
+    """Show one ledger order: state, customer, shipping address, items, shipments. With
+    several stores, --store may be left out when only one store has the order."""
+    config = load_config(ctx, state_path)
+    if store_name is None and config.stores and db.exists(config.state):
+        with Ledger(config.state) as ledger:
+            having = ledger.stores_of(order_id)
+        store_name = having[0] if len(having) == 1 else None
     with _ledger(ctx, state_path, store_name) as ledger:
         order = ledger.get(order_id)
     if order is None:

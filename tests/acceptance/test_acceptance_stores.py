@@ -108,6 +108,13 @@ def test_apply_syncs_every_store_on_its_own_key(stores: Stores) -> None:
     again = json.loads(stores.run("apply", "--json").stdout)
     assert all(s["imported"] == s["updated"] == s["pushed"] == 0
                for s in again["stores"].values())
+    ambiguous = stores.run("orders", "show", str(first))  # every store has an order `first`
+    assert ambiguous.returncode == 1 and "say which with --store (eu, us, au)" in ambiguous.stderr
+    only_eu = int(stores.sandboxes["eu"].store.create_order(order_body(7))["id"])
+    stores.run("apply", "--store", "eu")
+    alone = stores.run("orders", "show", str(only_eu), "--json")  # one store has it: no --store
+    assert alone.returncode == 0, alone.stderr
+    assert json.loads(alone.stdout)["store"] == "eu"
 
 
 def test_a_wrong_token_fails_only_its_store_and_the_run(stores: Stores) -> None:
