@@ -86,7 +86,7 @@ def test_killed_workers_and_a_cut_broker_lose_and_double_nothing(unlimited: Clus
     shipped = {n: [] for n in NAMES}
     left = ship_in_store(cluster, ids, 0.0, rng)
     phase = 0
-    while phase < 2 or not chaos.finished and phase < 8:  # work goes on while chaos does
+    while phase < 2 or not chaos.finished and phase < 40:  # work goes on while chaos does
         if phase == 1:
             left = ship_in_store(cluster, ids, 0.3, rng)
         if phase:

@@ -117,6 +117,12 @@ class Cluster:
         assert r.returncode == 0, r.stderr
         return dict(json.loads(r.stdout)["stores"][store])
 
+    def plans(self) -> dict[str, Any]:
+        """Every store's plan, from one `rulesync plan` (one private copy of the state)."""
+        r = self.run("plan", "--json")
+        assert r.returncode == 0, r.stderr
+        return dict(json.loads(r.stdout)["stores"])
+
     def ledger(self, store: str) -> dict[int, dict[str, Any]]:
         with Ledger(self.state, store) as ledger:
             return {o.order_id: o.state() for o in ledger.list_orders(limit=100000)}
