@@ -87,9 +87,9 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
     # Bound before the state file is touched: a port in use changes nothing.
     app = App(config, hook_path, secret, SECRET_HEADER, admin)
     if relay is not None:
-        from engine.distributed.status import workers_alive
+        from engine.distributed.status import queued_health, workers_alive
 
-        app.queued(relay.wake.set, workers_alive)
+        app.queued(relay.wake.set, workers_alive, queued_health)
     server = create_server(app, host=host, port=port,
                            threads=threads, path=hook_path, secret=secret, header=SECRET_HEADER)
     SqlState(config.state).close()  # create the tables before threads race to

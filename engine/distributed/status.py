@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.connect.ports import SyncState
+from engine.secrets import redact
 
 HEARTBEAT_KEY = "workers:"  # sync_meta keys workers:NODE = the epoch a worker last said alive
 ALIVE_S = 60.0
@@ -52,6 +53,15 @@ def store_status(state: SyncState) -> dict[str, Any]:
             "last_run_error": last_error[0] if last_error else None,
             "retry_set": retries["waiting"], "retries_due": retries["due"],
             "dead_deliveries": inbox.dead()}
+
+
+def queued_health(state: SyncState) -> dict[str, Any]:
+    """What serve --queue's /healthz adds for a store: the change-feed slices waiting, the
+    stage of the run in progress, the last run's error."""
+    found = store_status(state)
+    return {"slices_waiting": found["slices_waiting"],
+            "run": found["run"]["stage"] if found["run"] else None,
+            "last_run_error": redact(found["last_run_error"]) if found["last_run_error"] else None}
 
 
 def broker_queues(url: str, names: list[str]) -> dict[str, Any]:

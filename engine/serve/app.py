@@ -76,12 +76,16 @@ class App:
         self.page = StatusPage(config, admin_token, self.state, self.health)
         self._poke: Callable[[], None] = lambda: None
         self._workers: Callable[[SyncState], list[str]] | None = None
+        self._queued_view: Callable[[SyncState], dict[str, Any]] = lambda state: {}
 
-    def queued(self, poke: Callable[[], None], workers: Callable[[SyncState], list[str]]
-               ) -> None:
+    def queued(self, poke: Callable[[], None], workers: Callable[[SyncState], list[str]],
+               view: Callable[[SyncState], dict[str, Any]] | None = None) -> None:
         """serve --queue: a delivery written to the inbox pokes the relay to the broker
-        (engine/distributed/relay.py); the workers alive are distributed mode's."""
+        (engine/distributed/relay.py); the workers alive are distributed mode's, and `view`
+        adds what else waits for them (a run's slices)."""
         self._poke, self._workers = poke, workers
+        if view is not None:
+            self._queued_view = view
 
     def state(self, store: str | None = None) -> SyncState:
         """The state as `store` sees it (the first configured store by default), through this
@@ -163,7 +167,7 @@ class App:
                   "hooks": json.loads(state.get_meta("hooks", "null")),
                   "last_received": inbox.last_received()}
         if workers is not None:
-            health["workers"] = len(workers)
+            health.update(workers=len(workers), **self._queued_view(state))
         return {"status": health_status(alive, health), **health}
 
     @staticmethod

@@ -52,6 +52,7 @@ def test_webhooks_through_the_queue_end_as_one_apply(cluster: Cluster) -> None:
     health = served.health()
     assert health["status"] == "ok", health
     assert health["stores"]["eu"]["workers"] == 1
+    assert (health["stores"]["eu"]["slices_waiting"], health["stores"]["eu"]["run"]) == (0, None)
     with databases.fresh_schema() as elsewhere:
         single = cluster.run("apply", "--json", RULESYNC_DATABASE_URL=elsewhere)
         assert single.returncode == 0, single.stderr
