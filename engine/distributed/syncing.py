@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import Config
-from engine.connect.ports import Oms, OrderChange
+from engine.connect.ports import HistoryEntry, Oms, OrderChange
 from engine.connect.session import (
     check_plugins,
     check_settings,
@@ -28,7 +28,7 @@ from engine.distributed.locks import Locks
 from engine.distributed.runs import Runs
 from engine.errors import RulesyncError
 from engine.storage.state import SqlState
-from engine.sync.run import OUTBOUND, Sync
+from engine.sync.run import Sync
 from engine.sync.summary import Summary
 
 log = logging.getLogger("rulesync.worker")
@@ -74,20 +74,12 @@ class LockedSync(Sync):
         """The ledger's changes since the store's outbound position, one pusher at a time per
         store; each change decided on the ledger state read under its order's lock."""
         assert self.locks is not None
-        from engine.sync.events import ledger_event
-
         with self.locks.named("outbound"):
-            seq = start = int(self.state.get_meta("outbound_seq", "0"))
-            while entries := self.ledger.changes_since(seq, 500):
-                for entry in entries:
-                    event = ledger_event(entry)
-                    if event is not None:
-                        with self._order(entry.order_id):
-                            self._decide(self.rulesets[OUTBOUND], event,
-                                         self.ledger.state_of(entry.order_id), summary)
-                    seq = entry.seq
-                    self.state.set_meta("outbound_seq", str(seq))
-            return seq - start
+            return super().outbound(summary)
+
+    def ledger_change(self, entry: HistoryEntry, summary: Summary) -> None:
+        with self._order(entry.order_id):
+            super().ledger_change(entry, summary)
 
 
 @dataclass

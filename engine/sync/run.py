@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.connect.ports import Oms, OrderChange, RetrySet, Store, SyncState
+from engine.connect.ports import HistoryEntry, Oms, OrderChange, RetrySet, Store, SyncState
 from engine.errors import (
     ActionFailed,
     BadRecord,
@@ -149,13 +149,17 @@ class Sync:
         seq = start = int(self.state.get_meta("outbound_seq", "0"))
         while entries := self.ledger.changes_since(seq, 500):
             for entry in entries:
-                event = ledger_event(entry)
-                if event is not None:
-                    self._decide(self.rulesets[OUTBOUND], event,
-                                 self.ledger.state_of(entry.order_id), summary)
+                self.ledger_change(entry, summary)
                 seq = entry.seq
                 self.state.set_meta("outbound_seq", str(seq))
         return seq - start
+
+    def ledger_change(self, entry: HistoryEntry, summary: Summary) -> None:
+        """One change of the ledger's history, decided on the order's ledger state now."""
+        event = ledger_event(entry)
+        if event is not None:
+            self._decide(self.rulesets[OUTBOUND], event, self.ledger.state_of(entry.order_id),
+                         summary)
 
     @property
     def push_on(self) -> bool:
