@@ -30,3 +30,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
     if config.pluginmanager.hasplugin("randomly"):
         seed = config.getoption("randomly_seed", None)
         terminalreporter.write_line(f"test order: pytest -p randomly --randomly-seed={seed}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The suite runs on several processes (pytest-xdist, `-n` in pyproject.toml), a module's
+    tests on one of them: a module-scoped fixture (the crash trials, a conformance class's runs)
+    is then made once, not once per process. Distributed mode's modules share one process, one
+    test after another: each starts Celery workers that hold PostgreSQL connections, and two
+    such tests at once could pass the server's limit."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        group = "distributed" if module.startswith("tests/distributed/") else module
+        item.add_marker(pytest.mark.xdist_group(group))

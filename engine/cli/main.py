@@ -1,6 +1,7 @@
 """The command line: one small function per verb. The library never prints; this module does."""
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,38 @@ Logging: -v/--verbose (twice for debug) and -q/--quiet work on every command; th
 variable RULESYNC_LOG_LEVEL takes a level name (INFO) or number."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
+# Each verb's module is imported only when that verb runs (or --help lists them all): a command
+# pays for its own imports, not every other command's.
+COMMANDS = {
+    "validate": "engine.cli.rules:validate", "test": "engine.cli.rules:test_cmd",
+    "eval": "engine.cli.rules:eval_cmd", "sandbox": "connectors.bigcommerce.sandbox.cli:sandbox",
+    "plan": "engine.cli.sync:plan", "apply": "engine.cli.sync:apply",
+    "explain": "engine.cli.sync:explain", "orders": "engine.cli.orders:orders",
+    "demo": "engine.cli.sync:demo", "init": "engine.cli.sync:init_cmd",
+    "serve": "engine.cli.serve:serve", "webhooks": "engine.cli.serve:webhooks",
+    "docs": "engine.cli.docs:docs", "failures": "engine.cli.failures:failures",
+    "connectors": "engine.cli.connectors:connectors", "worker": "engine.distributed.cli:worker",
+    "beat": "engine.distributed.cli:beat", "status": "engine.distributed.cli_status:status",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use (click's documented pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, name = COMMANDS[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module), name)
+            _add_verbosity(command)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES)
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The configuration file (default: ./rulesync.yaml if present).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
@@ -100,26 +132,7 @@ def _usage(e: click.UsageError) -> None:
     sys.exit(USAGE_EXIT)
 
 
-def _register() -> None:
-    from connectors.bigcommerce.sandbox.cli import sandbox
-    from engine.cli.connectors import connectors
-    from engine.cli.docs import docs
-    from engine.cli.failures import failures
-    from engine.cli.orders import orders
-    from engine.cli.rules import eval_cmd, test_cmd, validate
-    from engine.cli.serve import serve, webhooks
-    from engine.cli.sync import apply, demo, explain, init_cmd, plan
-    from engine.distributed.cli import beat, worker
-    from engine.distributed.cli_status import status
-
-    for command in (validate, test_cmd, eval_cmd, sandbox, plan, apply, explain, orders, demo,
-                    init_cmd, serve, webhooks, docs, failures, connectors, worker, beat,
-                    status):
-        cli.add_command(command)
-    _add_verbosity(cli)
-
-
-_register()
+_add_verbosity(cli)
 
 if __name__ == "__main__":
     main()

@@ -30,7 +30,9 @@ def pip(*args: str) -> None:
     assert r.returncode == 0, f"pip {' '.join(args)}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: under pytest-xdist a process may run this module's tests between others', and
+# a module-scoped fixture would be torn down (the package removed) and made again in between.
+@pytest.fixture(scope="session")
 def journal_connector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     copy = tmp_path_factory.mktemp("plugin") / PACKAGE.name  # builds leave files beside it
     shutil.copytree(PACKAGE, copy)
