@@ -89,16 +89,16 @@ def sandbox(
         raise click.ClickException(
             f"cannot listen on {host}:{port}: {e.strerror} (give another --port, or 0 for a free one)"
         ) from None
-    click.echo(f"BigCommerce sandbox serving at {sb.base_url}")
-    click.echo("Point rulesync at it with:")
-    click.echo(f"  export BIGCOMMERCE_API_URL={sb.base_url}")
-    click.echo(f"  export BIGCOMMERCE_STORE_HASH={store_hash}")
-    if os.environ.get("BIGCOMMERCE_ACCESS_TOKEN") == token:
-        click.echo("  BIGCOMMERCE_ACCESS_TOKEN is set in this shell; the sandbox accepts it.")
-    else:
-        click.echo("  export BIGCOMMERCE_ACCESS_TOKEN=...  (the --token value; not shown)")
-    click.echo("Press Ctrl-C to stop.", nl=True)
-    try:
+    try:  # a Ctrl-C from here on, even while the lines below print, stops it cleanly
+        click.echo(f"BigCommerce sandbox serving at {sb.base_url}")
+        click.echo("Point rulesync at it with:")
+        click.echo(f"  export BIGCOMMERCE_API_URL={sb.base_url}")
+        click.echo(f"  export BIGCOMMERCE_STORE_HASH={store_hash}")
+        if os.environ.get("BIGCOMMERCE_ACCESS_TOKEN") == token:
+            click.echo("  BIGCOMMERCE_ACCESS_TOKEN is set in this shell; the sandbox accepts it.")
+        else:
+            click.echo("  export BIGCOMMERCE_ACCESS_TOKEN=...  (the --token value; not shown)")
+        click.echo("Press Ctrl-C to stop.", nl=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         click.echo("Stopping the sandbox.")
