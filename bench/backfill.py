@@ -18,17 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from processes import fresh_schema, start_sandbox
 
 MEMORY_RATIO = 2.0  # streaming: 10x the orders may not cost more than 2x the memory
 POSTGRES_RATIO = 2.0  # PostgreSQL may take at most twice SQLite's time per order
@@ -44,40 +42,13 @@ main()
 """
 
 
-def start_sandbox(orders: int) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "sandbox", "--port", "0",
-                             "--seed", str(orders), "--token", "bench-token"],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        found = re.search(r"https?://[\d.]+:\d+", line)
-        if found:
-            return proc, found.group(0)
-    raise SystemExit("the sandbox did not start")
-
-
 def api_calls(base: str) -> int:
     with urllib.request.urlopen(f"{base}/_sandbox/calls") as reply:
         return sum(json.load(reply).values())
 
 
-@contextmanager
-def fresh_schema(url: str) -> Iterator[str]:
-    """The URL with its search_path on a new schema, dropped afterwards."""
-    import psycopg
-
-    name = f"rulesync_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {name}")
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{name}"
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {name} CASCADE")
-
-
 def backfill(orders: int, state: str = "") -> dict[str, Any]:
-    sandbox, base = start_sandbox(orders)
+    sandbox, base = start_sandbox("--seed", str(orders), "--token", "bench-token")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             env = {**os.environ, "BIGCOMMERCE_API_URL": base, "BIGCOMMERCE_STORE_HASH": "sandbox",

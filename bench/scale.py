@@ -23,34 +23,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from processes import fresh_schema, start_sandbox
+
 TARGET = 1.25  # the overlapped backfill may take at most this times the quota floor
 TOKEN = "bench-token"
-
-
-def start_sandbox(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli.main", "sandbox", "--port", "0", "--token", TOKEN,
-         "--seed", str(args.orders), "--seed-shipped", str(args.shipped),
-         "--quota", str(args.quota), "--window-ms", str(args.window_ms),
-         "--latency-ms", str(args.latency_ms)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        found = re.search(r"https?://[\d.]+:\d+", line)
-        if found:
-            return proc, found.group(0)
-    raise SystemExit("the sandbox did not start")
 
 
 def control(base: str, path: str) -> Any:
@@ -58,23 +43,11 @@ def control(base: str, path: str) -> Any:
         return json.load(reply)
 
 
-@contextmanager
-def fresh_schema(url: str) -> Iterator[str]:
-    """The URL with its search_path on a new schema, dropped afterwards."""
-    import psycopg
-
-    name = f"rulesync_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {name}")
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{name}"
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {name} CASCADE")
-
-
 def backfill(args: argparse.Namespace, concurrency: int) -> dict[str, Any]:
-    sandbox, base = start_sandbox(args)
+    sandbox, base = start_sandbox(
+        "--token", TOKEN, "--seed", str(args.orders), "--seed-shipped", str(args.shipped),
+        "--quota", str(args.quota), "--window-ms", str(args.window_ms),
+        "--latency-ms", str(args.latency_ms))
     database = fresh_schema(args.state) if args.state else nullcontext("")
     try:
         with tempfile.TemporaryDirectory() as tmp, database as url:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -30,22 +29,17 @@ import time
 import uuid
 from pathlib import Path
 
+from processes import start_sandbox
+
 ROOT = Path(__file__).resolve().parent.parent
 RULESYNC = str(Path(sys.executable).parent / "rulesync")
 TARGET = 3.0
 
 
 def sandbox(name: str, args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [RULESYNC, "sandbox", "--port", "0", "--store-hash", f"hash-{name}", "--token",
-         f"token-{name}", "--seed", str(args.orders), "--seed-shipped", str(args.shipped),
-         "--latency-ms", str(args.latency_ms)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        found = re.search(r"https?://[\d.]+:\d+", line)
-        if found:
-            return proc, found.group(0)
-    raise SystemExit("a sandbox did not start")
+    return start_sandbox("--store-hash", f"hash-{name}", "--token", f"token-{name}",
+                         "--seed", str(args.orders), "--seed-shipped", str(args.shipped),
+                         "--latency-ms", str(args.latency_ms))
 
 
 def schema(database: str, name: str, drop: bool = False) -> str:
