@@ -11,20 +11,15 @@ from click.testing import CliRunner
 from connectors.bigcommerce.sandbox import Sandbox
 from engine.cli.main import cli
 from engine.storage import planning
-from tests.support.serve_world import order_body
+from tests.support.serve_world import named_sandboxes, order_body
 
 NAMES = ("eu", "us")
 
 
 @pytest.fixture
 def stores() -> Iterator[dict[str, Sandbox]]:
-    made = {name: Sandbox(port=0, store_hash=f"hash-{name}", token=f"token-{name}")
-            for name in NAMES}
-    for sb in made.values():
-        sb.start()
-    yield made
-    for sb in made.values():
-        sb.stop()
+    with named_sandboxes(*NAMES) as made:
+        yield made
 
 
 def test_plan_of_several_stores_copies_the_state_once(stores: dict[str, Sandbox], tmp_path: Path,

@@ -13,6 +13,7 @@ from connectors.ledger import Ledger
 from tests.support.serve_world import (
     Serve,
     delivery,
+    named_sandboxes,
     order_body,
     status_delivery,
     wait_for,
@@ -23,13 +24,8 @@ NAMES = ("eu", "us")
 
 @pytest.fixture
 def stores() -> Iterator[dict[str, Sandbox]]:
-    made = {name: Sandbox(port=0, store_hash=f"hash-{name}", token=f"token-{name}")
-            for name in NAMES}
-    for sb in made.values():
-        sb.start()
-    yield made
-    for sb in made.values():
-        sb.stop()
+    with named_sandboxes(*NAMES) as made:
+        yield made
 
 
 ADMIN = "admin-token-for-tests-0123456789"

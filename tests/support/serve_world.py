@@ -66,6 +66,20 @@ def sandbox(**kw: Any) -> Sandbox:
                    webhook_retry_delays=(0.2, 0.5, 1.0), **kw)
 
 
+@contextmanager
+def named_sandboxes(*names: str) -> Iterator[dict[str, Sandbox]]:
+    """One started sandbox store per name: store hash `hash-NAME`, token `token-NAME`."""
+    made = {name: Sandbox(port=0, store_hash=f"hash-{name}", token=f"token-{name}")
+            for name in names}
+    for sb in made.values():
+        sb.start()
+    try:
+        yield made
+    finally:
+        for sb in made.values():
+            sb.stop()
+
+
 def env_for(sb: Sandbox, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("RULESYNC_", "BIGCOMMERCE_"))}
