@@ -2,12 +2,14 @@
 name from rulesync.yaml, the same way as the built-ins.
 
 The example package (tests/plugins/rulesync-journal-oms, its own pyproject.toml) is installed
-into this test environment with pip, as a user would install a connector, and removed after;
+with pip, as a user would install a connector (into a folder on the path, see the fixture);
 it passes the conformance kit (engine/conformance) as any OMS connector should.
 """
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -30,17 +32,33 @@ def pip(*args: str) -> None:
     assert r.returncode == 0, f"pip {' '.join(args)}: exit {r.returncode}\n{r.stdout}\n{r.stderr}"
 
 
-# Session-scoped: under pytest-xdist a process may run this module's tests between others', and
-# a module-scoped fixture would be torn down (the package removed) and made again in between.
+# Installed into a folder of this process's own (pip --target), put on sys.path for the in-process
+# reads and on PYTHONPATH for the `rulesync` subprocesses: entry points are found on either the
+# same way as in site-packages. Installing into the shared virtual environment instead let one
+# test process's uninstall race another pip in it (CI once failed at teardown on a vanished
+# dist-info). Session-scoped: under pytest-xdist a process may run this module's tests between
+# others', and a module-scoped fixture would be made again in between.
 @pytest.fixture(scope="session")
 def journal_connector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    copy = tmp_path_factory.mktemp("plugin") / PACKAGE.name  # builds leave files beside it
+    work = tmp_path_factory.mktemp("plugin")
+    copy, site = work / PACKAGE.name, work / "site"  # builds leave files beside the copy
     shutil.copytree(PACKAGE, copy)
-    pip("install", "-q", "--no-deps", str(copy))
+    pip("install", "-q", "--no-deps", "--target", str(site), str(copy))
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), saved) if p)
+    sys.path.insert(0, str(site))
+    importlib.invalidate_caches()
     try:
         yield
     finally:
-        pip("uninstall", "-y", "-q", "rulesync-journal-oms")
+        sys.path.remove(str(site))
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+        for name in [m for m in sys.modules if m.split(".")[0] == "rulesync_journal_oms"]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
 
 
 def write_config(w: World, text: str) -> Path:
