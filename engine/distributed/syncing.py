@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,10 +45,12 @@ class LockedSync(Sync):
     def store_change(self, change: OrderChange, summary: Summary, *,
                      shipments_changed: bool = False) -> None:
         with self._order(change.order_id):
-            seen = self.state.store_order(change.order_id)
-            if seen and change.order and seen["date_modified"] > change.order["date_modified"]:
-                return  # a newer read of this order was synced meanwhile
             super().store_change(change, summary, shipments_changed=shipments_changed)
+
+    def _superseded(self, change: OrderChange, last_seen: Mapping[str, Any] | None) -> bool:
+        # Read under the order's lock: a newer read of this order was synced meanwhile.
+        return bool(last_seen and change.order
+                    and last_seen["date_modified"] > change.order["date_modified"])
 
     def refresh(self, order_id: int, summary: Summary, *, shipments_changed: bool = False
                 ) -> None:

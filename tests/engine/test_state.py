@@ -62,6 +62,20 @@ def test_the_outbox_keeps_one_row_per_key_and_finishes_only_pending_rows(locatio
     state.close()
 
 
+def test_what_a_range_of_store_orders_looked_like_is_one_read_of_this_stores_rows(
+        location: str) -> None:
+    state = SqlState(location)
+    for order_id, shipped in ((3, 0), (5, 2), (9, 1)):
+        state.remember_store_order(order_id, status_id=2, items_shipped=shipped,
+                                   date_modified="t")
+    state.for_store("other").remember_store_order(4, status_id=2, items_shipped=7,
+                                                  date_modified="t")
+    assert state.items_shipped_between(3, 8) == {3: 0, 5: 2}
+    assert state.items_shipped_between(3, 8).get(4) == state.known_items_shipped(4) is None
+    assert state.for_store("other").items_shipped_between(1, 9) == {4: 7}
+    state.close()
+
+
 def test_a_failed_delivery_waits_longer_each_time_then_is_dead(location: str) -> None:
     inbox = Inbox(SqlState(location))
     assert inbox.add("h1", 7, "store/order/created", "{}", "t")
