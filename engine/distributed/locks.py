@@ -33,16 +33,17 @@ class Locks:
         return lock_key(self.schema, *names)
 
     @contextmanager
-    def _held(self, key: int, shared: bool = False) -> Iterator[None]:
+    def _held(self, key: int, shared: bool = False) -> Iterator[bool]:
         """Taken once from the server however deeply nested (a Locks serves one thread):
-        a decision inside an order's sync costs no round trip for its lock."""
+        a decision inside an order's sync costs no round trip for its lock. Yields whether it
+        was taken here (False: an outer block holds it already)."""
         depth = self._held_here.get((key, shared), 0)
         self._held_here[(key, shared)] = depth + 1
         kind = "_shared" if shared else ""
         try:
             if not depth:
                 self.db.one(f"SELECT pg_advisory_lock{kind}(?)", (key,))
-            yield
+            yield not depth
         finally:
             self._held_here[(key, shared)] = depth
             if not depth:
@@ -52,15 +53,15 @@ class Locks:
                 except DatabaseError:
                     pass  # the connection is gone, and its locks with it
 
-    def order(self, order_id: int) -> AbstractContextManager[None]:
+    def order(self, order_id: int) -> AbstractContextManager[bool]:
         return self._held(self._key("order", self.store, str(order_id)))
 
-    def store_shared(self) -> AbstractContextManager[None]:
+    def store_shared(self) -> AbstractContextManager[bool]:
         # The key engine/storage/state.py's exclusive() takes for this store's sync lock.
         name = meta_key(self.store, "sync").replace("/", ".")
         return self._held(self._key("exclusive", name), shared=True)
 
-    def named(self, *names: str) -> AbstractContextManager[None]:
+    def named(self, *names: str) -> AbstractContextManager[bool]:
         return self._held(self._key("distributed", self.store, *names))
 
     @contextmanager

@@ -64,8 +64,12 @@ class LockedSync(Sync):
     def _execute(self, row: dict[str, Any], summary: Summary) -> None:
         if row.get("status") != "pending":
             return
-        with self._order(row["order_id"]):
-            super()._execute(self.state.action(row["key"]) or {}, summary)
+        with self._order(row["order_id"]) as taken_here:
+            # A row read before the lock may be stale (another task may have run the action
+            # meanwhile): it is read again. Under a lock already held (a decision, a retry),
+            # the caller read it under that lock.
+            super()._execute(self.state.action(row["key"]) or {} if taken_here else row,
+                             summary)
 
     def _decide(self, ruleset: Any, event: dict[str, Any], state: dict[str, Any],
                 summary: Summary) -> dict[str, Any]:

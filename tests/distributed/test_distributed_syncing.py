@@ -2,17 +2,22 @@
 sandbox store and a fresh PostgreSQL schema: no broker needed."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from connectors.bigcommerce.sandbox import Sandbox
 from engine import config as configuration
-from engine.distributed.syncing import Sessions
+from engine.distributed.syncing import LockedSync, Sessions
 from engine.sync.summary import Summary
 from tests.support import databases
 
 
-def test_a_store_record_older_than_the_one_synced_is_skipped(tmp_path: Path) -> None:
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[LockedSync, Sandbox]]:
+    """One store with one order, and a worker's sync of it."""
     with databases.fresh_schema() as state, Sandbox(port=0, store_hash="hash-s1",
                                                     token="token-s1", seed_orders=1) as sb:
         path = tmp_path / "rulesync.yaml"
@@ -21,19 +26,43 @@ def test_a_store_record_older_than_the_one_synced_is_skipped(tmp_path: Path) -> 
         sessions = Sessions(configuration.load(path, environ={
             "RULESYNC_DATABASE_URL": state, "S1_TOKEN": "token-s1"}))
         try:
-            sync = sessions.get("s1").sync
-            (order_id,) = sb.store.order_ids({})
-            read = sync.store.order_change(order_id, sync.state.known_items_shipped)
-            assert read.order is not None
-            newer = replace(read, order={**read.order, "date_modified": "9999"})  # type: ignore[type-var]
-            sync.store_change(newer, Summary())
-            assert sync.state.store_order(order_id)["date_modified"] == "9999"  # type: ignore[index]
-            decided = len(sync.state.decisions(order_id))
-
-            late = Summary()
-            sync.store_change(read, late)  # read before the newer one was synced
-            assert (late.read, late.actions, late.failures) == (set(), [], [])
-            assert sync.state.store_order(order_id)["date_modified"] == "9999"  # type: ignore[index]
-            assert len(sync.state.decisions(order_id)) == decided
+            yield sessions.get("s1").sync, sb
         finally:
             sessions.drop()
+
+
+def test_a_store_record_older_than_the_one_synced_is_skipped(
+        world: tuple[LockedSync, Sandbox]) -> None:
+    sync, sb = world
+    (order_id,) = sb.store.order_ids({})
+    read = sync.store.order_change(order_id, sync.state.known_items_shipped)
+    assert read.order is not None
+    newer = replace(read, order={**read.order, "date_modified": "9999"})  # type: ignore[type-var]
+    sync.store_change(newer, Summary())
+    assert sync.state.store_order(order_id)["date_modified"] == "9999"  # type: ignore[index]
+    decided = len(sync.state.decisions(order_id))
+
+    late = Summary()
+    sync.store_change(read, late)  # read before the newer one was synced
+    assert (late.read, late.actions, late.failures) == (set(), [], [])
+    assert sync.state.store_order(order_id)["date_modified"] == "9999"  # type: ignore[index]
+    assert len(sync.state.decisions(order_id)) == decided
+
+
+def test_an_action_row_read_before_the_orders_lock_is_read_again_under_it(
+        world: tuple[LockedSync, Sandbox]) -> None:
+    sync, _ = world
+    event = '{"id": "e1", "type": "order.status_changed", "order_id": 1}'
+    decision = {"order_id": 1, "direction": "inbound", "event_id": "e1", "event": event,
+                "rules": "r", "rules_version": 1, "rules_sha256": "x", "matched": "[]",
+                "actions": "[]", "no_update": "[]", "outcome": "", "at": "t"}
+    sync.state.record_decision(decision, [{
+        "key": "e1:r:mark_paid", "order_id": 1, "direction": "inbound",
+        "action": "mark_paid", "params": {}, "rule_id": "r", "event": event, "at": "t"}])
+    (stale,) = sync.state.pending_actions()
+    sync.state.finish_action("e1:r:mark_paid", "done", "", "t")  # another task ran it
+
+    summary = Summary()
+    sync._execute(stale, summary)
+    assert summary.actions == []
+    assert sync.state.action("e1:r:mark_paid")["attempts"] == 0  # type: ignore[index]
