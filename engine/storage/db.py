@@ -150,6 +150,13 @@ class Database:
         with self.transaction():
             return self.execute(sql, params)
 
+    def write_returning(self, sql: str, params: Params = (), durable: bool = False
+                        ) -> list[tuple[Any, ...]]:
+        """One statement as a write transaction of its own; returns the rows of its RETURNING
+        clause. ``durable`` as for ``transaction``."""
+        with self.transaction(durable=durable):
+            return self.rows(sql, params)
+
     @contextmanager
     def transaction(self, write: bool = True, durable: bool = False) -> Iterator[Database]:
         """One transaction; a writer holds the owner's write lock from its first statement.

@@ -126,6 +126,12 @@ class Postgres(Database):
         """A single statement is atomic by itself: no BEGIN, lock or COMMIT to wait for."""
         return self.execute(sql, params)
 
+    def write_returning(self, sql: str, params: Params = (), durable: bool = False
+                        ) -> list[tuple[Any, ...]]:
+        if durable and self._lazy:  # only a transaction can ask its commit to wait for the disk
+            return super().write_returning(sql, params, durable)
+        return self.rows(sql, params)
+
     def _begin(self, write: bool, durable: bool) -> None:
         if not write:
             self._begin_with = [("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ())]

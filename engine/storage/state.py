@@ -188,12 +188,10 @@ class SqlState:
     def start_attempt(self, key: str, durable: bool = False) -> int:
         """Count the attempt before the effect: a later run knows it may have happened.
         ``durable``: on disk first, for an effect outside the database (a store write)."""
-        with self.db.transaction(durable=durable) as c:
-            c.execute("UPDATE sync_outbox SET attempts = attempts + 1 WHERE store = ? AND key = ?",
-                      (self.store, key))
-            row = c.one("SELECT attempts FROM sync_outbox WHERE store = ? AND key = ?",
-                        (self.store, key))
-            return int(row[0]) if row else 0
+        found = self.db.write_returning("UPDATE sync_outbox SET attempts = attempts + 1 WHERE "
+                                        "store = ? AND key = ? RETURNING attempts",
+                                        (self.store, key), durable)
+        return int(found[0][0]) if found else 0
 
     def finish_action(self, key: str, status: str, outcome: str, at: str) -> None:
         self.db.write("UPDATE sync_outbox SET status = ?, outcome = ?, updated_at = ? "

@@ -54,6 +54,8 @@ def test_the_outbox_keeps_one_row_per_key_and_finishes_only_pending_rows(locatio
     state.record_decision(row, [action])  # a rerun re-reading the same change
     assert [a["key"] for a in state.pending_actions()] == ["e1:r:mark_paid"]
     assert state.start_attempt("e1:r:mark_paid") == 1
+    assert state.start_attempt("e1:r:mark_paid", durable=True) == 2
+    assert state.start_attempt("no-such-key") == 0
     state.finish_action("e1:r:mark_paid", "done", "", "t")
     state.finish_action("e1:r:mark_paid", "failed", "late", "t")  # a stale second finisher
     assert state.action("e1:r:mark_paid")["status"] == "done"  # type: ignore[index]
