@@ -60,6 +60,10 @@ class Postgres(Database):
             self.conn = psycopg.connect(url, autocommit=True, **timeout)
         except psycopg.Error as e:
             raise DatabaseError(self.where, first_line(e), "connect to") from None
+        # One cursor for every statement (connection.execute makes a new one each time, a
+        # third of psycopg's Python calls per statement): each caller reads its statement's
+        # result before the next one runs (batches() has a server-side cursor of its own).
+        self._cursor = self.conn.cursor()
         found = self.one("SELECT current_schema()")
         if found is None or found[0] is None:
             self.conn.close()
@@ -75,14 +79,14 @@ class Postgres(Database):
     def _run(self, sql: str, params: Params) -> Any:
         try:
             if not self._begin_with:
-                return self.conn.execute(placeholders(sql), tuple(params))
+                return self._cursor.execute(placeholders(sql), tuple(params))
             # The transaction's BEGIN (and its lock) go in one round trip with its first
             # statement: psycopg's pipeline sends them all, then waits once.
             begin, self._begin_with = self._begin_with, []
             with self.conn.pipeline():
                 for statement, args in begin:
                     self.conn.execute(statement, args)
-                return self.conn.execute(placeholders(sql), tuple(params))
+                return self._cursor.execute(placeholders(sql), tuple(params))
         except self._errors as e:  # the server went away, or refused us
             raise DatabaseError(self.where, first_line(e)) from e
 
