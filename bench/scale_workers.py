@@ -29,7 +29,7 @@ import time
 import uuid
 from pathlib import Path
 
-from processes import start_sandbox
+from processes import fresh_schema, start_sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 RULESYNC = str(Path(sys.executable).parent / "rulesync")
@@ -42,21 +42,12 @@ def sandbox(name: str, args: argparse.Namespace) -> tuple[subprocess.Popen[str],
                          "--latency-ms", str(args.latency_ms))
 
 
-def schema(database: str, name: str, drop: bool = False) -> str:
-    import psycopg
-
-    with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE" if drop else f"CREATE SCHEMA {name}")
-    return f"{database}{'&' if '?' in database else '?'}options=-csearch_path%3D{name}"
-
-
 def one_run(workers: int, args: argparse.Namespace) -> float:
     names = [f"s{i:02d}" for i in range(args.stores)]
     tag = uuid.uuid4().hex[:10]
     stores = [sandbox(n, args) for n in names]
-    state = schema(args.database, f"bench_{tag}")
     procs: list[subprocess.Popen[str]] = []
-    with tempfile.TemporaryDirectory() as folder:
+    with fresh_schema(args.database) as state, tempfile.TemporaryDirectory() as folder:
         try:
             entries = "".join(f"  - name: {n}\n    store_hash: hash-{n}\n    api_url: {url}\n"
                               f"    token_env: {n.upper()}_TOKEN\n"
@@ -93,7 +84,6 @@ def one_run(workers: int, args: argparse.Namespace) -> float:
             for proc, _ in stores:
                 proc.kill()
                 proc.wait()
-            schema(args.database, f"bench_{tag}", drop=True)
             _delete_queues(args.broker, f"bench_{tag}")
 
 
