@@ -32,6 +32,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
         terminalreporter.write_line(f"test order: pytest -p randomly --randomly-seed={seed}")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The suite runs on several processes (pytest-xdist, `-n` in pyproject.toml), a module's
     tests on one of them: a module-scoped fixture (the crash trials, a conformance class's runs)

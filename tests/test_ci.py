@@ -1,7 +1,10 @@
 """CI runs what the README tells a developer to run, word for word."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,3 +27,13 @@ def test_ci_also_runs_ruff_and_mypy_and_sets_the_service_urls() -> None:
                  "export RULESYNC_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test",
                  "export RULESYNC_TEST_BROKER_URL=amqp://guest:guest@127.0.0.1:5672//"):
         assert line in ci.splitlines() or any(x.startswith(line) for x in ci.splitlines()), line
+
+
+def test_each_module_runs_on_one_process(request: pytest.FixtureRequest) -> None:
+    """tests/conftest.py puts each module in an xdist group, so that a module-scoped fixture (the
+    crash trials, a conformance class's runs) is made once. xdist marks a grouped test by adding
+    "@group" to its id; a pytest release that drops it (pytest-dev/pytest-xdist#1386) would
+    silently make the suite much slower, so this notices."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip("not running on pytest-xdist processes (-n 0)")
+    assert request.node.nodeid.endswith("@tests/test_ci.py"), request.node.nodeid
