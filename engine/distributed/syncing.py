@@ -124,8 +124,16 @@ class Sessions:
         self.stores = {s.store_name: s for s in config.each_store()}
         self.first = next(iter(self.stores.values()))
         self._local = threading.local()
-        self._rules: dict[str, tuple[Any, Any]] = {}  # store -> (rule sets, settings), read once
-        self._lock = threading.Lock()
+        # Every store's rules, read and checked now rather than by the store's first task, and
+        # each set of rule files once however many stores use it.
+        self._rules: dict[str, tuple[Any, Any]] = {}  # store -> (rule sets, settings)
+        loaded: dict[tuple[Any, ...], Any] = {}
+        for name, store in self.stores.items():
+            if store.rules not in loaded:
+                loaded[store.rules] = rulesets_by_direction(store)
+            check_plugins(store)
+            self._rules[name] = (loaded[store.rules], check_settings(
+                loaded[store.rules], store.settings, store.origins))
 
     def _thread(self) -> _Thread:
         found: _Thread | None = getattr(self._local, "thread", None)
@@ -141,15 +149,6 @@ class Sessions:
             found = self._local.thread = _Thread(state, oms)
         return found
 
-    def _rulesets(self, config: Config) -> tuple[Any, Any]:
-        with self._lock:
-            if config.store_name not in self._rules:
-                rulesets = rulesets_by_direction(config)
-                check_plugins(config)
-                self._rules[config.store_name] = (
-                    rulesets, check_settings(rulesets, config.settings, config.origins))
-            return self._rules[config.store_name]
-
     def get(self, store: str) -> Session:
         if store not in self.stores:
             raise RulesyncError(f"store {store}: not in this worker's configuration "
@@ -157,7 +156,7 @@ class Sessions:
         thread = self._thread()
         if store not in thread.sessions:
             config = self.stores[store]
-            rulesets, settings = self._rulesets(config)
+            rulesets, settings = self._rules[store]
             state = thread.state.for_store(store)
             locked = LockedSync(rulesets, settings, _oms_view(thread.oms, store), state,
                                 open_store(config), locks=Locks(state))

@@ -11,6 +11,7 @@ import pytest
 from connectors.bigcommerce.sandbox import Sandbox
 from engine import config as configuration
 from engine.distributed.syncing import LockedSync, Sessions
+from engine.errors import ConfigError
 from engine.sync.summary import Summary
 from tests.support import databases
 
@@ -66,3 +67,22 @@ def test_an_action_row_read_before_the_orders_lock_is_read_again_under_it(
     sync._execute(stale, summary)
     assert summary.actions == []
     assert sync.state.action("e1:r:mark_paid")["attempts"] == 0  # type: ignore[index]
+
+
+def test_a_worker_reads_every_stores_rules_at_start_and_shared_files_once(
+        tmp_path: Path) -> None:
+    """Sessions are made when the worker starts: a setting no rule file declares stops it
+    there, not at that store's first task; stores with the same rule files share one read."""
+    stores = "".join(f"  - name: s{n}\n    store_hash: hash-s{n}\n    api_url: http://127.0.0.1:9\n"
+                     f"    token_env: S{n}_TOKEN\n" for n in (1, 2, 3))
+    path = tmp_path / "rulesync.yaml"
+    env = {"RULESYNC_DATABASE_URL": "postgresql://127.0.0.1:9/none",
+           **{f"S{n}_TOKEN": "t" for n in (1, 2, 3)}}
+    path.write_text(f"version: 1\nstores:\n{stores}")
+    sessions = Sessions(configuration.load(path, environ=env))  # no database needed yet
+    (first, _), (second, _), (third, _) = (sessions._rules[f"s{n}"] for n in (1, 2, 3))
+    assert first is second is third and set(first) == {"inbound", "outbound"}
+
+    path.write_text(f"version: 1\nstores:\n{stores}    settings: {{auto_clos: true}}\n")
+    with pytest.raises(ConfigError, match="unknown setting .auto_clos."):
+        Sessions(configuration.load(path, environ=env))
