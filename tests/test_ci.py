@@ -1,7 +1,6 @@
 """CI runs what the README tells a developer to run, word for word."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -30,10 +29,16 @@ def test_ci_also_runs_ruff_and_mypy_and_sets_the_service_urls() -> None:
 
 
 def test_each_module_runs_on_one_process(request: pytest.FixtureRequest) -> None:
-    """tests/conftest.py puts each module in an xdist group, so that a module-scoped fixture (the
-    crash trials, a conformance class's runs) is made once. xdist marks a grouped test by adding
-    "@group" to its id; a pytest release that drops it (pytest-dev/pytest-xdist#1386) would
-    silently make the suite much slower, so this notices."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        pytest.skip("not running on pytest-xdist processes (-n 0)")
-    assert request.node.nodeid.endswith("@tests/test_ci.py"), request.node.nodeid
+    """tests/conftest.py puts each module in an xdist group (distributed mode's modules in one),
+    so that a module-scoped fixture (the crash trials, a conformance class's runs) is made once.
+    xdist 3.8 marks a grouped test by adding "@group" to its id; a pytest release that drops it
+    (pytest-dev/pytest-xdist#1386) would silently make the suite much slower, so this notices."""
+    if not getattr(request.config.option, "loadgroup", False):  # set on the xdist processes
+        pytest.skip("not running on pytest-xdist processes with --dist loadgroup")
+    wrong = []
+    for item in request.session.items:
+        module = item.nodeid.split("::", 1)[0]
+        group = "distributed" if module.startswith("tests/distributed/") else module
+        if not item.nodeid.endswith(f"@{group}"):
+            wrong.append(item.nodeid)
+    assert not wrong, f"{len(wrong)} test(s) in no group or the wrong one, e.g. {wrong[:3]}"

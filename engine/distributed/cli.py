@@ -7,22 +7,25 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from engine.cli.sync import load_config, state_option
 from engine.config import Config
-from engine.connect.session import open_state, rulesets_by_direction
+from engine.connect.session import open_state
 from engine.distributed.settings import Settings, settings, shown
 from engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from engine.distributed.syncing import Rules
 
 log = logging.getLogger("rulesync.worker")
 HEARTBEAT_S = 10.0
 QUEUES = ("orders", "feed")
 
 
-def _checked(ctx: click.Context, state_path: str | None) -> tuple[Config, Settings]:
+def _checked(ctx: click.Context, state_path: str | None) -> tuple[Config, Settings, Rules]:
     try:
         import celery  # noqa: F401
     except ImportError:
@@ -30,10 +33,12 @@ def _checked(ctx: click.Context, state_path: str | None) -> tuple[Config, Settin
                           "'bigcommerce-rulesync[celery]'") from None
     config = load_config(ctx, state_path)
     found = settings(config)
+    from engine.distributed.syncing import read_rules
+
+    rules = read_rules(config)  # invalid rules stop here, before any task is taken
     for store in config.each_store():
-        rulesets_by_direction(store)  # invalid rules stop here, before any task is taken
         store.token()
-    return config, found
+    return config, found, rules
 
 
 def _level() -> str:
@@ -107,9 +112,9 @@ def worker(ctx: click.Context, state_path: str | None, concurrency: int,
     from engine.distributed.app import make_app, register
     from engine.distributed.syncing import Sessions
 
-    config, found = _checked(ctx, state_path)
+    config, found, rules = _checked(ctx, state_path)
     app = make_app(found)
-    register(app, found, Sessions(config))
+    register(app, found, Sessions(config, rules))
     if beat:
         app.conf.beat_schedule = schedule(config, found)
         schedule_file.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +155,7 @@ def beat(ctx: click.Context, state_path: str | None, schedule_file: Path) -> Non
     the workers. Run exactly one."""
     from engine.distributed.app import make_app
 
-    config, found = _checked(ctx, state_path)
+    config, found, _ = _checked(ctx, state_path)
     app = make_app(found)
     app.conf.beat_schedule = schedule(config, found)
     schedule_file.parent.mkdir(parents=True, exist_ok=True)

@@ -99,6 +99,24 @@ class Session:
         return self.sync.locks
 
 
+Rules = dict[str, tuple[Any, Any]]  # store -> (its rule sets by direction, its settings)
+
+
+def read_rules(config: Config) -> Rules:
+    """Every store's rules, read and checked when a worker starts rather than by the store's
+    first task (a bad one stops it there), each set of rule files once however many stores use
+    it."""
+    found: Rules = {}
+    loaded: dict[tuple[Any, ...], Any] = {}
+    for store in config.each_store():
+        if store.rules not in loaded:
+            loaded[store.rules] = rulesets_by_direction(store)
+        check_plugins(store)
+        found[store.store_name] = (loaded[store.rules], check_settings(
+            loaded[store.rules], store.settings, store.origins))
+    return found
+
+
 @dataclass
 class _Thread:
     """One worker thread's connections (the state's, the OMS's), shared by its stores' views,
@@ -120,20 +138,11 @@ class Sessions:
     """Open syncs by store, one set per thread; after a failed task the thread's connections
     are closed and opened afresh by the next one (a database error may leave them unusable)."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, rules: Rules | None = None) -> None:
         self.stores = {s.store_name: s for s in config.each_store()}
         self.first = next(iter(self.stores.values()))
         self._local = threading.local()
-        # Every store's rules, read and checked now rather than by the store's first task, and
-        # each set of rule files once however many stores use it.
-        self._rules: dict[str, tuple[Any, Any]] = {}  # store -> (rule sets, settings)
-        loaded: dict[tuple[Any, ...], Any] = {}
-        for name, store in self.stores.items():
-            if store.rules not in loaded:
-                loaded[store.rules] = rulesets_by_direction(store)
-            check_plugins(store)
-            self._rules[name] = (loaded[store.rules], check_settings(
-                loaded[store.rules], store.settings, store.origins))
+        self._rules = read_rules(config) if rules is None else rules
 
     def _thread(self) -> _Thread:
         found: _Thread | None = getattr(self._local, "thread", None)

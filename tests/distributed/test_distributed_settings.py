@@ -71,3 +71,21 @@ def test_summaries_of_a_runs_parts_add_up() -> None:
     assert (total.counts["imported"], total.counts["skipped"], total.counts["errors"]) == (3, 1, 1)
     assert total.failures == [(7, "inbound", "boom")] and total.actions == [{"order_id": 3}]
     assert total.retries == {"waiting": 1, "due": 0}
+
+
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_worker_and_beat_refuse_a_stores_unknown_setting_before_any_connection(
+        tmp_path: Path, command: str) -> None:
+    """Checked at start like `apply` checks it, with the line: nothing is reachable here, so
+    getting the error proves neither the broker nor the database was waited for."""
+    stores = "".join(f"  - name: s{n}\n    store_hash: hash-s{n}\n    api_url: http://127.0.0.1:9\n"
+                     f"    token_env: S{n}_TOKEN\n" for n in (1, 2))
+    (tmp_path / "rulesync.yaml").write_text(
+        f"version: 1\nstores:\n{stores}    settings: {{auto_clos: true}}\n")
+    rulesync = str(Path(sys.executable).parent / "rulesync")
+    done = subprocess.run([rulesync, command], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={"PATH": "/usr/bin:/bin", "S1_TOKEN": "t",
+                                            "S2_TOKEN": "t", "RULESYNC_DATABASE_URL": PG,
+                                            "RULESYNC_BROKER_URL": "amqp://g:g@127.0.0.1:9//"})
+    assert done.returncode == 1, done.stderr
+    assert "rulesync.yaml:11:" in done.stderr and "unknown setting 'auto_clos'" in done.stderr
