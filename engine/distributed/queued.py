@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from engine.config import Config
 from engine.connect.session import open_state
@@ -50,7 +51,9 @@ def apply_queued(config: Config, stores: tuple[Config, ...], timeout: float | No
         waits = [Waiting(s.store_name, Runs(state.for_store(s.store_name))) for s in stores]
         started, warned = time.monotonic(), False
         while True:
-            pending = [w for w in waits if not _advance(w, send, stall)]
+            # Every started run read in one statement, however many stores are waited for.
+            runs = waits[0].runs.many([w.run_id for w in waits if w.run_id])
+            pending = [w for w in waits if not _advance(w, send, stall, runs.get(w.run_id))]
             if not pending:
                 break
             elapsed = time.monotonic() - started
@@ -68,8 +71,8 @@ def apply_queued(config: Config, stores: tuple[Config, ...], timeout: float | No
         state.close()
 
 
-def _advance(w: Waiting, post: Send, stall: float) -> bool:
-    """One look at a store; True once its own run is done."""
+def _advance(w: Waiting, post: Send, stall: float, run: dict[str, Any] | None) -> bool:
+    """One look at a store (`run`: its own run, as just read); True once that run is done."""
     if not w.run_id:
         run_id, new = w.runs.open()
         if new:
@@ -79,12 +82,11 @@ def _advance(w: Waiting, post: Send, stall: float) -> bool:
         if run_id != w.joined:
             log.info("store %s: waiting for the run in progress to end first", w.store)
             w.joined = run_id
-        nudge(w.runs, run_id, post, stall)
+        nudge(w.runs, w.runs.get(run_id), post, stall)
         return False
-    run = w.runs.get(w.run_id)
     if run is None or run["stage"] == stages.DONE:
         return True
-    nudge(w.runs, w.run_id, post, stall)
+    nudge(w.runs, run, post, stall)
     return False
 
 

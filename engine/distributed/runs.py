@@ -117,6 +117,14 @@ class Runs:
         rows = self.db.dicts("SELECT * FROM dist_runs WHERE id = ?", (run_id,))
         return rows[0] if rows else None
 
+    def many(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Runs by id, of any store: one statement for all the runs a command waits for."""
+        if not run_ids:
+            return {}
+        rows = self.db.dicts(f"SELECT * FROM dist_runs WHERE id IN "
+                             f"({', '.join('?' * len(run_ids))})", tuple(run_ids))
+        return {str(r["id"]): r for r in rows}
+
     def listed(self, run_id: str, cursor_from: str, plan: dict[str, Any], opening: Summary
                ) -> str:
         """The listing is done: its slices recorded; returns the run's stage now."""

@@ -141,17 +141,17 @@ def poll(session: Session, send: Send, stall_seconds: float) -> str:
     if new:
         send("catch_up", (session.sync.state.store, run_id))
     else:
-        nudge(session.runs, run_id, send, stall_seconds)
+        nudge(session.runs, session.runs.get(run_id), send, stall_seconds)
     return run_id
 
 
-def nudge(runs: Runs, run_id: str, send: Send, stall_seconds: float) -> None:
-    run = runs.get(run_id)
+def nudge(runs: Runs, run: dict[str, Any] | None, send: Send, stall_seconds: float) -> None:
+    """Send a run's next tasks again when it made no progress for stall_seconds."""
     if run is not None and run["stage"] != stages.DONE and \
             time.time() - float(run["touched"]) > stall_seconds:
         log.warning("store %s: run %s made no progress for %.0f s: its tasks are sent again",
-                    runs.store, run_id[:8], stall_seconds)
-        runs.touch(run_id)
+                    runs.store, str(run["id"])[:8], stall_seconds)
+        runs.touch(str(run["id"]))
         resend(runs, run, send)
 
 
