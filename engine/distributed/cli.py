@@ -31,10 +31,10 @@ def _checked(ctx: click.Context, state_path: str | None) -> tuple[Config, Settin
     except ImportError:
         raise ConfigError("distributed mode needs Celery: pip install "
                           "'bigcommerce-rulesync[celery]'") from None
-    config = load_config(ctx, state_path)
-    found = settings(config)
     from engine.distributed.syncing import read_rules
 
+    config = load_config(ctx, state_path)
+    found = settings(config)
     rules = read_rules(config)  # invalid rules stop here, before any task is taken
     for store in config.each_store():
         store.token()

@@ -92,7 +92,7 @@ def test_a_failed_delivery_waits_longer_each_time_then_is_dead(location: str) ->
         after = time.time()
         retry_at = float(inbox.state.db.one("SELECT retry_at FROM sync_inbox")[0])
         waits.append((retry_at - before, retry_at - after))
-        if n == 1:  # not before its retry time (an hour away here, so a slow machine can't pass it)
+        if n == 1:  # not before its retry time (an hour away here: no slow machine reaches it)
             inbox.state.db.execute("UPDATE sync_inbox SET retry_at = ?", (after + 3600,))
             assert inbox.pending() == [] and inbox.depth() == 1
     assert inbox.dead() == 1 and inbox.depth() == 0
