@@ -175,17 +175,20 @@ class ChangeFeed:
         return self._labels
 
     def window(self, lower: int, upper: int) -> Iterator[dict[str, Any]]:
-        """Every order with lower <= date_modified <= upper, in id order, one page at a time."""
-        for page in self.pages(lower, upper):
+        """Every order with lower <= date_modified <= upper, in id order, one page at a time,
+        without its consignments: for a listing that needs only ids and dates (a page of 250
+        is a third of the bytes, and the store renders it in less than half the time)."""
+        for page in self.pages(lower, upper, include=None, consignment_structure=None):
             yield from page
 
-    def pages(self, lower: int, upper: int) -> Iterator[list[dict[str, Any]]]:
-        """`window`'s orders, a list page by list page."""
+    def pages(self, lower: int, upper: int, **extra: Any) -> Iterator[list[dict[str, Any]]]:
+        """`window`'s orders, a list page by list page (with consignments unless `extra`
+        leaves them out)."""
         last_id = 0
         while True:
             filters: dict[str, Any] = {
                 "min_date_modified": rfc2822(lower), "max_date_modified": rfc2822(upper),
-                "sort": "id:asc", "limit": PAGE_LIMIT}
+                "sort": "id:asc", "limit": PAGE_LIMIT, **extra}
             if last_id:
                 filters["min_id"] = last_id  # re-fetches last_id if min_id is inclusive: skipped
             page = self.client.list_orders_page(**filters)

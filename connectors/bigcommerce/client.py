@@ -139,8 +139,10 @@ class BigCommerceClient:
         return self._pages("/v2/orders", None, params)
 
     def list_orders_page(self, **filters: Any) -> list[dict[str, Any]]:
-        """One page of orders (defaults: limit 250, with consignments and line items)."""
-        params = {"limit": PAGE_LIMIT, **ORDER_INCLUDES, **filters}
+        """One page of orders (defaults: limit 250, with consignments and line items); a filter
+        given as None is left out (`include=None`: the orders alone)."""
+        params = {k: v for k, v in {"limit": PAGE_LIMIT, **ORDER_INCLUDES, **filters}.items()
+                  if v is not None}
         reply = self.request("GET", "/v2/orders", None, params)
         return replies.with_ids(replies.as_list(reply, "GET", "/v2/orders", "orders"), "GET",
                                 "/v2/orders", "order")

@@ -11,6 +11,7 @@ from test_normalize import raw_order
 
 from connectors.bigcommerce import ChangeFeed, Cursor
 from connectors.bigcommerce.changefeed import rfc2822
+from connectors.bigcommerce.slices import plan
 
 T0 = 1_800_000_000
 
@@ -206,3 +207,15 @@ def test_pages_are_streamed_not_collected() -> None:
         _ = batch.cursor
     with pytest.raises(RuntimeError):
         iter(batch)
+
+
+def test_a_distributed_listing_cuts_slices_from_bare_pages() -> None:
+    """The listing that cuts a run into slices needs ids and dates only: its pages are asked
+    without consignments; each slice reads its orders whole when it runs."""
+    src = FakeSource(now=T0)
+    for i in range(1, 301):
+        src.put(i, T0 - 10)
+    cut = plan(ChangeFeed(src), Cursor(), 100)
+    assert cut.slices == ((1, 100), (101, 200), (201, 300))
+    assert src.pages and all(p["include"] is None and p["consignment_structure"] is None
+                             for p in src.pages)

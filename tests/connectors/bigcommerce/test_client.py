@@ -55,6 +55,12 @@ def test_list_orders_pages_until_a_short_page() -> None:
     assert len(adapter.calls) == 2
 
 
+def test_a_list_page_without_consignments_leaves_the_include_out() -> None:
+    client, adapter, _ = make_client(scripted(Reply(200, [{"id": 1}])))
+    client.list_orders_page(min_id=1, include=None, consignment_structure=None)
+    assert adapter.calls[0].params == {"limit": "250", "min_id": "1"}
+
+
 def test_list_orders_stops_on_204() -> None:
     full = [{"id": i} for i in range(1, 251)]
     client, adapter, _ = make_client(scripted(Reply(200, full), Reply(204)))

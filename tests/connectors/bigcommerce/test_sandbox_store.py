@@ -47,6 +47,30 @@ def test_seeding_is_deterministic_and_covers_every_status() -> None:
     assert len({o["date_modified"] for o in orders}) < len(orders)  # some share a second
 
 
+def test_an_order_read_shares_nothing_with_the_store() -> None:
+    """Store.order hands out no container of its record (it does not copy what it renders):
+    changing a body read earlier changes nothing in the store, and a later change in the store
+    (one made in place, as the billing address and shipping addresses are) leaves the body as
+    it was read."""
+    store = Store("sandbox", clock=FrozenClock(1_790_000_000))
+    seed(store, 12, 5, shipped=0.5)
+    include = frozenset({"consignments", "consignments.line_items"})
+    first = store.order_ids({})[0]
+    body = store.order(first, include)
+    as_read = repr(body)
+    nested = [v for v in body.values() if isinstance(v, dict | list)]
+    nested += [v for c in body["consignments"]["shipping"] for v in c.values()
+               if isinstance(v, dict | list)]
+    for value in nested:
+        value.clear()
+    assert repr(store.order(first, include)) == as_read
+    body = store.order(first, include)
+    address_id = body["consignments"]["shipping"][0]["id"]
+    store.update_order(first, {"billing_address": {"city": "Elsewhere"},
+                               "shipping_addresses": [{"id": address_id, "city": "Away"}]})
+    assert repr(body) == as_read
+
+
 def test_data_file_survives_a_restart(tmp_path: Path) -> None:
     data = tmp_path / "store.json"
     with Sandbox(data_file=data, seed_orders=5) as sb:
