@@ -8,6 +8,11 @@ of its own, that many `rulesync worker --concurrency C` processes started and se
 `rulesync apply --queue` timed from start to end. Target: at least 3x the orders per second
 from 1 to 4 workers; the exit status is 1 when it is MISSED.
 
+Each run also says how busy the machine's cores were (all processes, from /proc/stat on Linux):
+a run that keeps them busy a fraction b of its time can go at most 1/b times as fast on this
+machine, at the same CPU per order, however many workers run. The one-worker run's 1/b is the
+ceiling printed beside the target.
+
     python bench/scale_workers.py [--stores 10] [--orders 300] [--shipped 0.3]
         [--latency-ms 100] [--workers 1,2,4] [--concurrency 1]
         [--database postgresql://postgres@127.0.0.1:5432/test]
@@ -42,11 +47,27 @@ def sandbox(name: str, args: argparse.Namespace) -> tuple[subprocess.Popen[str],
                          "--latency-ms", str(args.latency_ms))
 
 
-def one_run(workers: int, args: argparse.Namespace) -> float:
+def cpu_jiffies() -> tuple[int, int] | None:
+    """(busy, total) CPU time of the whole machine so far, in jiffies; None off Linux."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle, and waiting for the disk
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_between(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
+def one_run(workers: int, args: argparse.Namespace) -> tuple[float, float | None]:
     names = [f"s{i:02d}" for i in range(args.stores)]
     tag = uuid.uuid4().hex[:10]
     stores = [sandbox(n, args) for n in names]
-    procs: list[subprocess.Popen[str]] = []
+    procs: list[subprocess.Popen[bytes]] = []
     with fresh_schema(args.database) as state, tempfile.TemporaryDirectory() as folder:
         try:
             entries = "".join(f"  - name: {n}\n    store_hash: hash-{n}\n    api_url: {url}\n"
@@ -66,24 +87,24 @@ def one_run(workers: int, args: argparse.Namespace) -> float:
                     [RULESYNC, "status", "--json"], cwd=folder, env=env, capture_output=True,
                     text=True).stdout or '{"workers": []}')["workers"]) < workers:
                 time.sleep(0.5)
-            started = time.monotonic()
+            started, jiffies = time.monotonic(), cpu_jiffies()
             done = subprocess.run([RULESYNC, "apply", "--queue", "--json", "--timeout", "600"],
                                   cwd=folder, env=env, capture_output=True, text=True)
-            elapsed = time.monotonic() - started
+            elapsed, busy = time.monotonic() - started, busy_between(jiffies, cpu_jiffies())
             if done.returncode or json.loads(done.stdout)["failed"]:
                 kept = Path(tempfile.mkdtemp(prefix="scale-workers-"))
                 for log in Path(folder).glob("worker-*.log"):
                     log.rename(kept / log.name)
                 raise SystemExit(f"the run failed ({done.returncode}); worker logs in {kept}\n"
                                  f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-            return elapsed
+            return elapsed, busy
         finally:
             for proc in procs:
                 proc.kill()
                 proc.wait()
-            for proc, _ in stores:
-                proc.kill()
-                proc.wait()
+            for store, _ in stores:
+                store.kill()
+                store.wait()
             _delete_queues(args.broker, f"bench_{tag}")
 
 
@@ -124,17 +145,21 @@ def main() -> int:
     total = args.stores * args.orders
     print(f"{args.stores} stores x {args.orders} orders ({args.shipped:.0%} shipped), "
           f"{args.latency_ms} ms latency, {args.concurrency} thread(s) per worker")
-    rates = {}
+    rates: dict[int, float] = {}
+    busy: dict[int, float | None] = {}
     for workers in [int(w) for w in args.workers.split(",")]:
-        elapsed = one_run(workers, args)
+        elapsed, busy[workers] = one_run(workers, args)
         rates[workers] = total / elapsed
         print(f"  {workers} worker(s): {elapsed:6.1f} s, {rates[workers]:6.1f} orders/s"
-              + (f", {rates[workers] / rates[min(rates)]:.2f}x" if workers != min(rates) else ""),
+              + (f", {rates[workers] / rates[min(rates)]:.2f}x" if workers != min(rates) else "")
+              + (f", cores {busy[workers]:.0%} busy" if busy[workers] is not None else ""),
               flush=True)
     if 1 in rates and 4 in rates:
-        gain = rates[4] / rates[1]
+        gain, one = rates[4] / rates[1], busy[1]
+        ceiling = f"; this machine's ceiling {1 / one:.2f}x ({os.cpu_count()} cores " \
+                  f"{one:.0%} busy with one worker)" if one else ""
         print(f"1 -> 4 workers: {gain:.2f}x (target {TARGET:g}x): "
-              f"{'met' if gain >= TARGET else 'MISSED'}")
+              f"{'met' if gain >= TARGET else 'MISSED'}{ceiling}")
         return 0 if gain >= TARGET else 1
     return 0
 

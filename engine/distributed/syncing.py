@@ -72,7 +72,7 @@ class LockedSync(Sync):
                              summary)
 
     def _decide(self, ruleset: Any, event: dict[str, Any], state: dict[str, Any],
-                summary: Summary) -> dict[str, Any]:
+                summary: Summary) -> bool:
         with self._order(event["order_id"]):
             return super()._decide(ruleset, event, state, summary)
 

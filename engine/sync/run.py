@@ -124,9 +124,11 @@ class Sync:
             _raise_if_unauthorized(e)
             self.fail_order(oid, INBOUND, f"cannot read its shipments: {e}", summary)
             return
-        state = order.state() if order else dict(NOT_IMPORTED_STATE)
+        state, acted = order.state() if order else dict(NOT_IMPORTED_STATE), False
         for event in events:
-            state = self._decide(self.rulesets[INBOUND], event, state, summary)
+            if acted:  # the previous event's actions may have changed the ledger order
+                state = self.ledger.state_of(oid)
+            acted = self._decide(self.rulesets[INBOUND], event, state, summary)
             if summary.failed_since(mark, oid, INBOUND):
                 break  # the later events build on this one: the retry derives them again
         if not summary.failed_since(mark, oid, INBOUND):
@@ -192,7 +194,9 @@ class Sync:
     # -- decisions and actions -----------------------------------------------------------
 
     def _decide(self, ruleset: RuleSet, event: dict[str, Any], state: dict[str, Any],
-                summary: Summary) -> dict[str, Any]:
+                summary: Summary) -> bool:
+        """The event decided on `state` (the order's ledger state), recorded, and its actions
+        run; returns whether it had actions (then the ledger order may have changed)."""
         try:
             decision = evaluate(ruleset, event, state, self.settings)
         except EvaluationError as e:  # this event is reported; the run goes on with the next
@@ -200,7 +204,7 @@ class Sync:
             self.state.record_decision(
                 decision_row(ruleset, event, failed, self.now(), f"error: {e}"), [])
             self.fail_order(event["order_id"], ruleset.direction, str(e), summary)
-            return state
+            return False
         outcome = ""
         if decision.no_update or not decision.actions:
             summary.counts["skipped"] += 1
@@ -224,8 +228,7 @@ class Sync:
                     self.state.finish_action(later["key"], "failed",
                                              f"not run: {row['action']} failed", self.now())
                 break
-        # Only an action can have changed the ledger order: without one, no need to read it.
-        return self.ledger.state_of(event["order_id"]) if rows else state
+        return bool(rows)
 
     def _held_back(self, ruleset: RuleSet, event: dict[str, Any], state: dict[str, Any]
                    ) -> bool:
