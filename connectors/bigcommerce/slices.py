@@ -1,6 +1,6 @@
 """The change feed cut into slices, for distributed mode (engine/distributed): one process lists
-the window once and cuts the orders in it into id ranges; each range is then read again and
-synced by whichever worker takes it. The cursor a run ends with is computed from the listing, as
+the window once (ids and dates: the pages without their consignments) and cuts the orders in it
+into id ranges; each range is then read whole and synced by whichever worker takes it. The cursor a run ends with is computed from the listing, as
 the single-process ChangeBatch does (connectors/bigcommerce/changefeed.py), and stored only once
 every slice is done (engine/distributed/runs.py).
 
