@@ -292,6 +292,24 @@ def test_completed_new_order_is_closed_with_auto_close(world: World) -> None:
     assert world.writes() == {}
 
 
+def test_an_order_first_seen_shipped_is_imported_paid_and_shipped_in_one_run(
+        world: World) -> None:
+    """Several events of one order in one run: each is decided on the ledger order as the one
+    before it left it, so the shipment is recorded on the order that was just imported."""
+    oid = world.create(order_body(7))
+    world.tick()
+    world.ship_in_store(oid, {"MUG-1": 1}, "1ZFIRST001")
+    world.sb.store.set_status(oid, 11)
+    world.tick()
+    summary = world.apply()
+    assert [a["action"] for a in summary["actions"]] == [
+        "import_order", "mark_paid", "record_shipment"]
+    shown = world.show(oid)
+    assert shown["state"] == {**PAID, "shipped": "partial"}
+    assert [s["tracking_number"] for s in shown["shipments"]] == ["1ZFIRST001"]
+    assert world.plan()["actions"] == []
+
+
 # -- no silent downgrade ------------------------------------------------------------------------
 
 def test_store_cancelling_an_order_the_ledger_shipped_is_a_conflict_not_applied(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
@@ -161,8 +162,11 @@ def order(rec: dict[str, Any], api_root: str, custom_labels: dict[int, str]) -> 
     """[v2] components.schemas.order_Resp (order_RespOnly + order_Shared)."""
     items_total, items_shipped = _counts(rec)
     status = BY_ID[rec["status_id"]]
-    skip = {"products", "addresses", "shipments"}
-    body: dict[str, Any] = {k: v for k, v in rec.items() if k not in skip}
+    skip = {"products", "addresses", "shipments", "billing_address"}  # rendered below
+    # The body shares nothing with the record: a field a PUT or POST stored as an object or a
+    # list (they are kept as sent) is copied; everything else here is built afresh.
+    body: dict[str, Any] = {k: copy.deepcopy(v) if isinstance(v, dict | list) else v
+                            for k, v in rec.items() if k not in skip}
     body.update(
         {
             "date_created": rfc2822(rec["date_created"]),

@@ -218,9 +218,9 @@ class Store:
                 body["consignments"] = render.consignments(
                     rec, self.api_root, "consignments.line_items" in include
                 )
-            # No copy needed: render builds every container afresh (the record's own lists and
-            # addresses are never handed out), and a record's scalars are replaced, not changed
-            # in place. Copying was half the cost of a list page.
+            # No copy of the whole: render shares nothing with the record (it builds the body
+            # afresh and copies what a PUT stored as an object). Copying it all was 40% of the
+            # cost of a list page.
             return body
 
     def order_ids(self, params: Mapping[str, str]) -> list[int]:

@@ -51,11 +51,15 @@ def test_an_order_read_shares_nothing_with_the_store() -> None:
     """Store.order hands out no container of its record (it does not copy what it renders):
     changing a body read earlier changes nothing in the store, and a later change in the store
     (one made in place, as the billing address and shipping addresses are) leaves the body as
-    it was read."""
+    it was read. A field a PUT sent as an object is the store's own copy too."""
     store = Store("sandbox", clock=FrozenClock(1_790_000_000))
     seed(store, 12, 5, shipped=0.5)
     include = frozenset({"consignments", "consignments.line_items"})
     first = store.order_ids({})[0]
+    sent = {"external_source": {"app": "pos", "tags": ["a"]}, "staff_notes": ["x"]}
+    reply = store.update_order(first, sent)
+    assert reply["external_source"] == sent["external_source"]
+    assert reply["external_source"] is not sent["external_source"]
     body = store.order(first, include)
     as_read = repr(body)
     nested = [v for v in body.values() if isinstance(v, dict | list)]
