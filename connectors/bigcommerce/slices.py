@@ -1,8 +1,9 @@
 """The change feed cut into slices, for distributed mode (engine/distributed): one process lists
 the window once (ids and dates: the pages without their consignments) and cuts the orders in it
-into id ranges; each range is then read whole and synced by whichever worker takes it. The cursor a run ends with is computed from the listing, as
-the single-process ChangeBatch does (connectors/bigcommerce/changefeed.py), and stored only once
-every slice is done (engine/distributed/runs.py).
+into id ranges; each range is then read whole and synced by whichever worker takes it. The
+cursor a run ends with is computed from the listing, as the single-process ChangeBatch does
+(connectors/bigcommerce/changefeed.py), and stored only once every slice is done
+(engine/distributed/runs.py).
 
 A slice re-reads its orders when it runs instead of carrying the records listed earlier: an
 order modified since then is synced as it is now, or, if it has left the window, by the next run.
