@@ -12,6 +12,7 @@ from engine.distributed.runs import dump, merged
 from engine.distributed.settings import settings, shown
 from engine.errors import ConfigError, RulesyncError
 from engine.sync.summary import Summary
+from tests.support.distributed_world import store_entries
 
 PG = "postgresql://u@127.0.0.1:5432/db"
 
@@ -78,8 +79,7 @@ def test_worker_and_beat_refuse_a_stores_unknown_setting_before_any_connection(
         tmp_path: Path, command: str) -> None:
     """Checked at start like `apply` checks it, with the line: nothing is reachable here, so
     getting the error proves neither the broker nor the database was waited for."""
-    stores = "".join(f"  - name: s{n}\n    store_hash: hash-s{n}\n    api_url: http://127.0.0.1:9\n"
-                     f"    token_env: S{n}_TOKEN\n" for n in (1, 2))
+    stores = store_entries({f"s{n}": "http://127.0.0.1:9" for n in (1, 2)})
     (tmp_path / "rulesync.yaml").write_text(
         f"version: 1\nstores:\n{stores}    settings: {{auto_clos: true}}\n")
     rulesync = str(Path(sys.executable).parent / "rulesync")

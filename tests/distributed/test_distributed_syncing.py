@@ -14,6 +14,7 @@ from engine.distributed.syncing import LockedSync, Sessions
 from engine.errors import ConfigError
 from engine.sync.summary import Summary
 from tests.support import databases
+from tests.support.distributed_world import store_entries
 
 
 @pytest.fixture
@@ -22,8 +23,7 @@ def world(tmp_path: Path) -> Iterator[tuple[LockedSync, Sandbox]]:
     with databases.fresh_schema() as state, Sandbox(port=0, store_hash="hash-s1",
                                                     token="token-s1", seed_orders=1) as sb:
         path = tmp_path / "rulesync.yaml"
-        path.write_text(f"version: 1\nstores:\n  - name: s1\n    store_hash: hash-s1\n"
-                        f"    api_url: {sb.base_url}\n    token_env: S1_TOKEN\n")
+        path.write_text(f"version: 1\nstores:\n{store_entries({'s1': sb.base_url})}")
         sessions = Sessions(configuration.load(path, environ={
             "RULESYNC_DATABASE_URL": state, "S1_TOKEN": "token-s1"}))
         try:
@@ -73,8 +73,7 @@ def test_a_worker_reads_every_stores_rules_at_start_and_shared_files_once(
         tmp_path: Path) -> None:
     """Sessions are made when the worker starts: a setting no rule file declares stops it
     there, not at that store's first task; stores with the same rule files share one read."""
-    stores = "".join(f"  - name: s{n}\n    store_hash: hash-s{n}\n    api_url: http://127.0.0.1:9\n"
-                     f"    token_env: S{n}_TOKEN\n" for n in (1, 2, 3))
+    stores = store_entries({f"s{n}": "http://127.0.0.1:9" for n in (1, 2, 3)})
     path = tmp_path / "rulesync.yaml"
     env = {"RULESYNC_DATABASE_URL": "postgresql://127.0.0.1:9/none",
            **{f"S{n}_TOKEN": "t" for n in (1, 2, 3)}}

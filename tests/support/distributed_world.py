@@ -47,6 +47,14 @@ def delete_queues(url: str, prefix: str) -> None:
                 channel = conn.channel()
 
 
+
+def store_entries(urls: dict[str, str]) -> str:
+    """rulesync.yaml's `stores:` entries: each name with store hash hash-NAME, its API URL and
+    its token in the variable NAME_TOKEN (upper case)."""
+    return "".join(f"  - name: {n}\n    store_hash: hash-{n}\n    api_url: {url}\n"
+                   f"    token_env: {n.upper()}_TOKEN\n" for n, url in urls.items())
+
+
 class Cluster:
     """Stores (sandboxes), one rulesync.yaml naming them and the broker, workers started on it."""
 
@@ -67,9 +75,7 @@ class Cluster:
         self.write_config()
 
     def write_config(self, extra: str = "") -> None:
-        entries = "".join(
-            f"  - name: {n}\n    store_hash: hash-{n}\n    api_url: {sb.base_url}\n"
-            f"    token_env: {n.upper()}_TOKEN\n" for n, sb in self.sandboxes.items())
+        entries = store_entries({n: sb.base_url for n, sb in self.sandboxes.items()})
         (self.folder / "rulesync.yaml").write_text(
             f"version: 1\nsettings: {{push_order_info: true}}\n"
             f"broker: {{queue_prefix: {self.prefix}{extra}}}\nstores:\n{entries}")

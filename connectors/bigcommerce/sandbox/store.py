@@ -219,7 +219,7 @@ class Store:
                     rec, self.api_root, "consignments.line_items" in include
                 )
             # No copy of the whole: render shares nothing with the record (it builds the body
-            # afresh and copies what a PUT stored as an object). Copying it all was 40% of the
+            # afresh and copies what a PUT or POST stored as an object). Copying it all was 40% of the
             # cost of a list page.
             return body
 
