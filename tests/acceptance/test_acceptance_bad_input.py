@@ -15,12 +15,10 @@ from typing import Any
 import pytest
 
 from connectors.bigcommerce.sandbox import statuses
+from tests.support import databases
 from tests.support.acceptance_world import NOTHING_DONE, TOKEN, World, counts, order_body
 
-# SQLite only: what these test is the same on both backends (one SqlState, one Ledger);
-# the state on PostgreSQL is tested by the conformance kit (test_conformance.py: the seed's
-# rows, crashes, conflicts), the crash trials, plan and the concurrency tests.
-STATE_BACKENDS = ("sqlite",)
+STATE_BACKENDS = databases.BACKENDS  # these run on SQLite and on PostgreSQL
 
 SHIPPED_RULES = Path(__file__).resolve().parents[2] / "rules" / "bigcommerce"
 PUSH = "push_order_info=true"
