@@ -1,10 +1,13 @@
 """Several stores in one configuration (`stores:` in rulesync.yaml), against three real sandbox
 stores sharing one state: every store synced on its own key (the same order ids in each), one
-store's wrong token failing only that store, `--store` choosing one, and one store's sync lock
-not holding up another's. Runs on SQLite and on PostgreSQL."""
+store's wrong token, outage or broken rules failing only that store, a store's own rules,
+`--store` choosing one, and one store's sync lock not holding up another's. Runs on SQLite and
+on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -21,6 +24,7 @@ from tests.support.acceptance_world import RULESYNC, order_body
 
 STATE_BACKENDS = databases.BACKENDS  # these run on SQLite and on PostgreSQL
 NAMES = ("eu", "us", "au")
+SHIPPED_RULES = Path(__file__).resolve().parents[2] / "rules" / "bigcommerce"
 WAITING = "waiting for another rulesync sync"
 
 
@@ -33,16 +37,20 @@ class Stores:
                           for name in NAMES}
         self.tokens = {f"{name.upper()}_TOKEN": f"token-{name}" for name in NAMES}
 
-    def write_config(self) -> None:
+    def write_config(self, **own: str) -> None:
+        """rulesync.yaml naming the three stores; `own` adds lines to a store's entry."""
+        own = {"au": "settings: {auto_close: true}", **own}  # au's own, over the defaults
         entries = "".join(
             f"  - name: {name}\n    store_hash: hash-{name}\n    api_url: {sb.base_url}\n"
-            f"    token_env: {name.upper()}_TOKEN\n" for name, sb in self.sandboxes.items())
-        entries += "    settings: {auto_close: true}\n"  # au's own, over the defaults
+            f"    token_env: {name.upper()}_TOKEN\n" + (f"    {own[name]}\n" if name in own else "")
+            for name, sb in self.sandboxes.items())
         (self.folder / "rulesync.yaml").write_text(
             f"version: 1\nsettings: {{push_order_info: true}}\nstores:\n{entries}")
 
-    def run(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([RULESYNC, *args, "--state", self.state], cwd=self.folder,
+    def run(self, *args: str, state_flag: bool = True,
+            **env: str) -> subprocess.CompletedProcess[str]:
+        state = ("--state", self.state) if state_flag else ()
+        return subprocess.run([RULESYNC, *args, *state], cwd=self.folder,
                               env=self.env(**env), capture_output=True, text=True, timeout=300)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
@@ -129,6 +137,64 @@ def test_a_wrong_token_fails_only_its_store_and_the_run(stores: Stores) -> None:
     assert fixed.returncode == 0, fixed.stderr
     assert list(json.loads(fixed.stdout)["stores"]) == ["us"]
     assert set(stores.ledger("us")) == set(ids["us"][:2])
+
+
+def test_a_store_down_fails_only_that_store(stores: Stores) -> None:
+    ids = _fill(stores)
+    stores.sandboxes["us"].stop()  # nothing listens on its port any more
+    r = stores.run("apply")
+    assert r.returncode == 1
+    assert "store us: BigCommerce GET /v2/time: cannot reach" in r.stderr, r.stderr
+    assert "1 of 3 store(s) failed: us" in r.stdout
+    assert set(stores.ledger("eu")) == set(ids["eu"]) and set(stores.ledger("au")) == set(ids["au"])
+    assert stores.ledger("us") == {}
+
+
+def test_a_stores_broken_rules_fail_only_that_store(stores: Stores) -> None:
+    ids = _fill(stores)
+    folder = stores.folder / "rules" / "us"
+    shutil.copytree(SHIPPED_RULES, folder)
+    inbound = folder / "inbound.yaml"
+    inbound.write_text(inbound.read_text().replace("actions: [import_order, mark_paid]\n",
+                                                   "actions: [import_order, mark_payd]\n", 1))
+    stores.write_config(us="rules: [rules/us]")
+    r = stores.run("apply")
+    assert r.returncode == 1
+    assert "store us:" in r.stderr and "inbound.yaml:23:" in r.stderr, r.stderr
+    assert "1 of 3 store(s) failed: us" in r.stdout
+    assert set(stores.ledger("eu")) == set(ids["eu"]) and set(stores.ledger("au")) == set(ids["au"])
+    assert stores.ledger("us") == {}
+    assert not stores.sandboxes["us"].api_calls()  # its rules are checked before its store is read
+
+
+def test_a_store_with_rules_of_its_own_syncs_by_them(stores: Stores) -> None:
+    """eu's own rules import 11 Awaiting Fulfillment without marking it paid; the other stores
+    keep the top-level (shipped) rules."""
+    ids = _fill(stores)
+    folder = stores.folder / "rules" / "eu"
+    shutil.copytree(SHIPPED_RULES, folder)
+    inbound = folder / "inbound.yaml"
+    inbound.write_text(inbound.read_text().replace("actions: [import_order, mark_paid]\n",
+                                                   "actions: [import_order]\n", 1))
+    stores.write_config(eu="rules: [rules/eu]")
+    r = stores.run("apply")
+    assert r.returncode == 0, r.stderr
+    first = ids["eu"][0]  # 11 Awaiting Fulfillment in eu, 9 in us, 7 in au
+    assert stores.ledger("eu")[first]["paid"] is False
+    assert stores.ledger("us")[first]["paid"] is True
+    hashes = {name: re.findall(r"rules bigcommerce-inbound v1 sha256 (\w+)",
+                               stores.run("explain", str(first), "--store", name).stdout)
+              for name in ("eu", "us")}
+    assert len(hashes["eu"]) == len(hashes["us"]) == 1 and hashes["eu"] != hashes["us"], hashes
+
+
+def test_the_state_named_by_rulesync_database_url(stores: Stores) -> None:
+    """Without --state, RULESYNC_DATABASE_URL names the state (a PostgreSQL URL or a file)."""
+    ids = _fill(stores)
+    r = stores.run("apply", state_flag=False, RULESYNC_DATABASE_URL=stores.state)
+    assert r.returncode == 0, r.stderr
+    assert set(stores.ledger("eu")) == set(ids["eu"])
+    assert not (stores.folder / ".rulesync").exists()  # nothing went to the default file
 
 
 def test_an_unknown_store_name_is_refused_naming_the_known_ones(stores: Stores) -> None:
