@@ -260,6 +260,28 @@ def test_store_option_is_refused_with_a_single_store_configuration(project: Path
                         "'default'); leave out --store\n")
 
 
+def test_store_option_renders_that_stores_rules_and_settings(project: Path) -> None:
+    own = project / "rules" / "eu"
+    shutil.copytree(rules.BIGCOMMERCE, own)
+    inbound = own / "inbound.yaml"
+    inbound.write_text(inbound.read_text().replace(
+        "description: 11 Awaiting Fulfillment marks the order paid",
+        "description: 11 Awaiting Fulfillment imports the order, not paid yet", 1).replace(
+        "actions: [import_order, mark_paid]\n", "actions: [import_order]\n", 1))
+    (project / "rulesync.yaml").write_text(
+        "version: 1\nrules: [rules/bigcommerce]\nstores:\n"
+        "  - {name: eu, store_hash: abc, settings: {auto_close: true}, rules: [rules/eu]}\n"
+        "  - {name: us, store_hash: def}\n", encoding="utf-8")
+    eu, us = (ok(run("docs", "--store", name, cwd=project)) for name in ("eu", "us"))
+    assert "- `auto_close`: default false, true in this configuration\n" in eu
+    assert "- `auto_close`: default false\n" in us
+    assert "rules/eu/inbound.yaml" in eu and "rules/eu/" not in us
+    assert eu != us.replace("rules/bigcommerce/", "rules/eu/")  # the edited row differs too
+    unknown = run("docs", "--store", "ca", cwd=project)
+    assert (unknown.returncode, unknown.stdout) == (1, "")
+    assert "--store ca: no such store in rulesync.yaml (configured: eu, us)" in unknown.stderr
+
+
 def test_shipped_rules_without_a_configuration(tmp_path: Path) -> None:
     """Outside a project the shipped rules are shown, by their place in the package, unlinked."""
     out = ok(run("docs", cwd=tmp_path))

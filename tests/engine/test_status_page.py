@@ -194,6 +194,17 @@ def test_the_page_shows_each_section_and_escapes_what_the_store_says(state: SqlS
                            "actions": json.dumps([{"action": "void_order", "key": "k1"}]),
                            "no_update": "[]", "outcome": "recorded",
                            "at": "2026-01-01T00:00:00+00:00"}, [])
+    state.record_decision({"order_id": 8, "direction": "outbound", "event_id": "e2",
+                           "event": json.dumps({"type": "ledger.order_closed"}),
+                           "rules": "bigcommerce-outbound", "rules_version": 1,
+                           "rules_sha256": "cd" * 32, "matched": json.dumps(["closed"]),
+                           "actions": "[]", "no_update": "[]", "outcome": "recorded",
+                           "at": "2026-01-01T00:00:00+00:00"},
+                          [{"key": "k2", "order_id": 8, "direction": "outbound",
+                            "action": "set_store_status", "params": {"status_id": 10},
+                            "rule_id": "closed", "event": "{}", "at": "2026-01-01T00:00:00+00:00"}])
+    state.finish_action("k2", "conflict", "the store order is <b>5 Cancelled</b>",
+                        "2026-01-01T00:00:01+00:00")
     page = app(state, status="degraded", queue_depth=3, queue_age_seconds=125, dead_deliveries=1,
                last_sync="2026-01-01T00:00:00+00:00", worker_error="store unavailable")
     _, _, html = call(page, "GET", "/", authorization=f"Bearer {TOKEN}")
@@ -204,6 +215,10 @@ def test_the_page_shows_each_section_and_escapes_what_the_store_says(state: SqlS
     assert html.count('<tr id="retry-') == 50 and "rows 1–50 of 68" in html
     assert 'href="/?after=' in html and "60 order(s)" in html
     assert "<code>cancelled</code>" in html and "void_order" in html
+    conflicts = html[html.index('conflict-table">'):]
+    conflicts = conflicts[:conflicts.index("</table>")]
+    assert all(word in conflicts for word in ("/orders/8", "set_store_status", "closed",
+                                              "the store order is &lt;b&gt;5 Cancelled")), conflicts
     _, _, order = call(app(state), "GET", "/orders/7", authorization=f"Bearer {TOKEN}")
     assert "sha256 <code" in order and "abababababab" in order and "cancelled" in order
     status, _, _ = call(app(state), "GET", "/orders/99999", authorization=f"Bearer {TOKEN}")
