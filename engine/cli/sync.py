@@ -16,7 +16,7 @@ from engine.cli import report_sync
 from engine.cli.progress import Progress
 from engine.cli.rules import parse_settings, set_option
 from engine.connect.ports import DEFAULT_STORE
-from engine.connect.session import COPIED, open_oms, open_state, open_sync
+from engine.connect.session import COPIED, check_plugins, open_oms, open_state, open_sync
 from engine.connect.session import plan as run_plan
 from engine.errors import RulesyncError
 from engine.serve.webhooks import MAX_ID
@@ -85,7 +85,7 @@ def plan(ctx: click.Context, state_path: str | None, store_name: str | None,
         summary = run_plan(config, push_current=push_current)
         click.echo(report_sync.plan_json(summary) if as_json else report_sync.plan_text(summary))
         return
-    chosen = config.select(store_name)
+    chosen = _checked(config.select(store_name))
     with private_copy(config.state, COPIED) as copy:  # one copy for every store's plan
         outcomes = per_store.run_each(
             chosen, lambda store: run_plan(store, push_current=push_current, copy=copy))
@@ -121,10 +121,18 @@ def apply(ctx: click.Context, state_path: str | None, store_name: str | None,
         summary = run(config)
         click.echo(report_sync.apply_json(summary) if as_json else report_sync.apply_text(summary))
         raise SystemExit(1 if summary.counts["errors"] else 0)
-    outcomes = per_store.run_each(config.select(store_name), run)
+    outcomes = per_store.run_each(_checked(config.select(store_name)), run)
     click.echo(per_store.as_json(outcomes) if as_json
                else per_store.text(outcomes, report_sync.apply_text))
     raise SystemExit(1 if any(o.failed for o in outcomes) else 0)
+
+
+def _checked(stores: tuple[configuration.Config, ...]) -> tuple[configuration.Config, ...]:
+    """An unknown connector or state backend is one error before any store runs, not one per
+    store: it is the configuration that is wrong, not a store."""
+    for store in stores:
+        check_plugins(store)
+    return stores
 
 
 def _apply_queued(config: configuration.Config, store_name: str | None, sets: tuple[str, ...],

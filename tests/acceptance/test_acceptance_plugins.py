@@ -132,6 +132,20 @@ def test_an_unknown_connector_is_an_error_listing_the_known_ones(world: World, t
     assert not world.state_exists() and world.writes() == {}
 
 
+@pytest.mark.parametrize("verb", ["apply", "plan"])
+def test_with_several_stores_an_unknown_connector_is_one_error_before_any_store(
+        world: World, verb: str) -> None:
+    world.create(order_body(11))
+    world.tick()
+    config = write_config(world, "version: 1\noms: {connector: nope}\nstores:\n"
+                                 "  - {name: eu, store_hash: abc}\n  - {name: us, store_hash: def}\n")
+    r = world.run(verb, "--state", str(world.state), config=config)
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    line, = r.stderr.splitlines()
+    assert "unknown oms connector 'nope' (installed: " in line and "store(s) failed" not in line
+    assert not world.state_exists() and world.writes() == {}
+
+
 def test_an_unknown_state_backend_is_an_error_listing_the_known_ones(world: World) -> None:
     r = world.run("apply", "--state", "mysql://db.example/rulesync")
     assert r.returncode == 1, r.stderr
