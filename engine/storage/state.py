@@ -21,6 +21,7 @@ from engine.storage import db as databases
 from engine.storage.db import Database, DatabaseError
 from engine.storage.inbox import Inbox
 from engine.storage.migrate import migrate
+from engine.storage.state_recent import RecentRows
 from engine.storage.state_schema import VERSIONED, noun
 
 if TYPE_CHECKING:
@@ -35,8 +36,9 @@ def meta_key(store: str, key: str) -> str:
     return key if store == DEFAULT_STORE else f"{store}/{key}"
 
 
-class SqlState:
-    """One store's view of the state: every read and write is that store's."""
+class SqlState(RecentRows):
+    """One store's view of the state: every read and write is that store's (the status page's
+    reads of the newest rows: state_recent.py)."""
 
     def __init__(self, location: str | Path, store: str = DEFAULT_STORE) -> None:
         self.location, self.where, self.store = location, str(location), store
