@@ -7,8 +7,6 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from connectors.bigcommerce.client import BigCommerceClient
-from connectors.bigcommerce.store import client_for as bigcommerce_client
 from connectors.ledger import schema as ledger_schema
 from engine.config import Config
 from engine.connect import registry
@@ -114,6 +112,17 @@ def open_state(location: Path | str, store: str = DEFAULT_STORE) -> SyncState:
     return state
 
 
+def state_exists(location: Path | str) -> bool:
+    """Whether there may be a state at `location` to read, without creating one: a file that
+    exists, or any URL (only its backend can say, once opened)."""
+    return db.exists(location)
+
+
+def shown(location: Path | str) -> str:
+    """A state location as messages show it (a URL without its password)."""
+    return db.shown(location)
+
+
 def _store_plugin(config: Config) -> Plugin:
     where = f"{config.file or 'the configuration'}: store.connector"
     return registry.plugin("store", config.store_connector, where)
@@ -127,11 +136,6 @@ def _oms_plugin(config: Config) -> Plugin:
 def _state_plugin(location: Path | str) -> Plugin:
     scheme = db.scheme(location) or "sqlite"
     return registry.plugin("state", scheme, f"state {db.shown(location)}")
-
-
-def client_for(config: Config) -> BigCommerceClient:
-    """The BigCommerce client, for the webhook verbs (a store-specific command)."""
-    return bigcommerce_client(config)
 
 
 @contextmanager
