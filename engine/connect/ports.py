@@ -172,6 +172,9 @@ class Plugin:
       whose orders it is asked about (an OMS serving several stores keys its orders by it);
     - group `rulesync.state` (kind "state"): `open(location, store) -> SyncState`, named
       after a URL scheme (`sqlite` for a plain path); `store` is the configured store's name.
+      `plan_copy(location)`, where given, is a context manager yielding the location of a
+      private copy of that state, taken at one consistent moment without writing to it, and
+      removed when the context ends: `plan` syncs on it. A backend without it cannot be planned.
 
     `read_only` is `plan`'s: reads go to the real system, writes are simulated (the ledger gets
     a private copy of the state instead)."""
@@ -179,3 +182,4 @@ class Plugin:
     kind: str
     open: Callable[..., Any]
     summary: str = ""
+    plan_copy: Callable[[Any], AbstractContextManager[Any]] | None = None  # state only

@@ -21,6 +21,7 @@ from engine.storage import db as databases
 from engine.storage.db import Database, DatabaseError
 from engine.storage.inbox import Inbox
 from engine.storage.migrate import migrate
+from engine.storage.planning import plan_copy
 from engine.storage.state_recent import RecentRows
 from engine.storage.state_schema import VERSIONED, noun
 
@@ -225,8 +226,9 @@ class SqlState(RecentRows):
         self.set_meta("held_released_through", str(through))
 
 
-SQLITE = Plugin("state", SqlState, "a SQLite file: a plain path (the default)")
-POSTGRESQL = Plugin("state", SqlState, "PostgreSQL: a postgresql:// URL (the postgres extra)")
+SQLITE = Plugin("state", SqlState, "a SQLite file: a plain path (the default)", plan_copy)
+POSTGRESQL = Plugin("state", SqlState, "PostgreSQL: a postgresql:// URL (the postgres extra)",
+                    plan_copy)
 
 if TYPE_CHECKING:  # mypy holds the class to the protocol it is registered for
     from engine.connect.ports import SyncState
