@@ -88,7 +88,12 @@ def check_plugins(config: Config) -> None:
     """The configured store and OMS connectors and the state backend are all installed."""
     for find in (_store_plugin, _oms_plugin):
         find(config)
-    _state_plugin(config.state)
+    check_state(config.state)
+
+
+def check_state(location: Path | str) -> None:
+    """The backend of the state at `location` is installed; else an error naming those that are."""
+    _state_plugin(location)
 
 
 def open_store(config: Config, *, read_only: bool = False) -> Store:
