@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from connectors.bigcommerce import actions, slices
+from connectors.bigcommerce import actions, hooks, slices
 from connectors.bigcommerce.changefeed import ChangeBatch, ChangeFeed, Cursor, OrderChange
 from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.normalize import normalize_shipment
@@ -84,10 +84,17 @@ class BigCommerceStore:
         self._known = known_items_shipped
         return slices.changes(self._feed, _cursor(cursor), lower, upper, first, last)
 
-    def hook_status(self) -> list[dict[str, Any]]:
-        from engine.serve import hooks  # the webhook verbs' module, which imports the client
+    # -- the webhooks that feed `rulesync serve` (connectors/bigcommerce/hooks.py) -----------
 
-        return hooks.status(self.client, None)
+    def hook_status(self) -> list[dict[str, Any]]:
+        return hooks.listed(self.client)
+
+    def register_hooks(self, destination: str, header: str, secret: str
+                       ) -> list[tuple[str, str]]:
+        return hooks.register(self.client, destination, header, secret)
+
+    def remove_hooks(self, destination: str | None) -> list[str]:
+        return hooks.remove(self.client, destination)
 
     def stats(self) -> dict[str, int]:
         return dict(self.client.stats)

@@ -1,4 +1,5 @@
-"""`rulesync failures list | retry ORDER | forget ORDER`: the retry set (engine/storage/retries.py)."""
+"""`rulesync failures list | retry ORDER | forget ORDER`: the retry set, through the state's
+protocol (engine/connect/ports.py `RetrySet`; the SQL backends': engine/storage/retries.py)."""
 from __future__ import annotations
 
 import json
@@ -13,12 +14,10 @@ from engine.cli import report_sync
 from engine.cli.rules import set_option
 from engine.cli.sync import load_config, load_store, order_id_argument, state_option, store_option
 from engine.config import Config
-from engine.connect.ports import DEFAULT_STORE
+from engine.connect import session
+from engine.connect.ports import DEFAULT_STORE, RetrySet
 from engine.connect.session import open_sync
 from engine.errors import RulesyncError
-from engine.storage import db
-from engine.storage.retries import RetrySet
-from engine.storage.state import SqlState
 
 COLUMNS = ("order", "direction", "attempts", "first failed", "last failed", "next attempt",
            "reason")
@@ -26,13 +25,13 @@ COLUMNS = ("order", "direction", "attempts", "first failed", "last failed", "nex
 
 @contextmanager
 def _retry_set(config: Config) -> Iterator[RetrySet | None]:
-    """The state file's retry set, or None when there is no state file (nothing is created)."""
-    if not db.exists(config.state):
+    """The state's retry set, or None when there is no state file (nothing is created)."""
+    if not session.state_exists(config.state):
         yield None
         return
-    state = SqlState(config.state, config.store_name)
+    state = session.open_state(config.state, config.store_name)
     try:
-        yield RetrySet(state)
+        yield state.retries()
     finally:
         state.close()
 
@@ -41,7 +40,7 @@ def _entries(config: Config, order_id: int) -> list[dict[str, Any]]:
     with _retry_set(config) as retries:
         found = retries.entries(order_id) if retries else []
     if not found:
-        raise RulesyncError(f"order {order_id} is not in the retry set of {db.shown(config.state)} "
+        raise RulesyncError(f"order {order_id} is not in the retry set of {session.shown(config.state)} "
                             "(see `rulesync failures list`)")
     return found
 

@@ -27,8 +27,8 @@ variable RULESYNC_LOG_LEVEL takes a level name (INFO) or number."""
 COMMANDS = {
     "validate": "engine.cli.rules:validate", "test": "engine.cli.rules:test_cmd",
     "eval": "engine.cli.rules:eval_cmd", "sandbox": "connectors.bigcommerce.sandbox.cli:sandbox",
-    "plan": "engine.cli.sync:plan", "apply": "engine.cli.sync:apply",
-    "explain": "engine.cli.sync:explain", "orders": "engine.cli.orders:orders",
+    "plan": "engine.cli.plan:plan", "apply": "engine.cli.sync:apply",
+    "explain": "engine.cli.plan:explain", "orders": "engine.cli.orders:orders",
     "demo": "engine.cli.sync:demo", "init": "engine.cli.sync:init_cmd",
     "serve": "engine.cli.serve:serve", "webhooks": "engine.cli.serve:webhooks",
     "docs": "engine.cli.docs:docs", "failures": "engine.cli.failures:failures",

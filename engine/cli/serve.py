@@ -14,15 +14,13 @@ from engine.cli.report_sync import table
 from engine.cli.rules import set_option
 from engine.cli.sync import load_config, load_store, state_option, store_option
 from engine.config import Config
-from engine.connect.session import check_plugins, check_settings, client_for, rulesets_by_direction
+from engine.connect import session
+from engine.connect.session import check_plugins, check_settings, rulesets_by_direction
 from engine.errors import ConfigError
 from engine.serve import hooks
 from engine.serve.status_auth import ADMIN_TOKEN_ENV, admin_token
 from engine.serve.status_page import claims
 from engine.serve.webhooks import SECRET_HEADER
-from engine.storage import db
-from engine.storage.inbox import Inbox
-from engine.storage.state import SqlState
 
 SECRET_ENV = "RULESYNC_WEBHOOK_SECRET"
 
@@ -92,7 +90,7 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
         app.queued(relay.wake.set, workers_alive, queued_health)
     server = create_server(app, host=host, port=port,
                            threads=threads, path=hook_path, secret=secret, header=SECRET_HEADER)
-    SqlState(config.state).close()  # create the tables before threads race to
+    session.open_state(config.state).close()  # create the tables before threads race to
     stop = threading.Event()
     workers: list[threading.Thread] = [Worker(store, poll_seconds, stop)
                                        for store in config.each_store()]
@@ -149,7 +147,7 @@ def register(ctx: click.Context, destination: str, store_name: str | None, as_js
              ) -> None:
     """Create (or re-activate) the hooks, sending to DESTINATION (https://host/webhooks)."""
     config = load_store(ctx, None, store_name)
-    done = hooks.register(client_for(config), destination, SECRET_HEADER, _secret(config))
+    done = session.open_store(config).register_hooks(destination, SECRET_HEADER, _secret(config))
     click.echo(json.dumps([{"scope": scope, "hook": hook} for scope, hook in done], indent=2)
                if as_json else table(("scope", "hook"), done))
 
@@ -163,8 +161,13 @@ def status(ctx: click.Context, state_path: str | None, store_name: str | None, a
            ) -> None:
     """Show each hook: active or not, and when `serve` last received a delivery for it."""
     config = load_store(ctx, state_path, store_name)
-    inbox = Inbox(SqlState(config.state, config.store_name)) if db.exists(config.state) else None
-    found = hooks.status(client_for(config), inbox)
+    state = session.open_state(config.state, config.store_name) \
+        if session.state_exists(config.state) else None
+    try:
+        found = hooks.status(session.open_store(config), state.inbox() if state else None)
+    finally:
+        if state is not None:
+            state.close()
     if as_json:
         click.echo(json.dumps(found, indent=2))
     elif not found:
@@ -184,6 +187,6 @@ def status(ctx: click.Context, state_path: str | None, store_name: str | None, a
 def remove(ctx: click.Context, destination: str | None, store_name: str | None, as_json: bool
            ) -> None:
     """Delete rulesync's hooks from the store: those sending to DESTINATION, or all of them."""
-    removed = hooks.remove(client_for(load_store(ctx, None, store_name)), destination)
+    removed = session.open_store(load_store(ctx, None, store_name)).remove_hooks(destination)
     click.echo(json.dumps({"removed": removed}, indent=2, default=str) if as_json
                else f"removed {len(removed)} hook(s)")

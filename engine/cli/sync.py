@@ -1,4 +1,4 @@
-"""CLI verbs that sync: plan, apply, explain."""
+"""CLI verbs that sync: apply (plan and explain: plan.py), demo, init; the options they share."""
 from __future__ import annotations
 
 import logging
@@ -16,12 +16,9 @@ from engine.cli import report_sync
 from engine.cli.progress import Progress
 from engine.cli.rules import parse_settings, set_option
 from engine.connect.ports import DEFAULT_STORE
-from engine.connect.session import COPIED, check_plugins, open_oms, open_state, open_sync
-from engine.connect.session import plan as run_plan
+from engine.connect.session import check_plugins, open_sync
 from engine.errors import RulesyncError
 from engine.serve.webhooks import MAX_ID
-from engine.storage import db
-from engine.storage.planning import private_copy
 from engine.sync import per_store
 from engine.sync.run import Sync
 from engine.sync.summary import Summary
@@ -73,32 +70,6 @@ def push_current_option(f: Any) -> Any:
 @store_option
 @set_option
 @push_current_option
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-@click.pass_context
-def plan(ctx: click.Context, state_path: str | None, store_name: str | None,
-         sets: tuple[str, ...], push_current: bool, as_json: bool) -> None:
-    """Show what `apply` would do, both directions, with each action's outcome. Reads the store
-    as `apply` does; writes nothing, not even a missing state file. With several stores, each
-    store's plan (or --store NAME's)."""
-    config = load_config(ctx, state_path, sets)
-    if not config.stores:
-        summary = run_plan(config, push_current=push_current)
-        click.echo(report_sync.plan_json(summary) if as_json else report_sync.plan_text(summary))
-        return
-    chosen = _checked(config.select(store_name))
-    with private_copy(config.state, COPIED) as copy:  # one copy for every store's plan
-        outcomes = per_store.run_each(
-            chosen, lambda store: run_plan(store, push_current=push_current, copy=copy))
-    click.echo(per_store.as_json(outcomes) if as_json
-               else per_store.text(outcomes, report_sync.plan_text))
-    raise SystemExit(1 if any(o.error for o in outcomes) else 0)
-
-
-@click.command()
-@state_option
-@store_option
-@set_option
-@push_current_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--queue", is_flag=True, help="Have the workers do it (distributed mode, "
               "`rulesync worker`) and wait for them; the same summary.")
@@ -121,15 +92,18 @@ def apply(ctx: click.Context, state_path: str | None, store_name: str | None,
         summary = run(config)
         click.echo(report_sync.apply_json(summary) if as_json else report_sync.apply_text(summary))
         raise SystemExit(1 if summary.counts["errors"] else 0)
-    outcomes = per_store.run_each(_checked(config.select(store_name)), run)
+    outcomes = per_store.run_each(chosen_stores(config, store_name), run)
     click.echo(per_store.as_json(outcomes) if as_json
                else per_store.text(outcomes, report_sync.apply_text))
     raise SystemExit(1 if any(o.failed for o in outcomes) else 0)
 
 
-def _checked(stores: tuple[configuration.Config, ...]) -> tuple[configuration.Config, ...]:
-    """An unknown connector or state backend is one error before any store runs, not one per
-    store: it is the configuration that is wrong, not a store."""
+def chosen_stores(config: configuration.Config,
+                  store_name: str | None) -> tuple[configuration.Config, ...]:
+    """The stores a command runs on (--store's, else all). An unknown connector or state backend
+    is one error before any store runs, not one per store: the configuration is wrong, not a
+    store."""
+    stores = config.select(store_name)
     for store in stores:
         check_plugins(store)
     return stores
@@ -178,36 +152,6 @@ def _progress(ctx: click.Context, sync: Sync) -> Progress:
     bar = sys.stderr.isatty() and ctx.obj.get("log_format") == "text" \
         and not ctx.obj.get("quiet")
     return Progress(count, bar=bar)
-
-
-@click.command()
-@order_id_argument
-@state_option
-@store_option
-@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
-@click.pass_context
-def explain(ctx: click.Context, order_id: int, state_path: str | None, store_name: str | None,
-            as_json: bool) -> None:
-    """The decision history of one order. Exit 1 when rulesync knows nothing of it."""
-    config = load_store(ctx, state_path, store_name)
-    if not db.exists(config.state):
-        raise RulesyncError(f"no state at {config.state}: run `rulesync apply` first")
-    state = open_state(config.state, config.store_name)
-    try:
-        oms = open_oms(config, config.state)
-    except BaseException:
-        state.close()
-        raise
-    try:
-        decisions, history = state.decisions(order_id), oms.history(order_id)
-    finally:
-        state.close()
-        oms.close()
-    if not decisions and not history:
-        raise RulesyncError(f"order {order_id}: no decision recorded and not in the ledger "
-                            f"({db.shown(config.state)})")
-    show = report_sync.explain_json if as_json else report_sync.explain_text
-    click.echo(show(order_id, decisions, history))
 
 
 def invoked_as(there: Path | None = None) -> str:

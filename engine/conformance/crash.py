@@ -18,6 +18,7 @@ from engine.conformance.oms_side import OmsUser, oms_orders
 from engine.conformance.rows import PUSH, store_view
 from engine.conformance.samples import order_body
 from engine.conformance.world import World
+from engine.connect.session import open_state
 
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"
 KILLED = -signal.SIGKILL
@@ -94,6 +95,17 @@ def run_crashes(clean: World, crashed: World, users: Callable[[World], OmsUser])
         out.oms.append(oms_orders(w, ids))
         out.store.append({oid: store_view(w, oid) for oid in ids})
         out.posts.append(w.sb.api_calls().get(SHIPMENT_POST, 0))
-    out.handed_again = [(d, a) for d, a in crashed.query(
-        "SELECT direction, action FROM sync_outbox WHERE attempts > 1 ORDER BY seq")]
+    out.handed_again = handed_again(crashed, ids)
     return out
+
+
+def handed_again(w: World, order_ids: list[int]) -> list[tuple[str, str]]:
+    """(direction, action) of each action of the orders handed over more than once, read
+    through the state's protocol (what `rulesync explain` shows of each decision's actions)."""
+    state = open_state(w.state)
+    try:
+        outcomes = {a["key"]: a for oid in order_ids for d in state.decisions(oid)
+                    for a in d["action_outcomes"] if a}
+    finally:
+        state.close()
+    return [(a["direction"], a["action"]) for a in outcomes.values() if int(a["attempts"]) > 1]

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import pytest
 
 from engine.conformance.crash import CrashRun, run_crashes
-from engine.conformance.databases import SQLITE
+from engine.conformance.databases import SQLITE, Database
 from engine.conformance.expected import INBOUND, OUTBOUND, PUSHED_STATUS, Row, state, store_status
 from engine.conformance.oms_side import LedgerUser, OmsUser
 from engine.conformance.rows import RowsRun, run_rows
@@ -34,9 +34,11 @@ class Conformance:
 
     oms: ClassVar[dict[str, Any]] = {"connector": "ledger"}
 
-    def database(self) -> str:
-        """Where each world keeps its state: "sqlite", or a PostgreSQL server's URL (each world
-        gets a new schema there). Call pytest.skip here when there is nothing to test against."""
+    def database(self) -> Database:
+        """Where each world keeps its state: "sqlite", a PostgreSQL server's URL (each world
+        gets a new schema there), or for another state backend a function (folder, name) ->
+        location making a new, empty state of it. Call pytest.skip here when there is nothing
+        to test against."""
         return SQLITE
 
     def oms_user(self, world: World) -> OmsUser:

@@ -1,11 +1,12 @@
 """One sandbox store and one rulesync state, driven by the real `rulesync` command.
 
 Nothing is mocked. Each `World` is a sandbox store (connectors/bigcommerce/sandbox, on loopback,
-with a frozen clock the caller moves by hand) plus one state, a SQLite file or a fresh schema of
-a PostgreSQL server (engine/conformance/databases.py), driven through the installed `rulesync`
-command in a subprocess, the way a merchant runs it. The store side is read in-process from the
-sandbox (`sb.store`), so reading it never counts as an API call. With `oms`, the world's
-rulesync.yaml names the OMS connector (and its options) that every command uses.
+with a frozen clock the caller moves by hand) plus one state, a SQLite file, a fresh schema of
+a PostgreSQL server or a new state of another backend (engine/conformance/databases.py), driven
+through the installed `rulesync` command in a subprocess, the way a merchant runs it. The store
+side is read in-process from the sandbox (`sb.store`), so reading it never counts as an API
+call. With `oms`, the world's rulesync.yaml names the OMS connector (and its options) that every
+command uses.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ import yaml
 
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
-from engine.conformance.databases import SQLITE, new_location, rows
+from engine.conformance import databases
+from engine.conformance.databases import SQLITE, Database, new_location, rows
 from engine.conformance.store_side import StoreSide
 from engine.storage import db
 
@@ -50,7 +52,7 @@ class World(StoreSide):
     """One sandbox store + one rulesync state, driven by the real command."""
 
     def __init__(self, workdir: Path, *, seed_orders: int = 0, start: int = T0,
-                 fault_rate: float = 0.0, fault_seed: int = 0, database: str = SQLITE,
+                 fault_rate: float = 0.0, fault_seed: int = 0, database: Database = SQLITE,
                  oms: Mapping[str, Any] | None = None) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -76,9 +78,10 @@ class World(StoreSide):
         self.sb.stop()
         self._cleanup.close()
 
-    # -- the state database ------------------------------------------------------------------
+    # -- the state database (query, execute, tables: a SQLite or PostgreSQL state only) -------
     def new_state(self, name: str) -> Path | str:
-        """A new, empty state location: `name`.sqlite in the folder, or a new schema's URL."""
+        """A new, empty state location: `name`.sqlite in the folder, a new schema's URL, or
+        what the world's state factory makes."""
         return new_location(self.database, self.dir, name, self._cleanup)
 
     def state_exists(self) -> bool:
@@ -93,7 +96,7 @@ class World(StoreSide):
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
         """Change the state database behind rulesync's back (a test's own fault injection)."""
-        conn = db.connect(self.state, "test")
+        conn = db.connect(databases.sql(self.state), "test")
         try:
             with conn.transaction():
                 conn.execute(sql, params)
@@ -104,7 +107,7 @@ class World(StoreSide):
         """Every row of every table of the state, sorted: equal means nothing was written."""
         if isinstance(self.state, Path) and not self.state.exists():
             return {}
-        conn = db.connect(self.state, "test")
+        conn = db.connect(databases.sql(self.state), "test")
         try:
             names = [n for (n,) in conn.rows(
                 "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"

@@ -3,13 +3,10 @@ connectors and state backends (engine/connect/registry.py), failing before any c
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from connectors.bigcommerce.client import BigCommerceClient
-from connectors.bigcommerce.store import client_for as bigcommerce_client
-from connectors.ledger import schema as ledger_schema
 from engine.config import Config
 from engine.connect import registry
 from engine.connect.ports import DEFAULT_STORE, Oms, Plugin, Store, SyncState
@@ -17,14 +14,9 @@ from engine.errors import ConfigError, RulesyncError
 from engine.language.catalog import INBOUND, OUTBOUND
 from engine.language.loader import load_rulesets
 from engine.language.model import RuleSet
-from engine.storage import db
-from engine.storage.planning import mark_pending, private_copy
-from engine.storage.state_schema import VERSIONED as STATE_VERSIONED
+from engine.storage import db  # the state's location: a path or a URL, and how it is shown
 from engine.sync.run import Sync
-from engine.sync.summary import Summary
-
-# The tables plan's private copy takes from a PostgreSQL state: the ledger's and the state's.
-COPIED = (ledger_schema.versioned(), STATE_VERSIONED)
+from engine.sync.summary import Summary, mark_pending
 
 
 def rulesets_by_direction(config: Config) -> dict[str, RuleSet]:
@@ -61,9 +53,10 @@ def check_settings(rulesets: Mapping[str, RuleSet] | list[RuleSet],
 
 
 @contextmanager
-def open_sync(config: Config, *, plan: bool = False, copy: Path | None = None) -> Iterator[Sync]:
-    """Everything a sync needs. With `plan`, the same sync on a private copy of the state file
-    against a store it cannot write (engine/storage/planning.py): the state file is left untouched.
+def open_sync(config: Config, *, plan: bool = False, copy: Path | str | None = None
+              ) -> Iterator[Sync]:
+    """Everything a sync needs. With `plan`, the same sync on a private copy of the state
+    (`plan_copy`) against a store it cannot write: the state itself is left untouched.
     `copy`: plan's copy made already (one for the plans of several stores, whose rows are
     apart), else one is made."""
     rulesets = rulesets_by_direction(config)
@@ -74,13 +67,15 @@ def open_sync(config: Config, *, plan: bool = False, copy: Path | None = None) -
         with _opened(config, config.state) as (state, oms):
             yield Sync(rulesets, settings, oms, state, store)
         return
+    copying = nullcontext(copy) if copy else plan_copy(config.state)
     store = open_store(config, read_only=True)
-    with (nullcontext(copy) if copy else private_copy(config.state, COPIED)) as made, \
+    with copying as made, \
             _opened(config, made, config.state, read_only=True) as (state, oms):
         yield Sync(rulesets, settings, oms, state, store, crash_at=0)
 
 
-def plan(config: Config, *, push_current: bool = False, copy: Path | None = None) -> Summary:
+def plan(config: Config, *, push_current: bool = False, copy: Path | str | None = None
+         ) -> Summary:
     """What `apply` (with the same flags) would do now, action by action, with its outcomes."""
     with open_sync(config, plan=True, copy=copy) as sync:
         pending = {row["key"]: row["created_at"] for row in sync.state.pending_actions()}
@@ -93,7 +88,12 @@ def check_plugins(config: Config) -> None:
     """The configured store and OMS connectors and the state backend are all installed."""
     for find in (_store_plugin, _oms_plugin):
         find(config)
-    _state_plugin(config.state)
+    check_state(config.state)
+
+
+def check_state(location: Path | str) -> None:
+    """The backend of the state at `location` is installed; else an error naming those that are."""
+    _state_plugin(location)
 
 
 def open_store(config: Config, *, read_only: bool = False) -> Store:
@@ -114,6 +114,29 @@ def open_state(location: Path | str, store: str = DEFAULT_STORE) -> SyncState:
     return state
 
 
+def plan_copy(location: Path | str) -> AbstractContextManager[Path | str]:
+    """A private copy of the state at `location`, for `plan`, made by its backend (removed
+    when the context ends); a backend that offers none cannot be planned."""
+    plugin = _state_plugin(location)
+    if plugin.plan_copy is None:
+        raise RulesyncError(f"state backend '{db.scheme(location)}' cannot be planned: it "
+                            "offers no private copy of the state for plan to work on "
+                            "(plan_copy, docs/connectors.md)")
+    copying: AbstractContextManager[Path | str] = plugin.plan_copy(location)
+    return copying
+
+
+def state_exists(location: Path | str) -> bool:
+    """Whether there may be a state at `location` to read, without creating one: a file that
+    exists, or any URL (only its backend can say, once opened)."""
+    return db.exists(location)
+
+
+def shown(location: Path | str) -> str:
+    """A state location as messages show it (a URL without its password)."""
+    return db.shown(location)
+
+
 def _store_plugin(config: Config) -> Plugin:
     where = f"{config.file or 'the configuration'}: store.connector"
     return registry.plugin("store", config.store_connector, where)
@@ -127,11 +150,6 @@ def _oms_plugin(config: Config) -> Plugin:
 def _state_plugin(location: Path | str) -> Plugin:
     scheme = db.scheme(location) or "sqlite"
     return registry.plugin("state", scheme, f"state {db.shown(location)}")
-
-
-def client_for(config: Config) -> BigCommerceClient:
-    """The BigCommerce client, for the webhook verbs (a store-specific command)."""
-    return bigcommerce_client(config)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from engine.connect.session import open_state, open_sync
 from engine.errors import OrderNotFound, StoreError
 from engine.language.catalog import INBOUND
 from engine.secrets import redact
+from engine.serve import hooks
 from engine.serve.status_page import StatusPage, claims
 from engine.serve.webhooks import MAX_BODY, authenticated, check
 from engine.sync.run import Sync
@@ -232,7 +233,7 @@ class Worker(threading.Thread):
         self.hooks_stale |= not scopes <= self.hook_scopes  # a delivery from a hook not seen yet
         now = time.monotonic()
         if now >= self.last_hooks + HOOKS_REFRESH or (self.hooks_stale and now >= self.last_hooks + 1):
-            found = sync.store.hook_status()
+            found = hooks.status(sync.store, None)
             sync.state.set_meta("hooks", redact(json.dumps(found)))  # a destination's password
             self.hook_scopes = {h["scope"] for h in found if h["is_active"]}
             self.last_hooks, self.hooks_stale = now, False

@@ -1,74 +1,16 @@
-"""`rulesync webhooks register|status|remove`: the store's hooks that feed `rulesync serve`."""
+"""The store's hooks as `rulesync webhooks status` and /healthz show them: what the store
+connector lists (engine/connect/ports.py `Store.hook_status`), with when `serve` last received a
+delivery of each hook's scope."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
-from connectors.bigcommerce.client import BigCommerceClient
-from engine.errors import ConfigError
-from engine.serve.webhooks import SCOPES
-from engine.storage.inbox import Inbox
+from engine.connect.ports import Inbox, Store
 
 
-def ours(client: BigCommerceClient, destination: str | None = None) -> list[dict[str, Any]]:
-    """The hooks on rulesync's scopes (the API lists only this token's own hooks, FACTS §7)."""
-    return [h for h in client.list_hooks() if h.get("scope") in SCOPES
-            and (destination is None or h.get("destination") == destination)]
-
-
-def check_destination(destination: str) -> None:
-    """BigCommerce delivers only to HTTPS on port 443 (FACTS §7); plain HTTP only on loopback,
-    for the sandbox."""
-    try:
-        url = urlsplit(destination)
-        port = url.port
-    except ValueError:
-        url, port = urlsplit(""), -1
-    loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
-    if url.hostname and (url.scheme == "https" and port in (None, 443)
-                         or url.scheme == "http" and loopback):
-        return
-    raise ConfigError(f"{destination}: BigCommerce delivers webhooks only to https:// on port 443 "
-                      "(put `rulesync serve` behind a TLS proxy, see README)")
-
-
-def register(client: BigCommerceClient, destination: str, header: str, secret: str
-             ) -> list[tuple[str, str]]:
-    """Create the missing hooks, re-activate inactive ones; (scope, what happened) each.
-
-    Hooks of the same scopes sending elsewhere are listed as such: each would deliver too."""
-    check_destination(destination)
-    existing = {h["scope"]: h for h in ours(client, destination)}
-    done = []
-    for scope in SCOPES:
-        hook = existing.get(scope)
-        body = {"is_active": True, "headers": {header: secret}}
-        if hook is None:
-            client.create_hook({"scope": scope, "destination": destination, **body})
-            done.append((scope, "created"))
-        elif not hook.get("is_active"):
-            client.update_hook(hook["id"], body)
-            done.append((scope, "re-activated"))
-        else:
-            client.update_hook(hook["id"], body)  # keeps the secret header current
-            done.append((scope, "active"))
-    done += [(h["scope"], f"ALSO active to {h['destination']} (remove it: rulesync webhooks "
-              f"remove {h['destination']})")
-             for h in ours(client) if h.get("destination") != destination and h.get("is_active")]
-    return done
-
-
-def status(client: BigCommerceClient, inbox: Inbox | None) -> list[dict[str, Any]]:
-    """Each hook: scope, destination, active, and when `serve` last received its deliveries."""
+def status(store: Store, inbox: Inbox | None) -> list[dict[str, Any]]:
+    """Each hook: id, scope, destination, active, and when its last delivery was received (None
+    without an inbox to ask)."""
     received = inbox.last_received() if inbox else {}
-    return [{"id": h["id"], "scope": h["scope"], "destination": h.get("destination"),
-             "is_active": bool(h.get("is_active")), "last_received": received.get(h["scope"])}
-            for h in ours(client)]
-
-
-def remove(client: BigCommerceClient, destination: str | None) -> list[str]:
-    removed = []
-    for hook in ours(client, destination):
-        client.delete_hook(hook["id"])
-        removed.append(hook["scope"])
-    return removed
+    return [{**hook, "last_received": received.get(hook["scope"])}
+            for hook in store.hook_status()]

@@ -21,15 +21,14 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from engine.errors import RulesyncError
 from engine.storage import db
 from engine.storage.migrate import Versioned
 from engine.storage.snapshot import copy_to_sqlite
-from engine.sync.summary import Summary
 
 # How SQLite reports a write the disk refused: full (ENOSPC), or over a quota or file size limit
 # (EDQUOT, EFBIG). Every write of a plan goes to its copy, so these are the temporary folder's.
@@ -117,9 +116,11 @@ def _refused_write(error: BaseException | None) -> sqlite3.Error | None:
     return None
 
 
-def mark_pending(summary: Summary, pending: Mapping[str, str]) -> Summary:
-    """Flag the actions an earlier `apply` recorded and did not finish (`pending_since`)."""
-    for action in summary.actions:
-        if action.get("key") in pending:
-            action["pending_since"] = pending[action["key"]]
-    return summary
+def plan_copy(location: Path | str) -> AbstractContextManager[Path]:
+    """The SQLite and PostgreSQL backends' private copy for `plan` (engine/connect/ports.py
+    `Plugin.plan_copy`): the sync state's tables and the built-in ledger's, which keeps its
+    orders in the state's database (a SQLite file is copied whole either way)."""
+    from connectors.ledger import schema as ledger_schema  # which builds on engine/storage
+    from engine.storage.state_schema import VERSIONED
+
+    return private_copy(location, (ledger_schema.versioned(), VERSIONED))

@@ -11,11 +11,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.connect.ports import RetryKey
 from engine.storage.state import SqlState
 
 FIRST_WAIT = 30.0
 MAX_WAIT = 3600.0
 REASON_LIMIT = 1000  # characters kept of a failure's message
+_KEY = "(next_attempt_at, order_id, direction)"  # the order of the index on the next attempt
+_PAGE_COLUMNS = ("order_id, direction, reason, attempts, first_failed_at, last_failed_at, "
+                 "next_attempt_at")
 
 
 def wait_after(attempts: int) -> float:
@@ -103,6 +107,35 @@ class RetrySet:
         if waiting is None or due is None:
             return {"waiting": 0, "due": 0}
         return {"waiting": int(waiting[0]), "due": int(due[0])}
+
+    # -- the status page's pages (engine/serve/status_data.py): keyset paging along the index --
+
+    def page(self, after: RetryKey | None = None, before: RetryKey | None = None,
+             limit: int = 50) -> list[dict[str, Any]]:
+        """Up to `limit` rows in key order: the first ones, those after `after`, or the last ones
+        before `before`; `next_attempt_at` in seconds since the epoch, as in the key."""
+        if before is not None:
+            return self.state.db.dicts(
+                f"SELECT {_PAGE_COLUMNS} FROM sync_retries WHERE store = ? AND {_KEY} < (?, ?, ?) "
+                f"ORDER BY next_attempt_at DESC, order_id DESC, direction DESC LIMIT ?",
+                (self.store, *before, limit))[::-1]
+        where, args = (f"AND {_KEY} > (?, ?, ?)", after) if after else ("", ())
+        return self.state.db.dicts(
+            f"SELECT {_PAGE_COLUMNS} FROM sync_retries WHERE store = ? {where} "
+            f"ORDER BY next_attempt_at, order_id, direction LIMIT ?", (self.store, *args, limit))
+
+    def position(self, key: RetryKey) -> int:
+        """How many rows come before `key` in key order."""
+        return self._count(f"SELECT count(*) FROM sync_retries WHERE store = ? AND "
+                           f"{_KEY} < (?, ?, ?)", (self.store, *key))
+
+    def size(self) -> int:
+        """The rows in the set (an order may wait in both directions)."""
+        return self._count("SELECT count(*) FROM sync_retries WHERE store = ?", (self.store,))
+
+    def _count(self, sql: str, params: tuple[Any, ...]) -> int:
+        row = self.state.db.one(sql, params)
+        return int(row[0]) if row else 0
 
 
 def _view(row: Any) -> dict[str, Any]:

@@ -21,6 +21,8 @@ from engine.storage import db as databases
 from engine.storage.db import Database, DatabaseError
 from engine.storage.inbox import Inbox
 from engine.storage.migrate import migrate
+from engine.storage.planning import plan_copy
+from engine.storage.state_recent import RecentRows
 from engine.storage.state_schema import VERSIONED, noun
 
 if TYPE_CHECKING:
@@ -35,8 +37,9 @@ def meta_key(store: str, key: str) -> str:
     return key if store == DEFAULT_STORE else f"{store}/{key}"
 
 
-class SqlState:
-    """One store's view of the state: every read and write is that store's."""
+class SqlState(RecentRows):
+    """One store's view of the state: every read and write is that store's (the status page's
+    reads of the newest rows: state_recent.py)."""
 
     def __init__(self, location: str | Path, store: str = DEFAULT_STORE) -> None:
         self.location, self.where, self.store = location, str(location), store
@@ -223,8 +226,9 @@ class SqlState:
         self.set_meta("held_released_through", str(through))
 
 
-SQLITE = Plugin("state", SqlState, "a SQLite file: a plain path (the default)")
-POSTGRESQL = Plugin("state", SqlState, "PostgreSQL: a postgresql:// URL (the postgres extra)")
+SQLITE = Plugin("state", SqlState, "a SQLite file: a plain path (the default)", plan_copy)
+POSTGRESQL = Plugin("state", SqlState, "PostgreSQL: a postgresql:// URL (the postgres extra)",
+                    plan_copy)
 
 if TYPE_CHECKING:  # mypy holds the class to the protocol it is registered for
     from engine.connect.ports import SyncState

@@ -75,3 +75,12 @@ def decision_row(ruleset: RuleSet, event: Mapping[str, Any], decision: Decision,
             "actions": json.dumps([a.as_dict() for a in decision.actions]),
             "no_update": json.dumps(decision.no_update),
             "outcome": outcome or ("no_update" if decision.no_update else "recorded"), "at": at}
+
+
+def mark_pending(summary: Summary, pending: Mapping[str, str]) -> Summary:
+    """Flag the actions an earlier `apply` recorded and did not finish (`pending_since`): what
+    `plan` shows of them."""
+    for action in summary.actions:
+        if action.get("key") in pending:
+            action["pending_since"] = pending[action["key"]]
+    return summary

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from connectors.bigcommerce.hooks import check_destination
 from engine.config import load
 from engine.errors import ConfigError
-from engine.serve.hooks import check_destination
 
 
 @pytest.mark.parametrize("url", ["https://sync.example.com/webhooks",
