@@ -157,6 +157,30 @@ def test_test_runs_the_cases_beside_the_configured_rules(project: Path) -> None:
     assert report["failed"] == 0 and report["passed"] == len(report["cases"]) > 40
 
 
+def test_test_reports_an_invalid_rule_file_in_json_and_github_like_validate(
+        project: Path) -> None:
+    """Not a bare stderr line: the problem at the rule file's position, as `validate` has it,
+    and the cases of the test file that could run."""
+    found = json.loads(run("validate", "--json", cwd=project).stdout)["problems"]
+    r = run("test", "--json", cwd=project)
+    assert r.returncode == 1, r.stderr
+    report = json.loads(r.stdout)
+    assert report["problems"] == found and len(found) == 1
+    assert report["passed"] == len(report["cases"]) > 0 and report["failed"] == 0
+    assert {c["file"] for c in report["cases"]} == {"rules/bigcommerce/outbound.tests.yaml"}
+    gh = run("test", "--format", "github", cwd=project)
+    assert gh.returncode == 1, gh.stderr
+    errors = [x for x in gh.stdout.splitlines() if x.startswith("::error ")]
+    where = f"file={found[0]['file']},line={found[0]['line']},col={found[0]['col']}"
+    assert errors == [f"::error {where},title=rulesync test::{found[0]['path']}: "
+                      f"{found[0]['message']}"]
+    assert gh.stdout.splitlines()[-1] == "1 test file(s) not run: 1 problem(s)"
+    given = run("test", "--json", "rules/bigcommerce/outbound.yaml", cwd=project)
+    assert given.returncode == 1
+    assert json.loads(given.stdout)["problems"][0]["message"].startswith(
+        "a rule file, not a test file: ")
+
+
 def test_eval_uses_the_configured_rules_and_settings(project: Path) -> None:
     (project / "ev.json").write_text(json.dumps(
         {"type": "order.status_changed", "order_id": 1, "previous_status_id": 0,
