@@ -239,7 +239,7 @@ def demo(count: int, workdir: Path) -> None:
               "default: this version pinned by name, or the git commit it was installed from.")
 def init_cmd(target: Path, force: bool, install: str | None) -> None:
     """Start a project: rulesync.yaml, copies of the rules and tests, pre-commit and CI."""
-    from engine.cli.init import init, install_requirement, unreachable_source
+    from engine.cli.init import init, install_requirement, unreachable_warning
 
     try:
         requirement = install_requirement(install)
@@ -252,9 +252,6 @@ def init_cmd(target: Path, force: bool, install: str | None) -> None:
     where = "" if here else f"cd {shlex.quote(str(target))} && "
     click.echo(f"next: edit rulesync.yaml, then `{where}{program} validate && {program} test`")
     click.echo(f"CI installs {requirement} (.github/workflows/rulesync.yml)")
-    local = None if install else unreachable_source()
-    if local:
-        click.echo(f"warning: this rulesync was installed from {local}, which CI cannot reach; "
-                   f"the workflow installs {requirement} from the package index, where it may "
-                   "not be published: give --install (your git URL, see --help) or edit that "
-                   "line", err=True)
+    warning = None if install else unreachable_warning(requirement)
+    if warning:
+        click.echo(warning, err=True)
