@@ -23,7 +23,6 @@ from engine.serve.webhooks import MAX_ID
 from engine.storage import db
 from engine.storage.planning import private_copy
 from engine.sync import per_store
-from engine.sync.run import Sync
 from engine.sync.summary import Summary
 
 log = logging.getLogger("rulesync.apply")
@@ -82,13 +81,13 @@ def plan(ctx: click.Context, state_path: str | None, store_name: str | None,
     store's plan (or --store NAME's)."""
     config = load_config(ctx, state_path, sets)
     if not config.stores:
-        summary = run_plan(config, push_current=push_current)
+        summary = _plan(ctx, config, push_current)
         click.echo(report_sync.plan_json(summary) if as_json else report_sync.plan_text(summary))
         return
     chosen = config.select(store_name)
     with private_copy(config.state, COPIED) as copy:  # one copy for every store's plan
         outcomes = per_store.run_each(
-            chosen, lambda store: run_plan(store, push_current=push_current, copy=copy))
+            chosen, lambda store: _plan(ctx, store, push_current, copy))
     click.echo(per_store.as_json(outcomes) if as_json
                else per_store.text(outcomes, report_sync.plan_text))
     raise SystemExit(1 if any(o.error for o in outcomes) else 0)
@@ -147,13 +146,16 @@ def _apply_queued(config: configuration.Config, store_name: str | None, sets: tu
     raise SystemExit(1 if any(o.failed for o in outcomes) else 0)
 
 
+def _plan(ctx: click.Context, config: configuration.Config, push_current: bool,
+          copy: Path | None = None) -> Summary:
+    with _progress(ctx, "plan", config) as progress:
+        return run_plan(config, push_current=push_current, copy=copy, progress=progress)
+
+
 def _apply(ctx: click.Context, config: configuration.Config, push_current: bool) -> Summary:
     with open_sync(config) as sync:
-        progress = _progress(ctx, sync)
-        try:
+        with _progress(ctx, "apply", config) as progress:
             summary = sync.run(progress=progress, push_current=push_current)
-        finally:
-            progress.close()
         stats = sync.store.stats()
         named = f"store {config.store_name}: " if config.store_name != DEFAULT_STORE else ""
         log.info("%sread %d store order(s) in %.1f s; store API: %d request(s), %d retried, %d "
@@ -162,14 +164,12 @@ def _apply(ctx: click.Context, config: configuration.Config, push_current: bool)
     return summary
 
 
-def _progress(ctx: click.Context, sync: Sync) -> Progress:
-    """A bar on a terminal (text logs, not --quiet); progress log lines otherwise."""
-    def count() -> int:
-        return sync.store.count_changes(sync.state.get_meta("inbound_cursor"))
-
+def _progress(ctx: click.Context, verb: str, config: configuration.Config) -> Progress:
+    """A bar on a terminal (text logs, not --quiet); timed progress log lines otherwise."""
     bar = sys.stderr.isatty() and ctx.obj.get("log_format") == "text" \
         and not ctx.obj.get("quiet")
-    return Progress(count, bar=bar)
+    named = f" (store {config.store_name})" if config.store_name != DEFAULT_STORE else ""
+    return Progress(verb + named, bar=bar)
 
 
 @click.command()

@@ -20,6 +20,7 @@ from engine.language.model import RuleSet
 from engine.storage import db
 from engine.storage.planning import mark_pending, private_copy
 from engine.storage.state_schema import VERSIONED as STATE_VERSIONED
+from engine.sync.progress import Progress
 from engine.sync.run import Sync
 from engine.sync.summary import Summary
 
@@ -80,11 +81,12 @@ def open_sync(config: Config, *, plan: bool = False, copy: Path | None = None) -
         yield Sync(rulesets, settings, oms, state, store, crash_at=0)
 
 
-def plan(config: Config, *, push_current: bool = False, copy: Path | None = None) -> Summary:
+def plan(config: Config, *, push_current: bool = False, copy: Path | None = None,
+         progress: Progress | None = None) -> Summary:
     """What `apply` (with the same flags) would do now, action by action, with its outcomes."""
     with open_sync(config, plan=True, copy=copy) as sync:
         pending = {row["key"]: row["created_at"] for row in sync.state.pending_actions()}
-        return mark_pending(sync.run(push_current=push_current), pending)
+        return mark_pending(sync.run(push_current=push_current, progress=progress), pending)
 
 
 # -- the composition root: the configured implementations, found in the registry ----------
