@@ -61,28 +61,46 @@ jobs:
 """
 
 
-def install_requirement(given: str | None = None) -> str:
+def install_requirement(given: str | None = None, source: dict[str, Any] | None = None) -> str:
     """What CI installs: `given`, else the git commit this copy was installed from, else this
-    version by name (pip records the source of a `pip install git+...` in direct_url.json)."""
+    version by name. `source`: pip's record of where this copy came from (direct_url.json,
+    PEP 610; read from the installed distribution when not given)."""
     if given is not None:
         if not given.strip() or any(c in given for c in "'\"\n\r"):
             raise ConfigError(f"{given!r} is not one pip requirement without quotes")
         return given.strip()
-    source = _installed_from()
+    source = _installed_from() if source is None else source
     vcs = source.get("vcs_info", {})
     if vcs.get("vcs") == "git" and vcs.get("commit_id"):
         return f"{DISTRIBUTION} @ git+{source['url']}@{vcs['commit_id']}"
     return f"{DISTRIBUTION}=={__version__}"
 
 
-def unreachable_source() -> str | None:
-    """The local folder or file this copy was installed from (`pip install .`, an editable or a
-    wheel file), which a CI runner cannot install from; None for a package index or a git URL.
-    Then the default pin by name is a guess: the version may not be on the index, or the name may
-    be somebody else's there."""
-    source = _installed_from()
+def unreachable_source(source: dict[str, Any] | None = None) -> str | None:
+    """Where this copy was installed from when a CI runner cannot reach it: a local folder or
+    file (`pip install .`, an editable, a wheel file) or a local clone (`pip install
+    git+file:///...`, whatever the VCS); None for a package index or a remote URL."""
+    source = _installed_from() if source is None else source
     url = str(source.get("url", ""))
-    return url if url.startswith("file:") and "vcs_info" not in source else None
+    if not url.startswith("file:"):
+        return None
+    vcs = source.get("vcs_info", {}).get("vcs")
+    return f"{vcs}+{url}" if vcs else url
+
+
+def unreachable_warning(requirement: str, source: dict[str, Any] | None = None) -> str | None:
+    """What `init` says when the workflow's install line cannot work in CI: it pins a local
+    clone, or it pins a version by name that the index may not have (or may have as somebody
+    else's upload)."""
+    local = unreachable_source(source)
+    if local is None:
+        return None
+    fails = (f"the workflow installs {requirement}, which CI cannot clone"
+             if requirement.startswith(f"{DISTRIBUTION} @ ") else
+             f"the workflow installs {requirement} from the package index, where it may not "
+             "be published")
+    return (f"warning: this rulesync was installed from {local}, which CI cannot reach; {fails}: "
+            "give --install (your git URL, see --help) or edit that line")
 
 
 def _installed_from() -> dict[str, Any]:

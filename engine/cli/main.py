@@ -19,8 +19,12 @@ Exit codes: 0 ok; 1 a user or data error (invalid rules, configuration, a failed
 unknown order); 2 usage (an unknown option, a missing argument); 3 a bug in rulesync (rerun
 with --traceback and report it); 130 interrupted.
 Logging: -v/--verbose (twice for debug) and -q/--quiet work on every command; the environment
-variable RULESYNC_LOG_LEVEL takes a level name (INFO) or number."""
+variable RULESYNC_LOG_LEVEL takes a level name (INFO) or number. --config FILE, too, goes before
+or after the verb."""
 
+
+CONFIG_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+CONFIG_HELP = "The configuration file (default: ./rulesync.yaml if present)."
 
 # Each verb's module is imported only when that verb runs (or --help lists them all): a command
 # pays for its own imports, not every other command's.
@@ -47,15 +51,14 @@ class LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             module, name = COMMANDS[cmd_name].split(":")
             command: click.Command = getattr(importlib.import_module(module), name)
-            _add_verbosity(command)
+            _add_common_options(command)
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
              epilog=EXIT_CODES)
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The configuration file (default: ./rulesync.yaml if present).")
+@click.option("--config", type=CONFIG_FILE, help=CONFIG_HELP)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Log lines (and the final error line) for people or for "
               "machines.")
@@ -89,11 +92,31 @@ def verbosity_options() -> list[click.Option]:
                          callback=_verbosity, help="Only errors on stderr (no progress lines).")]
 
 
-def _add_verbosity(command: click.Command) -> None:
+def _config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """--config after the verb: the same file as before it (read by the group first)."""
+    if value is None:
+        return
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    given = root.obj.get("config")
+    if given is not None and Path(given).resolve() != value.resolve():
+        raise click.BadParameter(f"given twice, {given} and {value}: give one", ctx, param)
+    root.obj["config"] = value
+
+
+def config_option() -> click.Option:
+    return click.Option(["--config"], type=CONFIG_FILE, expose_value=False, callback=_config,
+                        help=CONFIG_HELP)
+
+
+def _add_common_options(command: click.Command) -> None:
+    """-v/-q and --config on every command and group, so they work on either side of a verb."""
     command.params.extend(verbosity_options())
+    if not any(p.name == "config" for p in command.params):  # the root group has its own
+        command.params.append(config_option())
     if isinstance(command, click.Group):
         for sub in command.commands.values():
-            _add_verbosity(sub)
+            _add_common_options(sub)
 
 
 def main() -> None:
@@ -132,7 +155,7 @@ def _usage(e: click.UsageError) -> None:
     sys.exit(USAGE_EXIT)
 
 
-_add_verbosity(cli)
+_add_common_options(cli)
 
 if __name__ == "__main__":
     main()

@@ -3,6 +3,8 @@ the state) and explain (one order's decisions). Both reach the state, the store 
 through the composition root (engine/connect/session.py)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from engine.cli import report_sync
@@ -12,13 +14,16 @@ from engine.cli.sync import (
     load_config,
     load_store,
     order_id_argument,
+    progress_for,
     push_current_option,
     state_option,
     store_option,
 )
+from engine.config import Config
 from engine.connect import session
 from engine.errors import RulesyncError
 from engine.sync import per_store
+from engine.sync.summary import Summary
 
 
 @click.command()
@@ -35,16 +40,22 @@ def plan(ctx: click.Context, state_path: str | None, store_name: str | None,
     store's plan (or --store NAME's)."""
     config = load_config(ctx, state_path, sets)
     if not config.stores:
-        summary = session.plan(config, push_current=push_current)
+        summary = _plan(ctx, config, push_current)
         click.echo(report_sync.plan_json(summary) if as_json else report_sync.plan_text(summary))
         return
     chosen = chosen_stores(config, store_name)
     with session.plan_copy(config.state) as copy:  # one copy for every store's plan
         outcomes = per_store.run_each(
-            chosen, lambda store: session.plan(store, push_current=push_current, copy=copy))
+            chosen, lambda store: _plan(ctx, store, push_current, copy))
     click.echo(per_store.as_json(outcomes) if as_json
                else per_store.text(outcomes, report_sync.plan_text))
     raise SystemExit(1 if any(o.error for o in outcomes) else 0)
+
+
+def _plan(ctx: click.Context, config: Config, push_current: bool,
+          copy: Path | str | None = None) -> Summary:
+    with progress_for(ctx, "plan", config) as progress:
+        return session.plan(config, push_current=push_current, copy=copy, progress=progress)
 
 
 @click.command()

@@ -53,9 +53,13 @@ def problems_json(problems: Sequence[Problem], checked: Checked) -> str:
                       indent=2)
 
 
+def _annotation(p: Problem, title: str) -> str:
+    return (f"::{p.severity} file={_gh_escape(p.file, prop=True)},line={p.line},col={p.col},"
+            f"title={title}::{_gh_escape(p.path + ': ' + p.message)}")
+
+
 def problems_github(problems: Sequence[Problem], checked: Checked) -> str:
-    lines = [f"::{p.severity} file={_gh_escape(p.file, prop=True)},line={p.line},col={p.col},"
-             f"title=rulesync validate::{_gh_escape(p.path + ': ' + p.message)}" for p in problems]
+    lines = [_annotation(p, "rulesync validate") for p in problems]
     return "\n".join([checked.line(), *lines, _problems_summary(problems, checked)])
 
 
@@ -66,9 +70,12 @@ PROBLEM_REPORTERS: dict[str, Callable[[Sequence[Problem], Checked], str]] = {
 def _test_summary(report: Report) -> list[str]:
     failed = len(report.failed)
     lines = [f"{len(report.results) - failed} passed, {failed} failed"]
+    if report.unloadable:  # their rules were not exercised: no claim that every rule was
+        lines.append(f"{len(report.unloadable)} test file(s) not run: "
+                     f"{len(report.problems)} problem(s)")
     for file, ids in report.unexercised.items():
         lines.append(f"rules no case exercised in {file}: {', '.join(ids)}")
-    if not report.unexercised:
+    if not report.unexercised and not report.unloadable:
         lines.append("every rule was exercised by at least one case")
     return lines
 
@@ -88,11 +95,13 @@ def tests_json(report: Report, source: str | None) -> str:
                        "cases": [{"file": r.file, "line": r.line, "name": r.name,
                                   "passed": r.passed, "failures": list(r.failures)}
                                  for r in report.results],
-                       "unexercised": report.unexercised}, indent=2)
+                       "unexercised": report.unexercised,
+                       "problems": [p.as_dict() for p in report.problems]}, indent=2)
 
 
 def tests_github(report: Report, source: str | None) -> str:
     lines = [Checked(tuple(report.files), source).line()]
+    lines += [_annotation(p, "rulesync test") for p in report.problems]
     lines += [f"::error file={_gh_escape(r.file, prop=True)},line={r.line},title=rulesync test::"
               + _gh_escape(f"{r.name}: " + "; ".join(r.failures)) for r in report.failed]
     lines += [f"::warning file={_gh_escape(file, prop=True)},title=rulesync test::"

@@ -73,8 +73,8 @@ def held_lines(held: Mapping[str, Any]) -> list[str]:
 
 def plan_text(summary: Summary) -> str:
     if not summary.actions:
-        text = ("nothing to do: both sides are in step" if not summary.retries["waiting"]
-                else "no action planned")
+        waiting = summary.retries["waiting"] or summary.held.get("changes")
+        text = "no action planned" if waiting else "nothing to do: both sides are in step"
     else:
         text = table(("direction", "order", "event", "rule", "action", "params", "outcome"),
                      [(a["direction"], a["order_id"], a["event"], a["rule"], a["action"],

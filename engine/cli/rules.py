@@ -108,14 +108,17 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], fmt: str | None, as_js
 def test_cmd(ctx: click.Context, paths: tuple[Path, ...], strict: bool, fmt: str | None,
              as_json: bool) -> None:
     """Run the test cases (*.tests.yaml) in PATHS, or else beside the configured rules."""
-    show = report.TEST_REPORTERS[output_format(fmt, as_json)]
+    shown = output_format(fmt, as_json)
     targets, source = rule_paths(ctx, paths)
     result = run(paths or beside(targets))
-    if not result.results:
+    if result.unloadable and shown == "text":  # one line each, as for any invalid file
+        raise RulesyncError("\n".join(map(str, result.unloadable)))
+    if not result.results and not result.unloadable:
         raise RulesyncError(f"no test cases found in {', '.join(map(str, targets))} "
                             "(files named *.tests.yaml)")
-    click.echo(show(result, source))
-    raise SystemExit(1 if result.failed or (strict and result.unexercised) else 0)
+    click.echo(report.TEST_REPORTERS[shown](result, source))
+    failed = result.failed or result.unloadable or (strict and result.unexercised)
+    raise SystemExit(1 if failed else 0)
 
 
 def _read_json(path: Path, what: str) -> Any:

@@ -20,7 +20,6 @@ from engine.connect.session import check_plugins, open_sync
 from engine.errors import RulesyncError
 from engine.serve.webhooks import MAX_ID
 from engine.sync import per_store
-from engine.sync.run import Sync
 from engine.sync.summary import Summary
 
 log = logging.getLogger("rulesync.apply")
@@ -131,11 +130,8 @@ def _apply_queued(config: configuration.Config, store_name: str | None, sets: tu
 
 def _apply(ctx: click.Context, config: configuration.Config, push_current: bool) -> Summary:
     with open_sync(config) as sync:
-        progress = _progress(ctx, sync)
-        try:
+        with progress_for(ctx, "apply", config) as progress:
             summary = sync.run(progress=progress, push_current=push_current)
-        finally:
-            progress.close()
         stats = sync.store.stats()
         named = f"store {config.store_name}: " if config.store_name != DEFAULT_STORE else ""
         log.info("%sread %d store order(s) in %.1f s; store API: %d request(s), %d retried, %d "
@@ -144,14 +140,12 @@ def _apply(ctx: click.Context, config: configuration.Config, push_current: bool)
     return summary
 
 
-def _progress(ctx: click.Context, sync: Sync) -> Progress:
-    """A bar on a terminal (text logs, not --quiet); progress log lines otherwise."""
-    def count() -> int:
-        return sync.store.count_changes(sync.state.get_meta("inbound_cursor"))
-
+def progress_for(ctx: click.Context, verb: str, config: configuration.Config) -> Progress:
+    """A bar on a terminal (text logs, not --quiet); timed progress log lines otherwise."""
     bar = sys.stderr.isatty() and ctx.obj.get("log_format") == "text" \
         and not ctx.obj.get("quiet")
-    return Progress(count, bar=bar)
+    named = f" (store {config.store_name})" if config.store_name != DEFAULT_STORE else ""
+    return Progress(verb + named, bar=bar)
 
 
 def invoked_as(there: Path | None = None) -> str:
@@ -191,7 +185,7 @@ def demo(count: int, workdir: Path) -> None:
               "default: this version pinned by name, or the git commit it was installed from.")
 def init_cmd(target: Path, force: bool, install: str | None) -> None:
     """Start a project: rulesync.yaml, copies of the rules and tests, pre-commit and CI."""
-    from engine.cli.init import init, install_requirement, unreachable_source
+    from engine.cli.init import init, install_requirement, unreachable_warning
 
     try:
         requirement = install_requirement(install)
@@ -204,9 +198,6 @@ def init_cmd(target: Path, force: bool, install: str | None) -> None:
     where = "" if here else f"cd {shlex.quote(str(target))} && "
     click.echo(f"next: edit rulesync.yaml, then `{where}{program} validate && {program} test`")
     click.echo(f"CI installs {requirement} (.github/workflows/rulesync.yml)")
-    local = None if install else unreachable_source()
-    if local:
-        click.echo(f"warning: this rulesync was installed from {local}, which CI cannot reach; "
-                   f"the workflow installs {requirement} from the package index, where it may "
-                   "not be published: give --install (your git URL, see --help) or edit that "
-                   "line", err=True)
+    warning = None if install else unreachable_warning(requirement)
+    if warning:
+        click.echo(warning, err=True)

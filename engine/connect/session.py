@@ -15,6 +15,7 @@ from engine.language.catalog import INBOUND, OUTBOUND
 from engine.language.loader import load_rulesets
 from engine.language.model import RuleSet
 from engine.storage import db  # the state's location: a path or a URL, and how it is shown
+from engine.sync.progress import Progress
 from engine.sync.run import Sync
 from engine.sync.summary import Summary, mark_pending
 
@@ -74,12 +75,12 @@ def open_sync(config: Config, *, plan: bool = False, copy: Path | str | None = N
         yield Sync(rulesets, settings, oms, state, store, crash_at=0)
 
 
-def plan(config: Config, *, push_current: bool = False, copy: Path | str | None = None
-         ) -> Summary:
+def plan(config: Config, *, push_current: bool = False, copy: Path | str | None = None,
+         progress: Progress | None = None) -> Summary:
     """What `apply` (with the same flags) would do now, action by action, with its outcomes."""
     with open_sync(config, plan=True, copy=copy) as sync:
         pending = {row["key"]: row["created_at"] for row in sync.state.pending_actions()}
-        return mark_pending(sync.run(push_current=push_current), pending)
+        return mark_pending(sync.run(push_current=push_current, progress=progress), pending)
 
 
 # -- the composition root: the configured implementations, found in the registry ----------

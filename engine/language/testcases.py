@@ -6,13 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.errors import RulesyncError
 from engine.language import schema
 from engine.language.catalog import NOT_IMPORTED_STATE
 from engine.language.interpreter import evaluate
 from engine.language.loader import TESTS_SUFFIXES, InvalidRules, load_file
 from engine.language.model import Decision, RuleSet
-from engine.language.problems import Problem
+from engine.language.problems import Problem, sort
 from engine.language.yamldoc import decode, read
 
 
@@ -28,15 +27,31 @@ class CaseResult:
         return not self.failures
 
 
+class NotRunnable(InvalidRules):
+    """A test file whose cases cannot run although it is itself valid (it is a rule file, or
+    the rule file it tests is invalid): one message saying so, and the problems, for reporters."""
+
+    def __init__(self, message: str, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        self.args = (message,)
+
+
 @dataclass
 class Report:
     results: list[CaseResult] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # the test files run, in order
     unexercised: dict[str, list[str]] = field(default_factory=dict)  # rule file -> rule ids
+    unloadable: list[InvalidRules] = field(default_factory=list)  # test files that did not run
 
     @property
     def failed(self) -> list[CaseResult]:
         return [r for r in self.results if not r.passed]
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Why test files did not run, each problem once (two test files may share a rule
+        file), sorted by position."""
+        return sort(dict.fromkeys(p for e in self.unloadable for p in e.problems))
 
 
 def discover(paths: Iterable[str | Path]) -> list[Path]:
@@ -60,13 +75,18 @@ def beside(rule_paths: Iterable[str | Path]) -> list[Path]:
 
 
 def run(paths: Iterable[str | Path]) -> Report:
-    """Run every case; raises InvalidRules when a test file or its rule file is invalid."""
+    """Run every case; a test file that cannot run (it, or the rule file it tests, is invalid)
+    is recorded in `unloadable` and the others run."""
     report = Report()
     exercised: dict[str, set[str]] = {}
     rulesets: dict[str, RuleSet] = {}
     for file in discover(paths):
         report.files.append(str(file))
-        ruleset, cases = _load(file)
+        try:
+            ruleset, cases = _load(file)
+        except InvalidRules as e:
+            report.unloadable.append(e)
+            continue
         rulesets[ruleset.file] = ruleset
         seen = exercised.setdefault(ruleset.file, set())
         for line, case in cases:
@@ -88,9 +108,9 @@ def _load(file: Path) -> tuple[RuleSet, list[tuple[int, dict[str, Any]]]]:
     text, problems = decode(str(file), raw)
     doc = read(str(file), text)
     if not problems and _looks_like_rules(doc.data):  # the schema's complaints would be noise
-        raise RulesyncError(f"{file} is a rule file, not a test file: `rulesync test` runs the "
-                            f"cases of *.tests.yaml files (give one, or their folder); "
-                            f"`rulesync validate {file}` checks a rule file")
+        why = ("a rule file, not a test file: `rulesync test` runs the cases of *.tests.yaml "
+               f"files (give one, or their folder); `rulesync validate {file}` checks a rule file")
+        raise NotRunnable(f"{file} is {why}", [Problem(str(file), 1, 1, "$", why)])
     problems = problems or doc.problems \
         or [p for p in [schema.check_version(doc, "a test file")] if p] \
         or schema.problems(doc, "tests")
@@ -99,8 +119,8 @@ def _load(file: Path) -> tuple[RuleSet, list[tuple[int, dict[str, Any]]]]:
     data: dict[str, Any] = doc.data  # type: ignore[assignment]
     loaded = load_file(file.parent / data["rules"])
     if loaded.problems or not loaded.ruleset:
-        raise RulesyncError(f"{file} tests {loaded.file}, which is invalid: "
-                            + str(InvalidRules(loaded.problems)))
+        raise NotRunnable(f"{file} tests {loaded.file}, which is invalid: "
+                          + str(InvalidRules(loaded.problems)), loaded.problems)
     return loaded.ruleset, [(doc.where(("cases", i))[0], c) for i, c in enumerate(data["cases"])]
 
 

@@ -12,10 +12,10 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.connect.ports import HistoryEntry, Oms, OrderChange, RetrySet, Store, SyncState
 from engine.errors import (
@@ -32,6 +32,16 @@ from engine.language.effects import ActionCall, Outcome
 from engine.language.interpreter import evaluate, event_id
 from engine.language.model import Decision, RuleSet
 from engine.sync.events import ledger_event, present_events, store_events
+from engine.sync.progress import (
+    HELD_ORDERS,
+    LEDGER_CHANGES,
+    PENDING,
+    RETRIES,
+    SILENT,
+    STORE_ORDERS,
+    Phase,
+    Progress,
+)
 from engine.sync.summary import (
     HELD,
     PUSH,
@@ -43,6 +53,8 @@ from engine.sync.summary import (
 )
 
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"  # test-only: SIGKILL this process at the Nth crash point
+LEDGER_BATCH = 500  # ledger history entries read at a time
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,22 +67,24 @@ class Sync:
     now: Callable[[], str] = utc_now
     clock: Callable[[], float] = time.time  # epoch seconds, for the retry set's backoff
     crash_at: int = field(default_factory=lambda: int(os.environ.get(CRASH_ENV) or 0))
+    progress: Progress = SILENT  # told each phase and step of a run
     _points: int = 0
 
-    def run(self, *, progress: Callable[[int], None] = lambda n: None,
-            push_current: bool = False) -> Summary:
+    def run(self, *, progress: Progress | None = None, push_current: bool = False) -> Summary:
         if push_current and not self.push_on:
             raise ConfigError(f"--push-current pushes ledger changes to the store, but {PUSH} "
                               f"is off: turn it on (--set {PUSH}=true, or settings.{PUSH} in "
                               "rulesync.yaml)")
         summary = Summary()
+        if progress is not None:
+            self.progress = progress
         with self.state.exclusive():
             self.finish_pending(summary)
             # A failed push may still have taken effect in the store (a shipment made, then an
             # error): like a pending action, it is retried (and so linked) before inbound reads
             # the store back, which it does up to the current second.
             self.retry_due(summary, OUTBOUND)
-            self.inbound(summary, progress)
+            self.inbound(summary)
             self.retry_due(summary, INBOUND)
             self.outbound(summary)
             if push_current:
@@ -88,12 +102,21 @@ class Sync:
 
     # -- directions ----------------------------------------------------------------------
 
-    def inbound(self, summary: Summary, progress: Callable[[int], None]) -> None:
+    def _steps(self, phase: Phase, items: Sequence[T]) -> Iterator[T]:
+        """`items`, each reported to the progress as a step of `phase` once handled."""
+        if items:
+            self.progress.phase(phase, len(items))
+        for n, item in enumerate(items, 1):
+            yield item
+            self.progress.step(n)
+
+    def inbound(self, summary: Summary) -> None:
         raw = self.state.get_meta("inbound_cursor")
+        self.progress.phase(STORE_ORDERS, count=lambda: self.store.count_changes(raw))
         batch = self.store.changes(raw, self.state.known_items_shipped)
         for n, change in enumerate(batch, 1):
             self.store_change(change, summary)
-            progress(n)
+            self.progress.step(n)
         self.state.set_meta("inbound_cursor", batch.cursor)
 
     def store_change(self, change: OrderChange, summary: Summary, *,
@@ -156,11 +179,18 @@ class Sync:
     def outbound(self, summary: Summary) -> int:
         """Handle the ledger's changes since the last run; returns how many were read."""
         seq = start = int(self.state.get_meta("outbound_seq", "0"))
-        while entries := self.ledger.changes_since(seq, 500):
+        handled = 0
+        while entries := self.ledger.changes_since(seq, LEDGER_BATCH):
+            # The total is known once the rest fits in one batch.
+            total = handled + len(entries) if len(entries) < LEDGER_BATCH else None
+            if not handled:
+                self.progress.phase(LEDGER_CHANGES, total)
             for entry in entries:
                 self.ledger_change(entry, summary)
                 seq = entry.seq
                 self.state.set_meta("outbound_seq", str(seq))
+                handled += 1
+                self.progress.step(handled, total)
         return seq - start
 
     def ledger_change(self, entry: HistoryEntry, summary: Summary) -> None:
@@ -182,7 +212,7 @@ class Sync:
         crash makes the same ids and the outbox does each action once."""
         held = self.state.held_changes()
         last = {order_id: decision_id for decision_id, order_id in held}
-        for order_id, decision_id in last.items():
+        for order_id, decision_id in self._steps(HELD_ORDERS, list(last.items())):
             order = self.ledger.get(order_id)
             if order is None:
                 continue
@@ -322,7 +352,7 @@ class Sync:
         due = [e for e in self.retries.due(self.clock())
                if direction in (None, e["direction"])
                and not (e["direction"] == INBOUND and e["order_id"] in summary.read)]
-        for entry in due:
+        for entry in self._steps(RETRIES, due):
             self.retry(entry["order_id"], entry["direction"], summary)
         return len(due)
 
@@ -361,7 +391,7 @@ class Sync:
         """Actions an earlier run recorded and did not finish (it crashed, or the store was down).
         First, before anything reads the store: our own effects must be linked before they are
         read back."""
-        for row in self.state.pending_actions():
+        for row in self._steps(PENDING, self.state.pending_actions()):
             self._execute(row, summary)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,20 +37,97 @@ def test_log_level_by_name_verbose_and_quiet_on_apply(tmp_path: Path) -> None:
     assert info in runs["named"] and info in runs["verbose"]
     assert "store API: " in runs["verbose"] and " DEBUG " not in runs["verbose"]
     assert " DEBUG " in runs["debug"]  # each HTTP request, from urllib3
-    assert runs["quiet"] == ""  # not even progress lines, though they were due after each order
+    assert runs["quiet"] == ""  # not even progress lines, though one was due every 50 ms
+
+
+def progress_lines(stderr: str) -> list[str]:
+    return [x.split("rulesync.progress: ", 1)[1] for x in stderr.splitlines()
+            if "rulesync.progress: " in x]
 
 
 def test_progress_lines_when_not_a_terminal(store: World) -> None:
     r = store.run("apply", "--state", str(store.state), RULESYNC_PROGRESS_SECONDS="0")
     assert r.returncode == 0, r.stderr
-    lines = [x for x in r.stderr.splitlines() if "rulesync.progress" in x]
-    assert len(lines) == 41  # one per order with a zero interval, then the closing line
-    assert "apply: 1 of about 40 store orders read (2%) in " in lines[0]
-    assert "apply: 20 of about 40 store orders read (50%)" in lines[19]
-    assert lines[-1].split("rulesync.progress: ", 1)[1].startswith("apply: 40 store order(s) read")
-    assert lines[-1].endswith(", done")
+    lines = progress_lines(r.stderr)
+    assert lines and all(x.startswith("apply: ") for x in lines)
+    assert lines[-1].startswith("apply: done in ") and "40 store order(s) read" in lines[-1]
     count_calls = store.sb.api_calls().get("GET /v2/orders/count")
     assert count_calls == 1  # asked once, for the total
+
+
+def test_piped_progress_goes_on_while_the_run_waits_on_the_store(tmp_path: Path) -> None:
+    """Lines come from a timer, not from orders arriving: a wait for the store's rate limit
+    (one request a window) is filled with lines saying where the run is."""
+    with World(tmp_path / "world") as w:
+        # One request at a time, so the waits follow each other as the run meets them.
+        (w.dir / "rulesync.yaml").write_text("version: 1\nstore: {concurrency: 1}\n")
+        for n in range(3):  # shipped: each order's shipments are one more request, one more wait
+            oid = w.create(order_body(11))
+            w.ship_in_store(oid, {sku: line["quantity"] for sku, line in w.lines(oid).items()},
+                            f"1ZWAIT{n}")
+        w.tick()
+        w.sb.limiter.configure(1, 1500)
+        r = w.run("apply", "--state", str(w.state), RULESYNC_PROGRESS_SECONDS="0.3")
+        count_calls = w.sb.api_calls().get("GET /v2/orders/count")
+    assert r.returncode == 0, r.stderr
+    stderr = r.stderr.splitlines()
+    waits = [i for i, x in enumerate(stderr) if x.endswith("waiting 1.5 s")]
+    assert waits, r.stderr
+    for i in waits:  # a 1.5 s wait on the store, a line every 0.3 s: the next lines are progress
+        assert all("rulesync.progress: apply: " in x for x in stderr[i + 1:i + 4]), r.stderr
+    lines = progress_lines(r.stderr)
+    assert any(x.startswith("apply: 0 store order(s) read in ") for x in lines)
+    assert any(x.startswith("apply: 1 of about 3 store orders read (33%) in ") for x in lines)
+    assert any(x.startswith("apply: 2 of about 3 store orders read (66%) in ") for x in lines)
+    assert lines[-1].startswith("apply: done in ") and "3 store order(s) read" in lines[-1]
+    assert count_calls == 1
+
+
+@pytest.fixture
+def paid_in_the_ledger(tmp_path: Path) -> Iterator[World]:
+    """Eight imported orders, then paid in the ledger: eight ledger changes to push, each a
+    GET of the live status and a PUT, on a store that answers in 150 ms."""
+    with World(tmp_path / "world") as w:
+        ids = [w.create(order_body(7)) for _ in range(8)]
+        w.tick()
+        w.apply()
+        with Ledger(w.state) as ledger:
+            for oid in ids:
+                ledger.mark_paid(oid, origin="user")
+        w.tick()
+        w.sb.faults.configure(0.0, 150, 0)
+        yield w
+
+
+def pushed_steps(lines: list[str], verb: str) -> set[int]:
+    return {int(x.split()[1]) for x in lines
+            if x.startswith(f"{verb}: ") and " of 8 ledger changes handled (" in x}
+
+
+def test_piped_progress_covers_the_push_phase(paid_in_the_ledger: World) -> None:
+    w = paid_in_the_ledger
+    r = w.run("apply", "--state", str(w.state), "--set", "push_order_info=true",
+              RULESYNC_PROGRESS_SECONDS="0.2")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1].split()[2] == "8"  # pushed
+    lines = progress_lines(r.stderr)
+    assert len(pushed_steps(lines, "apply")) >= 3, r.stderr  # the count moves line by line
+    assert lines[-1].startswith("apply: done in ") and lines[-1].endswith(
+        ": 8 ledger change(s) handled")
+
+
+def test_plan_shows_the_same_progress_on_stderr_only(paid_in_the_ledger: World) -> None:
+    w = paid_in_the_ledger
+    args = ("plan", "--json", "--state", str(w.state), "--set", "push_order_info=true")
+    shown = w.run(*args, RULESYNC_PROGRESS_SECONDS="0.1")
+    quiet = w.run(*args, RULESYNC_PROGRESS_SECONDS="3600")
+    assert shown.returncode == quiet.returncode == 0, shown.stderr + quiet.stderr
+    assert shown.stdout == quiet.stdout  # the JSON is the same with or without progress
+    assert len(json.loads(shown.stdout)["actions"]) == 8 and quiet.stderr == ""
+    lines = progress_lines(shown.stderr)
+    assert len(pushed_steps(lines, "plan")) >= 3, shown.stderr
+    assert lines[-1].startswith("plan: done in ") and lines[-1].endswith(
+        ": 8 ledger change(s) handled")
 
 
 def test_a_run_shorter_than_the_interval_asks_no_count_and_prints_no_progress(
@@ -79,6 +157,8 @@ def test_progress_bar_with_total_and_eta_on_a_terminal(store: World) -> None:
     assert proc.returncode == 0, screen
     text = screen.decode()
     assert "store orders  [" in text and "40/40" in text
+    # then a bar for the ledger changes the imports made, handled with push off
+    assert re.search(r"ledger changes  \[#+\]  (\d+)/\1", text), text
     assert "imported" in out  # the summary still goes to stdout
 
 

@@ -66,6 +66,9 @@ def test_plan_and_apply_count_the_held_changes_and_name_the_setting(story: Any) 
     assert story["apply_off_again"]["held"] == held(6, 4, 0, False)
     text = story["plan_off_text"]
     assert text.returncode == 0, text.stderr
+    # Nothing to send, yet the sides are not in step: six changes wait to be pushed.
+    assert text.stdout.splitlines()[0] == "no action planned"
+    assert "in step" not in text.stdout
     assert ("held: 6 ledger change(s) on 4 order(s) not pushed to the store because "
             "push_order_info is off (6 in this run)") in text.stdout
     assert "turn push_order_info on and run `rulesync apply --push-current`" in text.stdout

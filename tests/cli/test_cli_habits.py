@@ -48,6 +48,7 @@ def test_every_command_takes_verbose_and_quiet_and_every_option_has_help(
             "webhooks remove", "sandbox", "serve", "demo", "init"} <= names
     for path, text in helps.items():
         assert "-v, --verbose" in text and "-q, --quiet" in text, path
+        assert "--config FILE" in text, path
         options = text.split("Options:", 1)[1].split("Commands:", 1)[0].split("\n\n", 1)[0]
         for block in re.split(r"\n  (?=-)", "\n" + options.strip("\n"))[1:]:
             assert help_text(block), f"{' '.join(path)}: no help for {block!r}"
@@ -137,6 +138,30 @@ def test_validate_checks_the_configured_rules(project: Path) -> None:
         assert lines[1].startswith(f"{shown}/inbound.yaml:") and "'void_ordr'" in lines[1]
 
 
+def test_config_after_the_verb_means_what_it_means_before(project: Path) -> None:
+    for verb in (["validate"], ["test"], ["test", "--json"]):
+        before = run("--config", "p/rulesync.yaml", *verb, cwd=project.parent)
+        after = run(*verb, "--config", "p/rulesync.yaml", cwd=project.parent)
+        assert after.returncode == before.returncode == 1, (verb, after.stderr)
+        assert (after.stdout, after.stderr) == (before.stdout, before.stderr)
+        assert "p/rules/bigcommerce/inbound.yaml" in after.stdout + after.stderr
+    (project / "other.yaml").write_text("version: 1\nstate: elsewhere/s.sqlite\n",
+                                        encoding="utf-8")
+    twice = run("--config", "p/rulesync.yaml", "validate", "--config", "p/other.yaml",
+                cwd=project.parent)
+    assert twice.returncode == 2
+    assert "given twice, p/rulesync.yaml and p/other.yaml: give one" in twice.stderr
+    same = run("--config", "p/rulesync.yaml", "validate", "--config", "p/../p/rulesync.yaml",
+               cwd=project.parent)
+    assert same.returncode == 1 and "'void_ordr'" in same.stdout, same.stderr
+    for args in (["orders", "list", "--config", "p/other.yaml"],  # a verb of a group
+                 ["orders", "--config", "p/other.yaml", "list"],
+                 ["--config", "p/other.yaml", "orders", "list"]):
+        nested = run(*args, cwd=project.parent)  # the state other.yaml names, beside it
+        assert nested.returncode == 1, (args, nested.stderr)
+        assert "no ledger at p/elsewhere/s.sqlite" in nested.stderr, (args, nested.stderr)
+
+
 def test_test_runs_the_cases_beside_the_configured_rules(project: Path) -> None:
     r = run("test", cwd=project)
     assert r.returncode == 1
@@ -155,6 +180,30 @@ def test_test_runs_the_cases_beside_the_configured_rules(project: Path) -> None:
                                  "rules/bigcommerce/outbound.tests.yaml"]
     assert report["source"] == "the rules rulesync.yaml configures"
     assert report["failed"] == 0 and report["passed"] == len(report["cases"]) > 40
+
+
+def test_test_reports_an_invalid_rule_file_in_json_and_github_like_validate(
+        project: Path) -> None:
+    """Not a bare stderr line: the problem at the rule file's position, as `validate` has it,
+    and the cases of the test file that could run."""
+    found = json.loads(run("validate", "--json", cwd=project).stdout)["problems"]
+    r = run("test", "--json", cwd=project)
+    assert r.returncode == 1, r.stderr
+    report = json.loads(r.stdout)
+    assert report["problems"] == found and len(found) == 1
+    assert report["passed"] == len(report["cases"]) > 0 and report["failed"] == 0
+    assert {c["file"] for c in report["cases"]} == {"rules/bigcommerce/outbound.tests.yaml"}
+    gh = run("test", "--format", "github", cwd=project)
+    assert gh.returncode == 1, gh.stderr
+    errors = [x for x in gh.stdout.splitlines() if x.startswith("::error ")]
+    where = f"file={found[0]['file']},line={found[0]['line']},col={found[0]['col']}"
+    assert errors == [f"::error {where},title=rulesync test::{found[0]['path']}: "
+                      f"{found[0]['message']}"]
+    assert gh.stdout.splitlines()[-1] == "1 test file(s) not run: 1 problem(s)"
+    given = run("test", "--json", "rules/bigcommerce/outbound.yaml", cwd=project)
+    assert given.returncode == 1
+    assert json.loads(given.stdout)["problems"][0]["message"].startswith(
+        "a rule file, not a test file: ")
 
 
 def test_eval_uses_the_configured_rules_and_settings(project: Path) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from engine import DISTRIBUTION, __version__
@@ -122,6 +125,79 @@ def test_init_install_line(tmp_path: Path) -> None:
     bad = run("init", "b", "--install", "x'; rm -rf /", cwd=tmp_path)
     assert bad.returncode == 2 and "--install" in bad.stderr
     assert not (tmp_path / "b").exists()
+
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def git_clone_of_this_checkout(folder: Path) -> Path:
+    """A git repository holding this checkout's sources as they are now, in one commit."""
+    for name in ("pyproject.toml", "README.md", "engine", "connectors", "rules"):
+        source = CHECKOUT / name
+        if source.is_dir():
+            shutil.copytree(source, folder / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, folder / name)
+    for git in (["init", "-q"], ["add", "-A"],
+                ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "x"]):
+        subprocess.run(["git", *git], cwd=folder, check=True, capture_output=True)
+    return folder
+
+
+def test_init_after_pip_install_from_a_local_clone_pins_the_commit_and_warns(
+        tmp_path: Path) -> None:
+    """`pip install git+file:///clone` records the commit (direct_url.json): the workflow pins it,
+    and init says CI cannot clone a file: URL instead of writing that line in silence."""
+    clone = git_clone_of_this_checkout(tmp_path / "clone")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    target = tmp_path / "installed"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
+                          str(target), f"git+{clone.as_uri()}"], capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert pip.returncode == 0, pip.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RULESYNC_", "BIGCOMMERCE_"))}
+    env["PYTHONPATH"] = str(target)  # this install first: its code and its direct_url.json
+    made = subprocess.run([str(target / "bin/rulesync"), "init", "p"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert made.returncode == 0, made.stderr
+    pinned = f"{DISTRIBUTION} @ git+{clone.as_uri()}@{commit}"
+    workflow = (tmp_path / "p/.github/workflows/rulesync.yml").read_text()
+    assert f"- run: pip install '{pinned}'\n" in workflow
+    assert made.stderr.splitlines() == [
+        f"warning: this rulesync was installed from git+{clone.as_uri()}, which CI cannot reach; "
+        f"the workflow installs {pinned}, which CI cannot clone: give --install (your git URL, "
+        "see --help) or edit that line"]
+
+
+@pytest.mark.parametrize("source, requirement, warned", [
+    ({}, f"{DISTRIBUTION}=={__version__}", None),  # from a package index: no direct_url.json
+    ({"url": "https://git.example.com/shop/rulesync", "vcs_info": {"vcs": "git",
+      "commit_id": "abc123"}}, f"{DISTRIBUTION} @ git+https://git.example.com/shop/rulesync"
+     "@abc123", None),
+    ({"url": "file:///src/rulesync", "vcs_info": {"vcs": "git", "commit_id": "abc123"}},
+     f"{DISTRIBUTION} @ git+file:///src/rulesync@abc123", "git+file:///src/rulesync"),
+    ({"url": "file:///src/rulesync", "vcs_info": {"vcs": "hg", "commit_id": "abc123"}},
+     f"{DISTRIBUTION}=={__version__}", "hg+file:///src/rulesync"),
+    ({"url": "file:///src/rulesync", "dir_info": {"editable": True}},
+     f"{DISTRIBUTION}=={__version__}", "file:///src/rulesync"),
+    ({"url": "file:///w/bigcommerce_rulesync-0.1.0-py3-none-any.whl", "archive_info": {}},
+     f"{DISTRIBUTION}=={__version__}", "file:///w/bigcommerce_rulesync-0.1.0-py3-none-any.whl"),
+], ids=["index", "git-https", "git-file", "hg-file", "editable", "wheel-file"])
+def test_init_pins_and_warns_by_where_this_copy_came_from(
+        source: dict[str, Any], requirement: str, warned: str | None) -> None:
+    """pip's direct_url.json shapes (PEP 610): only a file: URL, whatever the VCS, is flagged."""
+    from engine.cli.init import install_requirement, unreachable_source, unreachable_warning
+
+    assert install_requirement(source=source) == requirement
+    assert unreachable_source(source) == warned
+    warning = unreachable_warning(requirement, source)
+    assert (warning is None) == (warned is None)
+    if warning:
+        assert warning.startswith(f"warning: this rulesync was installed from {warned}, which CI "
+                                  f"cannot reach; the workflow installs {requirement}")
 
 
 def test_demo_never_deletes_a_state_file_it_did_not_make(tmp_path: Path) -> None:

@@ -139,7 +139,7 @@ def test_the_configuration_is_read_by_the_same_reader(tmp_path: Path, raw: bytes
 def test_test_files_are_read_by_the_same_reader(tmp_path: Path) -> None:
     path = tmp_path / "x.tests.yaml"
     path.write_text(LAUGHS, encoding="utf-8")
-    with pytest.raises(InvalidRules) as caught:
-        run_tests([path])
-    (p,) = caught.value.problems
+    report = run_tests([path])
+    assert not report.results
+    (p,) = report.problems
     assert p.file == str(path) and "aliases expand this document" in p.message
