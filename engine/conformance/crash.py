@@ -1,5 +1,5 @@
 """Exactly-once under crashes: `rulesync apply` killed (SIGKILL) at crash point after crash
-point (RULESYNC_TEST_CRASH_AT, engine/sync/run.py: after each decision is recorded, after each
+point (RULESYNC_TEST_CRASH_AT, engine/sync/actions.py: after each decision is recorded, after each
 action's attempt is counted, after each effect), rerun until a run ends, on one store; the same
 changes applied without a crash on an identical second store. Both sides of every order must
 end the same, with the same number of shipment POSTs, and the next run must do nothing.

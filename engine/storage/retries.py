@@ -2,7 +2,7 @@
 
 One row per order and direction (table `sync_retries` in the state file), with the reason, the
 attempt count, the first and last failure and the next attempt. Every later `apply`, `serve`'s
-worker and its catch-up poll retry the due rows (engine/sync/run.py) until the order goes through,
+worker and its catch-up poll retry the due rows (engine/sync/retrying.py) until the order goes through,
 when its row is deleted, or a person forgets it (`rulesync failures forget`). The wait after the
 n-th failure is FIRST_WAIT * 2**(n-1) seconds, at most MAX_WAIT: 30 s, 1 min, 2 min, ... 1 h.
 """
