@@ -82,8 +82,8 @@ class Progress:
             self._timer.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self.close(failed=kind is not None)
 
     # -- what the engine reports ---------------------------------------------------------------
     def phase(self, phase: Phase, total: int | None = None,
@@ -117,17 +117,20 @@ class Progress:
             return f"{self._verb}: starting ({self.elapsed():.0f} s)"
         return f"{self._verb}: {now.counts(self._clock() - now.started)}"
 
-    def closing_line(self) -> str:
+    def closing_line(self, failed: bool = False) -> str:
         done = [f"{n} {p.noun}(s) {p.verb}" for p, n in self._finished.items() if n]
+        if failed:  # the error follows on its own line; this says how far the run got
+            return f"{self._verb}: stopped after {self.elapsed():.0f} s: " \
+                f"{', '.join(done) or 'nothing done'}"
         return f"{self._verb}: done in {self.elapsed():.0f} s: {', '.join(done) or 'nothing to do'}"
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
         self._stop.set()
         if self._timer is not None:
             self._timer.join()
         self._end_phase()
         if self._timer is not None and self.elapsed() >= interval():
-            log.info(self.closing_line())
+            log.info(self.closing_line(failed))
 
     # -- inside ----------------------------------------------------------------------------------
     def _tick(self) -> None:

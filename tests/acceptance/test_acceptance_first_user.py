@@ -55,6 +55,17 @@ def test_progress_lines_when_not_a_terminal(store: World) -> None:
     assert count_calls == 1  # asked once, for the total
 
 
+def test_a_run_that_fails_says_it_stopped_not_that_it_is_done(store: World) -> None:
+    """The store is down: the run's closing progress line says how far it got, then the error."""
+    r = store.run("apply", "--state", str(store.state), RULESYNC_PROGRESS_SECONDS="0",
+                  BIGCOMMERCE_API_URL="http://127.0.0.1:9")
+    assert r.returncode == 1, r.stderr
+    lines = progress_lines(r.stderr)
+    assert lines[-1].startswith("apply: stopped after ") and lines[-1].endswith(": nothing done")
+    assert not any(" done in " in x for x in lines), lines
+    assert r.stderr.splitlines()[-1].startswith("error: BigCommerce GET /v2/time: cannot reach")
+
+
 def test_piped_progress_goes_on_while_the_run_waits_on_the_store(tmp_path: Path) -> None:
     """Lines come from a timer, not from orders arriving: a wait for the store's rate limit
     (one request a window) is filled with lines saying where the run is."""
