@@ -41,6 +41,10 @@ COMMANDS = {
 }
 
 
+# Verbs that read no rulesync.yaml (they make their own, or need none): no --config after them.
+WITHOUT_CONFIG = {"sandbox", "demo", "init", "connectors"}
+
+
 class LazyGroup(click.Group):
     """A group whose commands are imported on first use (click's documented pattern)."""
 
@@ -51,7 +55,7 @@ class LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             module, name = COMMANDS[cmd_name].split(":")
             command: click.Command = getattr(importlib.import_module(module), name)
-            _add_common_options(command)
+            _add_common_options(command, config=cmd_name not in WITHOUT_CONFIG)
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
 
@@ -92,31 +96,32 @@ def verbosity_options() -> list[click.Option]:
                          callback=_verbosity, help="Only errors on stderr (no progress lines).")]
 
 
-def _config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
-    """--config after the verb: the same file as before it (read by the group first)."""
-    if value is None:
-        return
+def _config(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) -> None:
+    """--config after the verb: the same file as before it (read by the group first), however
+    often it is given."""
     root = ctx.find_root()
     root.ensure_object(dict)
-    given = root.obj.get("config")
-    if given is not None and Path(given).resolve() != value.resolve():
-        raise click.BadParameter(f"given twice, {given} and {value}: give one", ctx, param)
-    root.obj["config"] = value
+    for value in values:
+        given = root.obj.get("config")
+        if given is not None and Path(given).resolve() != value.resolve():
+            raise click.BadParameter(f"given twice, {given} and {value}: give one", ctx, param)
+        root.obj["config"] = value
 
 
 def config_option() -> click.Option:
-    return click.Option(["--config"], type=CONFIG_FILE, expose_value=False, callback=_config,
-                        help=CONFIG_HELP)
+    return click.Option(["--config"], type=CONFIG_FILE, multiple=True, expose_value=False,
+                        callback=_config, help=CONFIG_HELP)
 
 
-def _add_common_options(command: click.Command) -> None:
-    """-v/-q and --config on every command and group, so they work on either side of a verb."""
+def _add_common_options(command: click.Command, *, config: bool = True) -> None:
+    """-v/-q on every command and group, and --config on those that read rulesync.yaml, so they
+    work on either side of a verb."""
     command.params.extend(verbosity_options())
-    if not any(p.name == "config" for p in command.params):  # the root group has its own
+    if config and not any(p.name == "config" for p in command.params):  # the root has its own
         command.params.append(config_option())
     if isinstance(command, click.Group):
         for sub in command.commands.values():
-            _add_common_options(sub)
+            _add_common_options(sub, config=config)
 
 
 def main() -> None:

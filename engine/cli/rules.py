@@ -20,6 +20,7 @@ from engine.language.loader import discover, load_file, load_rulesets
 from engine.language.problems import sort
 from engine.language.testcases import beside, run
 from engine.language.yamldoc import read
+from engine.logs import error_line
 
 PATHS = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 
@@ -111,8 +112,11 @@ def test_cmd(ctx: click.Context, paths: tuple[Path, ...], strict: bool, fmt: str
     shown = output_format(fmt, as_json)
     targets, source = rule_paths(ctx, paths)
     result = run(paths or beside(targets))
-    if result.unloadable and shown == "text":  # one line each, as for any invalid file
-        raise RulesyncError("\n".join(map(str, result.unloadable)))
+    if result.unloadable and shown == "text":  # one error line each, as for any invalid file
+        *first, last = result.unloadable
+        for problem in first:
+            click.echo(error_line(str(problem), 1), err=True)
+        raise RulesyncError(str(last))
     if not result.results and not result.unloadable:
         raise RulesyncError(f"no test cases found in {', '.join(map(str, targets))} "
                             "(files named *.tests.yaml)")

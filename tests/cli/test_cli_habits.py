@@ -48,7 +48,8 @@ def test_every_command_takes_verbose_and_quiet_and_every_option_has_help(
             "webhooks remove", "sandbox", "serve", "demo", "init"} <= names
     for path, text in helps.items():
         assert "-v, --verbose" in text and "-q, --quiet" in text, path
-        assert "--config FILE" in text, path
+        assert ("--config FILE" in text) == (path[:1] not in {("sandbox",), ("demo",),
+                                                              ("init",), ("connectors",)}), path
         options = text.split("Options:", 1)[1].split("Commands:", 1)[0].split("\n\n", 1)[0]
         for block in re.split(r"\n  (?=-)", "\n" + options.strip("\n"))[1:]:
             assert help_text(block), f"{' '.join(path)}: no help for {block!r}"
@@ -151,6 +152,10 @@ def test_config_after_the_verb_means_what_it_means_before(project: Path) -> None
                 cwd=project.parent)
     assert twice.returncode == 2
     assert "given twice, p/rulesync.yaml and p/other.yaml: give one" in twice.stderr
+    after_twice = run("validate", "--config", "p/other.yaml", "--config", "p/rulesync.yaml",
+                      cwd=project.parent)
+    assert after_twice.returncode == 2
+    assert "given twice, p/other.yaml and p/rulesync.yaml: give one" in after_twice.stderr
     same = run("--config", "p/rulesync.yaml", "validate", "--config", "p/../p/rulesync.yaml",
                cwd=project.parent)
     assert same.returncode == 1 and "'void_ordr'" in same.stdout, same.stderr
@@ -232,6 +237,15 @@ def test_test_given_a_rule_file_says_so_in_one_line(project: Path) -> None:
         "error: rules/bigcommerce/outbound.yaml is a rule file, not a test file: `rulesync test` "
         "runs the cases of *.tests.yaml files (give one, or their folder); "
         "`rulesync validate rules/bigcommerce/outbound.yaml` checks a rule file"]
+
+
+def test_test_given_two_rule_files_says_so_in_one_error_line_each(project: Path) -> None:
+    r = run("test", "rules/bigcommerce/inbound.yaml", "rules/bigcommerce/outbound.yaml",
+            cwd=project)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2 and all(x.startswith("error: rules/bigcommerce/") and
+                                   "is a rule file, not a test file" in x for x in lines), lines
 
 
 def test_test_formats_github_and_json(tmp_path: Path) -> None:
