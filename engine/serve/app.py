@@ -186,7 +186,7 @@ class Worker(threading.Thread):
         self.log = StoreLog(log, {"store": config.store_name}) if named else log
         self.config, self.poll_seconds, self.stop = config, poll_seconds, stop
         self.hook_scopes: set[str] = set()  # active hooks as last read, for /healthz
-        self.next_poll = 0.0
+        self.next_poll, self.poll_failed = 0.0, False
         self.last_hooks, self.hooks_stale = -HOOKS_REFRESH, True
 
     def run(self) -> None:
@@ -202,8 +202,8 @@ class Worker(threading.Thread):
                     sync.state.set_meta("worker_error", redact(f"{utc_now()}: {e}"))
                     self.stop.wait(1.0)
                     continue
-                if sync.state.get_meta("worker_error"):  # a whole turn went through: recovered
-                    sync.state.set_meta("worker_error", "")
+                if not self.poll_failed and sync.state.get_meta("worker_error"):
+                    sync.state.set_meta("worker_error", "")  # a whole turn went through
                 if busy:
                     sync.state.set_meta("last_sync", utc_now())
                 else:
@@ -224,9 +224,8 @@ class Worker(threading.Thread):
         except StoreError as e:  # the store refused the token or is unavailable
             failure, busy = e, False
         if time.monotonic() >= self.next_poll:
-            _logged(sync.run(), self.log)  # catch-up poll + pending actions + due retries + outbound
-            self.prune(inbox)
-            self.next_poll, busy = time.monotonic() + self.poll_seconds, True
+            self.poll(sync, inbox)
+            busy = True
         if failure is not None:
             raise failure
         self.hooks_stale |= not scopes <= self.hook_scopes  # a delivery from a hook not seen yet
@@ -237,6 +236,16 @@ class Worker(threading.Thread):
             self.hook_scopes = {h["scope"] for h in found if h["is_active"]}
             self.last_hooks, self.hooks_stale = now, False
         return busy
+
+    def poll(self, sync: Sync, inbox: Inbox) -> None:
+        """The catch-up poll (+ pending actions, due retries and outbound). The next one is
+        scheduled first: a poll that fails (a page the store got wrong, the store down) waits
+        for its turn like one that went through instead of being read again every second, and
+        its error stays on /healthz until a poll goes through."""
+        self.next_poll, self.poll_failed = time.monotonic() + self.poll_seconds, True
+        _logged(sync.run(), self.log)
+        self.prune(inbox)
+        self.poll_failed = False
 
     def prune(self, inbox: Inbox) -> None:
         """Handled deliveries older than the retention go; the decision log keeps what they led to."""

@@ -113,6 +113,31 @@ def test_an_order_the_store_refuses_waits_while_the_queue_and_the_poll_go_on(
     assert (health["failing_orders"], health["retries_due"]) == (0, 0)
 
 
+def test_a_failed_catch_up_poll_waits_for_its_turn_and_stays_on_healthz(
+        sb: Sandbox, store: MisbehavingStore, tmp_path: Path, serves: list[Serve]) -> None:
+    """A list page the store got wrong fails the whole poll: the next poll waits its
+    `--poll-seconds` instead of reading the page again every second, webhooks go on meanwhile,
+    and /healthz shows the poll's error (not cleared by the turns between polls)."""
+    broken = create(sb, 11)
+    store.rewrite(broken, lambda order: order.update(id="abc"))
+    s = Serve(sb, tmp_path / "work", tmp_path / "state.sqlite", poll_seconds=3600)
+    serves.append(s)
+    s.start(wait_first_sync=False)
+    health = wait_for("/healthz to show the failed poll",
+                      lambda: (h := status_is(s, "degraded")) and h["worker_error"] and h)
+    assert "GET /v2/orders" in health["worker_error"] and "'abc'" in health["worker_error"]
+    listed = sb.api_calls()["GET /v2/orders"]
+
+    good = create(sb, 7)
+    assert s.post(order_delivery("created", good)) == (200, "")
+    wait_state(s.state, good, BILLED)
+    s.worker_turn()
+    s.worker_turn()
+    assert sb.api_calls()["GET /v2/orders"] == listed
+    health = s.health()
+    assert health["status"] == "degraded" and "GET /v2/orders" in health["worker_error"]
+
+
 def test_a_refused_token_is_degraded_until_the_store_takes_it_again(
         sb: Sandbox, tmp_path: Path, serves: list[Serve]) -> None:
     s = start(serves, sb, tmp_path)
