@@ -156,6 +156,30 @@ def test_a_refused_token_is_degraded_until_the_store_takes_it_again(
     assert health["worker_error"] is None and health["queue_depth"] == 0
 
 
+def test_a_state_file_deleted_under_serve_fails_healthz_and_acknowledges_nothing(
+        sb: Sandbox, tmp_path: Path, serves: list[Serve]) -> None:
+    """`rm state.sqlite*` while serve runs: /healthz says `failed` and names the file, a
+    delivery is refused with 503 (the store sends it again later) instead of acknowledged into a
+    new, empty state file that nothing would apply."""
+    s = start(serves, sb, tmp_path)
+    oid = create(sb, 7)
+    assert s.post(order_delivery("created", oid)) == (200, "")
+    wait_state(s.state, oid, BILLED)
+    for f in tmp_path.glob(s.state.name + "*"):
+        f.unlink()
+
+    health = wait_for("/healthz to say failed", lambda: status_is(s, "failed"))
+    assert str(s.state) in health["state_error"]
+    assert "the file was deleted or replaced while rulesync was using it" in health["state_error"]
+    public = s.health(secret=None)
+    assert public["status"] == "failed" and "state_error" not in public
+    for _ in range(3):  # whichever server thread answers, with or without a connection yet
+        status, body = s.post(order_delivery("updated", oid))
+        assert status == 503 and "deleted or replaced" in body, (status, body)
+    assert not list(tmp_path.glob(s.state.name + "*")), "a new state file was made"
+    assert "Traceback" not in s.stderr()
+
+
 def test_health_status_from_its_counts() -> None:
     calm = {"failing_orders": 0, "worker_error": None, "queue_age_seconds": 0}
     assert health_status(True, calm) == "ok"
@@ -164,3 +188,4 @@ def test_health_status_from_its_counts() -> None:
     assert health_status(True, {**calm, "worker_error": "t: HTTP 401"}) == "degraded"
     assert health_status(True, {**calm, "queue_age_seconds": QUEUE_AGE_LIMIT}) == "ok"
     assert health_status(True, {**calm, "queue_age_seconds": QUEUE_AGE_LIMIT + 1}) == "degraded"
+    assert health_status(False, {**calm, "state_error": "cannot use s.sqlite: ..."}) == "failed"
