@@ -104,7 +104,7 @@ def run_entry(entry: Path, store: tuple[World, Path], tmp_path: Path, *extra: st
         args = ["--config", str(tmp_path / "rulesync.yaml"), *args]
     with StoreProxy(w.sb.base_url) as proxy:
         install(proxy, spec["rules"])
-        env = w.env(BIGCOMMERCE_API_URL=proxy.base_url, **spec.get("env", {}))
+        env = w.env(**{"BIGCOMMERCE_API_URL": proxy.base_url, **spec.get("env", {})})
         try:
             r = subprocess.run([RULESYNC, *args], cwd=tmp_path, env=env, capture_output=True,
                                text=True, timeout=BOUND)
