@@ -114,9 +114,21 @@ def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, str], Document]:
     if problems:
         raise InvalidRules(problems)
     data: dict[str, Any] = doc.data  # type: ignore[assignment]
+    _check_api_urls(doc, data)
     origins = {name: "{}:{}:{}".format(path, *doc.where(("settings", name)))
                for name in data.get("settings", {})}
     return data, origins, doc
+
+
+def _check_api_urls(doc: Document, data: Mapping[str, Any]) -> None:
+    """An api_url the schema lets through (it starts with http) that still cannot be the API
+    address (an unclosed IPv6 address, a port out of range, no host) is refused at its place."""
+    found: list[tuple[tuple[str | int, ...], Mapping[str, Any]]] = [(("store",), data.get("store", {}))]
+    found += [(("stores", i), entry) for i, entry in enumerate(data.get("stores", []))]
+    problems = [doc.problem((*at, "api_url"), problem) for at, entry in found
+                if "api_url" in entry and (problem := api_url_problem(entry["api_url"]))]
+    if problems:
+        raise InvalidRules(problems)
 
 
 def load(path: Path | None = None, *, state: str | Path | None = None,

@@ -16,6 +16,8 @@ Semantics (docs/bigcommerce.md "Change feed"):
   one off a page boundary nor make the walk loop when hundreds share one second. An order modified
   during the run leaves the window and comes back in the next run with its new date_modified.
 - The overlap is re-listed; pairs (id, date_modified) already processed there are skipped.
+  An order whose date_modified cannot be read fails (it waits in the retry set) and is
+  remembered under that stamp while the store lists it, so it is not failed again by each run.
 """
 from __future__ import annotations
 
@@ -93,6 +95,14 @@ def _modified(raw: Mapping[str, Any]) -> tuple[str, int | None]:
     return parsed.isoformat(), int(parsed.timestamp())
 
 
+def _remembered(epoch: int | None, keep_from: int, now: int) -> bool:
+    """Whether a listed order is remembered as seen for the next run's overlap: those from
+    closed seconds (the open one is read again), and those whose date_modified cannot be read,
+    for as long as the store lists them so. Such an order never syncs (it goes to the retry set,
+    which reads it again): remembered, it is not failed again by every run that lists it."""
+    return epoch is None or keep_from <= epoch < now
+
+
 def _epoch(stamp: str) -> int:
     return _modified({"date_modified": stamp})[1] or 0
 
@@ -132,11 +142,10 @@ class ChangeBatch:
                     for raw in page:
                         stamp, epoch = _modified(raw)
                         key = (int(raw["id"]), stamp)
-                        if key in start.seen:
-                            continue
-                        if epoch is not None and keep_from <= epoch < now:  # open: re-read
+                        if _remembered(epoch, keep_from, now):
                             seen.add(key)
-                        fresh.append(raw)
+                        if key not in start.seen:
+                            fresh.append(raw)
                     yield from feed.changes_of(fresh, fetcher)
         self._cursor = Cursor(watermark, frozenset(seen))
 

@@ -26,8 +26,12 @@ def redact(text: str, secret: str | None) -> str:
 
 def api_url_problem(url: str) -> str | None:
     """Why `url` cannot be the API address (checked before any request), or None."""
-    parts = urlsplit(url.strip()) if isinstance(url, str) else None
     shown = redact_urls(repr(url))
+    try:
+        parts = urlsplit(url.strip()) if isinstance(url, str) else None
+    except ValueError as e:  # "https://[::1": an unclosed IPv6 address
+        return (f"the API URL {shown} (BIGCOMMERCE_API_URL / store.api_url) is not a URL: "
+                f"{str(e)[:1].lower()}{str(e)[1:]}")
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return (f"the API URL {shown} (BIGCOMMERCE_API_URL / store.api_url) must start with "
                 "https:// (or http:// for a local sandbox) and name a host")

@@ -9,7 +9,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.bigcommerce.values import InvalidValue, integer, iso, money, money_str
+from connectors.bigcommerce.values import (
+    InvalidValue,
+    integer,
+    iso,
+    json_object,
+    json_objects,
+    money,
+    money_str,
+)
 
 # FACTS §1: the ids are fixed 0-14; only the labels are per store.
 STATUS_NAMES = {
@@ -63,38 +71,49 @@ def line_item(raw: Mapping[str, Any]) -> Json:
     }
 
 
-def _consignment_parts(order: Mapping[str, Any]) -> tuple[list[Json], list[Json]] | None:
-    """(products, shipping addresses) from `consignments` (include=consignments.line_items)."""
+def _consignment_parts(order: Mapping[str, Any]
+                       ) -> tuple[list[Mapping[str, Any]], list[Json]] | None:
+    """(products, shipping addresses) from `consignments` (include=consignments.line_items);
+    None when the order carries no consignments or only links to its line items."""
     consignments = order.get("consignments")
     if isinstance(consignments, list):  # the array structure: merge its objects
-        merged: dict[str, list[Any]] = {"shipping": [], "pickups": [], "downloads": []}
-        for part in consignments:
-            for key in merged:
-                merged[key].extend(part.get(key) or [])
-        consignments = merged
+        consignments = _merged(consignments)
     if not isinstance(consignments, Mapping):
         return None
-    addresses: list[Json] = []
-    products: list[Json] = []
-    groups = [*(consignments.get("shipping") or []), *(consignments.get("pickups") or []),
-              *(consignments.get("downloads") or []),
-              *((consignments.get("email") or {}).get("gift_certificates") or [])]
+    shipping = json_objects(consignments.get("shipping"), "consignments.shipping")
+    email = json_object(consignments.get("email"), "consignments.email")
+    groups = [*shipping, *json_objects(consignments.get("pickups"), "consignments.pickups"),
+              *json_objects(consignments.get("downloads"), "consignments.downloads"),
+              *json_objects(email.get("gift_certificates"), "consignments.email.gift_certificates")]
+    products: list[Mapping[str, Any]] = []
     for group in groups:
-        lines = group.get("line_items") or []
-        if isinstance(lines, Mapping):
-            lines = [lines]
+        lines = _lines(group)
         if any("quantity" not in line for line in lines):
             return None  # only {url, resource} links: the line items were not included
         products.extend(lines)
-    for ship in consignments.get("shipping") or []:
-        addresses.append({**ship, "id": _consignment_address_id(ship)})
-    return products, addresses
+    return products, [{**ship, "id": _consignment_address_id(ship)} for ship in shipping]
+
+
+def _merged(parts: list[Any]) -> dict[str, list[Mapping[str, Any]]]:
+    merged: dict[str, list[Mapping[str, Any]]] = {"shipping": [], "pickups": [], "downloads": []}
+    for n, part in enumerate(json_objects(parts, "consignments")):
+        for key, found in merged.items():
+            found.extend(json_objects(part.get(key), f"consignments[{n}].{key}"))
+    return merged
+
+
+def _lines(group: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A consignment's line items: a list, or a single object."""
+    lines = group.get("line_items")
+    return [lines] if isinstance(lines, Mapping) else json_objects(
+        lines, "consignments.line_items")
 
 
 def _consignment_address_id(ship: Mapping[str, Any]) -> int:
     """GAP: the docs do not say a shipping consignment id equals the order_address_id. The
     line items name their address explicitly, so that id wins when they agree on one."""
-    ids = {int(li.get("order_address_id") or 0) for li in ship.get("line_items") or []}
+    ids = {integer(li.get("order_address_id"), "consignments.line_items.order_address_id", 0)
+           for li in _lines(ship)}
     ids.discard(0)
     return ids.pop() if len(ids) == 1 else integer(ship.get("id"), "consignments.shipping.id")
 
@@ -120,7 +139,7 @@ def _totals(order: Mapping[str, Any]) -> Json:
 
 
 def _customer(order: Mapping[str, Any]) -> Json:
-    billing = order.get("billing_address") or {}
+    billing = json_object(order.get("billing_address"), "billing_address")
     return {
         "id": integer(order.get("customer_id"), "customer_id", default=0),  # 0 = guest
         "email": str(billing.get("email") or ""),
@@ -151,11 +170,12 @@ def _build(order: Mapping[str, Any], products: list[Json], addresses: list[Json]
         "status_id": status_id,
         "status": label,
         "date_created": iso(order.get("date_created"), "date_created"),
-        "date_modified": iso(order.get("date_modified"), "date_modified"),
+        "date_modified": iso(order.get("date_modified"), "date_modified", required=True),
         "date_shipped": iso(order.get("date_shipped"), "date_shipped"),
         "payment_status": str(order.get("payment_status") or ""),
         "customer": _customer(order),
-        "billing_address": address(order.get("billing_address") or {}),
+        "billing_address": address(json_object(order.get("billing_address"),
+                                               "billing_address")),
         "shipping_address": shipping,
         "shipping_address_count": integer(order.get("shipping_address_count"),
                                           "shipping_address_count", default=len(addresses)),
@@ -181,15 +201,17 @@ def normalize_order(
     """
     raw_id = order.get("id")
     order_id = raw_id if isinstance(raw_id, int) else None
-    parts = _consignment_parts(order)
-    if products is None or addresses is None:
-        if parts is None:
-            return NormalizeError(order_id, "line items and shipping addresses are missing: pass "
-                                  "them, or list with include=consignments.line_items")
-        products = parts[0] if products is None else products
-        addresses = parts[1] if addresses is None else addresses
     try:
-        return _build(order, [dict(p) for p in products], [dict(a) for a in addresses], labels)
+        if products is None or addresses is None:
+            parts = _consignment_parts(order)
+            if parts is None:
+                return NormalizeError(order_id, "line items and shipping addresses are missing: "
+                                      "pass them, or list with include=consignments.line_items")
+            products = parts[0] if products is None else products
+            addresses = parts[1] if addresses is None else addresses
+        return _build(order, [dict(p) for p in json_objects(list(products), "products")],
+                      [dict(a) for a in json_objects(list(addresses), "shipping_addresses")],
+                      labels)
     except (InvalidValue, KeyError, TypeError) as exc:
         return NormalizeError(order_id, f"order {raw_id}: {exc}")
 
@@ -214,6 +236,6 @@ def normalize_shipment(shipment: Mapping[str, Any],
              "product_id": integer(i.get("product_id"), "items.product_id", default=0),
              "sku": skus.get(integer(i.get("order_product_id"), "items.order_product_id")),
              "quantity": integer(i.get("quantity"), "items.quantity")}
-            for i in shipment.get("items") or []
+            for i in json_objects(shipment.get("items"), "shipment.items")
         ],
     }

@@ -23,19 +23,26 @@ DEFAULT_MAX_WAIT = 30.0
 
 
 class WaitTooLong(Exception):
-    """The store asked to wait `seconds` (header `name: value`), more than `limit` allows."""
+    """A wait of `seconds`, more than `limit` allows: the store asked for it (`quoted` gives
+    the headers, "Name: value, ..."), or `lead` says what else would make it."""
 
-    def __init__(self, name: str, value: str, seconds: float, limit: float,
-                 source: str = "") -> None:
-        self.name, self.value, self.seconds, self.limit = name, value, seconds, limit
+    def __init__(self, quoted: str, seconds: float, limit: float, source: str = "", *,
+                 lead: str = "the store asks to wait") -> None:
+        self.quoted, self.seconds, self.limit = quoted, seconds, limit
         after = f" in its reply to {source}" if source else ""
-        super().__init__(f"the store asks to wait {seconds:.0f} s ({name}: {value}{after}), "
-                         f"more than the {limit:g} s limit (store.max_wait_seconds in "
-                         "rulesync.yaml)")
+        super().__init__(f"{lead} {seconds:.0f} s ({quoted}{after}), more than the {limit:g} s "
+                         "limit (store.max_wait_seconds in rulesync.yaml)")
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in headers.items()}
+
+
+def quote(headers: Mapping[str, str], *names: str) -> str:
+    """"Name: value, ..." for those of `names` the headers carry, values as sent (cut short)."""
+    lower = _lower(headers)
+    return ", ".join(f"{name}: {lower[name.lower()][:40]}" for name in names
+                     if name.lower() in lower)
 
 
 def header_number(headers: Mapping[str, str], name: str) -> float | None:
@@ -99,7 +106,7 @@ def rate_limited_delay(
             continue
         wait = value * scale
         if wait > policy.max_wait:
-            raise WaitTooLong(name, _lower(headers)[name.lower()], wait, policy.max_wait)
+            raise WaitTooLong(quote(headers, name), wait, policy.max_wait)
         extra = policy.backoff(attempt - 1, rng) if attempt > 0 else 0.0
         return min(wait + extra, policy.max_wait)
     return min(policy.backoff(attempt, rng), policy.max_wait)
@@ -136,8 +143,7 @@ class RatePacer:
         reset = header_number(headers, RESET_MS)
         wait = self._fallback if reset is None else reset / 1000.0
         if wait > self._max_wait:
-            self._refused = WaitTooLong(RESET_MS, _lower(headers)[RESET_MS.lower()], wait,
-                                        self._max_wait, source)
+            self._refused = WaitTooLong(quote(headers, RESET_MS), wait, self._max_wait, source)
             return
         self._reset_at = self._clock() + wait
 

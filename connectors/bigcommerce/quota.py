@@ -23,6 +23,13 @@ The store's headers adjust the bucket (`observe`): its advertised quota and wind
 default (an explicitly configured quota stays a ceiling), fewer requests left than tokens
 drains the bucket (another app used them), and a window used up pauses everyone until it
 refills.
+
+Every wait is capped at `max_wait` (store.max_wait_seconds, default the 30 s window, as for a
+429 in policy.py): headers whose quota and window would pace requests further apart, or that
+pause the bucket for longer, are not taken in; the next request is refused with an error quoting
+them instead (the reply that carried them is used). A wait past the cap for any other reason
+(configured limits, or a shared bucket's row) is refused the same way. Nothing sleeps for an
+hour on a store's word.
 """
 from __future__ import annotations
 
@@ -32,10 +39,17 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from connectors.bigcommerce.policy import REQUESTS_LEFT, RESET_MS, header_number
+from connectors.bigcommerce.policy import (
+    DEFAULT_MAX_WAIT,
+    REQUESTS_LEFT,
+    RESET_MS,
+    WaitTooLong,
+    header_number,
+    quote,
+)
 
 BULK, SINGLE = "bulk", "single"
 KINDS = (BULK, SINGLE)
@@ -90,6 +104,11 @@ class Limits:
     def rate(self) -> float:
         return max(1, self.requests - self.capacity) / (self.window + SLACK_SECONDS)
 
+    @property
+    def longest_pace(self) -> float:
+        """The longest wait the pace makes: bulk work's tokens, refilled from empty."""
+        return (1 + self.reserve) / self.rate
+
 
 @dataclass(frozen=True)
 class Bucket:
@@ -129,24 +148,51 @@ class Advice:
     window: float | None  # seconds
     left: float | None
     reset: float | None  # seconds
+    headers: Mapping[str, str] = field(default_factory=dict)  # as sent, to quote them
 
     @classmethod
     def of(cls, headers: Mapping[str, str]) -> Advice:
         window, reset = header_number(headers, WINDOW_MS), header_number(headers, RESET_MS)
         return cls(header_number(headers, QUOTA), None if window is None else window / 1000,
-                   header_number(headers, REQUESTS_LEFT), None if reset is None else reset / 1000)
+                   header_number(headers, REQUESTS_LEFT), None if reset is None else reset / 1000,
+                   headers)
+
+    @property
+    def sets_limits(self) -> bool:
+        return self.quota is not None and self.quota >= 2 and bool(self.window)
 
     def limits(self, current: Limits, ceiling: int | None) -> Limits:
-        if self.quota is None or self.quota < 2 or not self.window:
+        if not self.sets_limits:
             return current
+        assert self.quota is not None and self.window is not None
         requests = int(self.quota) if ceiling is None else min(int(self.quota), ceiling)
         return Limits(requests, min(self.window, 3600.0))
+
+    def pause(self, limits: Limits) -> float:
+        """Seconds a window used up pauses the bucket (0: not used up, or no reset said); never
+        beyond the window."""
+        if self.left is None or self.left > PAUSE_AT_LEFT or self.reset is None:
+            return 0.0
+        return min(self.reset, limits.window)
 
     def changes(self, limits: Limits, ceiling: int | None) -> bool:
         """Whether `observe` could change a bucket of these limits (its tokens never exceed
         their capacity)."""
         return (self.limits(limits, ceiling) != limits
                 or (self.left is not None and self.left < limits.capacity))
+
+    def refusal(self, current: Limits, ceiling: int | None, max_wait: float, source: str = ""
+                ) -> WaitTooLong | None:
+        """The error for a bucket of `current` limits that these headers would make wait longer
+        than `max_wait` (by the pace of the limits they set, or by a pause), quoting them."""
+        limits = self.limits(current, ceiling)
+        if self.sets_limits and limits.longest_pace > max_wait:
+            return WaitTooLong(quote(self.headers, QUOTA, WINDOW_MS), limits.longest_pace,
+                               max_wait, source)
+        if self.pause(limits) > max_wait:
+            return WaitTooLong(quote(self.headers, REQUESTS_LEFT, RESET_MS), self.pause(limits),
+                               max_wait, source)
+        return None
 
 
 def observe(bucket: Bucket, now: float, advice: Advice, ceiling: int | None) -> Bucket:
@@ -155,32 +201,51 @@ def observe(bucket: Bucket, now: float, advice: Advice, ceiling: int | None) -> 
     tokens, paused = min(b.tokens, limits.capacity), b.paused_until
     if advice.left is not None:
         tokens = min(tokens, advice.left)
-        if advice.left <= PAUSE_AT_LEFT and advice.reset is not None:
-            paused = max(paused, b.stamp + min(advice.reset, limits.window))
+    if advice.pause(limits):
+        paused = max(paused, b.stamp + advice.pause(limits))
     return Bucket(limits, tokens, b.stamp, paused)
 
 
 class QuotaBucket(Protocol):
     def acquire(self, kind: str | None = None) -> float: ...
-    def observe(self, headers: Mapping[str, str]) -> None: ...
+    def observe(self, headers: Mapping[str, str], source: str = "") -> None: ...
     def close(self) -> None: ...
 
 
 class Waiting:
-    """The waiting loop both backends share: `_take` returns how long to wait, 0 to go."""
+    """The waiting loop both backends share: `_take` returns how long to wait, 0 to go; no
+    wait is longer than `max_wait` (a longer one is a `WaitTooLong`, never a sleep)."""
 
-    def __init__(self, sleep: Callable[[float], None]) -> None:
-        self._sleep = sleep
+    def __init__(self, sleep: Callable[[float], None], max_wait: float = DEFAULT_MAX_WAIT
+                 ) -> None:
+        self._sleep, self.max_wait = sleep, max_wait
+        self._refused: WaitTooLong | None = None
 
     def _take(self, kind: str) -> float:
         raise NotImplementedError
 
+    @property
+    def limits(self) -> Limits:
+        raise NotImplementedError
+
+    def refuse(self, error: WaitTooLong) -> None:
+        """Headers that would make the next request wait too long: it raises `error` instead
+        (once: the one after it asks the store again)."""
+        self._refused = error
+
     def acquire(self, kind: str | None = None) -> float:
         """Block until a request of `kind` (default: the current work's) may go; the seconds
-        waited."""
+        waited. Raises `WaitTooLong` instead of a wait past `max_wait`."""
         kind = kind or current_kind()
+        refused, self._refused = self._refused, None
+        if refused is not None:
+            raise refused
         waited = 0.0
         while (wait := self._take(kind)) > 0:
+            if wait > self.max_wait:
+                limits = self.limits
+                raise WaitTooLong(f"{limits.requests} requests per {limits.window:g} s", wait,
+                                  self.max_wait, lead=f"the API quota makes {kind} work wait")
             if wait >= QUIET_WAIT:  # pacing is silent; a pause for the window is not
                 log.warning("the store's API quota is used up: %s work waits %.1f s for it to "
                             "refill", kind, wait)
@@ -194,21 +259,29 @@ class ProcessBucket(Waiting):
 
     def __init__(self, limits: Limits, ceiling: int | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(sleep)
+                 sleep: Callable[[float], None] = time.sleep,
+                 max_wait: float = DEFAULT_MAX_WAIT) -> None:
+        super().__init__(sleep, max_wait)
         self._clock, self._ceiling = clock, ceiling
         self._lock = threading.Lock()
         self.bucket = Bucket.full(limits, clock())
+
+    @property
+    def limits(self) -> Limits:
+        return self.bucket.limits
 
     def _take(self, kind: str) -> float:
         with self._lock:
             self.bucket, wait = take(self.bucket, self._clock(), kind)
         return wait
 
-    def observe(self, headers: Mapping[str, str]) -> None:
+    def observe(self, headers: Mapping[str, str], source: str = "") -> None:
         advice = Advice.of(headers)
         with self._lock:
-            if advice.changes(self.bucket.limits, self._ceiling):
+            refused = advice.refusal(self.bucket.limits, self._ceiling, self.max_wait, source)
+            if refused is not None:
+                self.refuse(refused)
+            elif advice.changes(self.bucket.limits, self._ceiling):
                 self.bucket = observe(self.bucket, self._clock(), advice, self._ceiling)
 
     def close(self) -> None:

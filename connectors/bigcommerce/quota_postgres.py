@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
+from connectors.bigcommerce.policy import DEFAULT_MAX_WAIT
 from connectors.bigcommerce.quota import Advice, Bucket, Limits, Waiting, observe, take
 from engine.storage.db import DatabaseError, first_line, shown
 from engine.storage.postgres import CONNECT_TIMEOUT_S, _driver, lock_key
@@ -116,8 +117,9 @@ class PostgresBucket(Waiting):
     store's headers say otherwise (`ceiling`: a configured quota they may not raise)."""
 
     def __init__(self, url: str, store: str, limits: Limits, ceiling: int | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(sleep)
+                 sleep: Callable[[float], None] = time.sleep,
+                 max_wait: float = DEFAULT_MAX_WAIT) -> None:
+        super().__init__(sleep, max_wait)
         self.where, self.store, self._ceiling = shown(url), store, ceiling
         self._limits = limits  # as last read: whether a reply's headers could change the row
         self._link = _Link.take(url)
@@ -163,8 +165,16 @@ class PostgresBucket(Waiting):
 
         return self._link.run(taking)
 
-    def observe(self, headers: Mapping[str, str]) -> None:
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    def observe(self, headers: Mapping[str, str], source: str = "") -> None:
         advice = Advice.of(headers)
+        refused = advice.refusal(self._limits, self._ceiling, self.max_wait, source)
+        if refused is not None:  # not written: the other processes keep their pace
+            self.refuse(refused)
+            return
         if not advice.changes(self._limits, self._ceiling):
             return  # the common case: nothing to write, no round trip
         self._link.run(lambda conn: self._write(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.bigcommerce.errors import origin
+from connectors.bigcommerce.policy import DEFAULT_MAX_WAIT
 from connectors.bigcommerce.quota import DEFAULT_REQUESTS, DEFAULT_WINDOW, Limits, ProcessBucket
 from connectors.bigcommerce.quota import QuotaBucket as QuotaBucket
 from engine import secrets
@@ -51,9 +52,10 @@ def bucket_for(config: Config, *, read_only: bool = False) -> QuotaBucket:
     ceiling = options.get("requests")
     limits = Limits(int(ceiling or DEFAULT_REQUESTS),
                     float(options.get("window_seconds") or DEFAULT_WINDOW))
+    max_wait = float(config.max_wait_seconds or DEFAULT_MAX_WAIT)  # as for a 429 (policy.py)
     backend, url = backend_of(config)
     if read_only or backend == PROCESS:
-        return ProcessBucket(limits, ceiling)
+        return ProcessBucket(limits, ceiling, max_wait=max_wait)
     from connectors.bigcommerce.quota_postgres import PostgresBucket
 
-    return PostgresBucket(url, store_key(config), limits, ceiling)
+    return PostgresBucket(url, store_key(config), limits, ceiling, max_wait=max_wait)

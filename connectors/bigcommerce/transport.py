@@ -138,7 +138,11 @@ class Transport:
                  attempt: int) -> Any:
         self._pace(method, template)
         if self.quota is not None:
-            self.quota.acquire()
+            try:
+                self.quota.acquire()
+            except WaitTooLong as e:
+                raise RateLimitError(method, template, reason=f"not sent: {e}",
+                                     secret=self._token) from None
         self._count("requests")
         try:
             with self._sessions.borrowed() as session:
@@ -153,7 +157,7 @@ class Transport:
         with self._lock:
             self.pacer.observe(resp.headers, f"{method} {template}")
         if self.quota is not None:
-            self.quota.observe(resp.headers)
+            self.quota.observe(resp.headers, f"{method} {template}")
         return self._classify(method, template, resp, attempt)
 
     def _pace(self, method: str, template: str) -> None:

@@ -1,6 +1,7 @@
 """Exact money and UTC dates from BigCommerce's wire formats (FACTS §4)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
@@ -73,9 +74,37 @@ def utc_datetime(value: Any, field: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def iso(value: Any, field: str) -> str | None:
+def iso(value: Any, field: str, *, required: bool = False) -> str | None:
     parsed = utc_datetime(value, field)
+    if parsed is None and required:
+        raise InvalidValue(f"{field}: missing ({value!r})")
     return parsed.isoformat() if parsed else None
+
+
+def _absent(value: Any) -> bool:
+    """null, "" or an empty container: PHP-made JSON writes an empty object as [] too."""
+    return value is None or (isinstance(value, str | list | dict) and not value)
+
+
+def json_object(value: Any, field: str) -> Mapping[str, Any]:
+    """A nested JSON object; an absent one (`_absent`) reads as {}."""
+    if _absent(value):
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidValue(f"{field}: not an object ({_short(value)})")
+    return value
+
+
+def json_objects(value: Any, field: str) -> list[Mapping[str, Any]]:
+    """A nested JSON array of objects; an absent one reads as []. `field[n]` names a bad one."""
+    if _absent(value):
+        return []
+    if not isinstance(value, list):
+        raise InvalidValue(f"{field}: not a list ({_short(value)})")
+    for n, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise InvalidValue(f"{field}[{n}]: not an object ({_short(item)})")
+    return value
 
 
 def integer(value: Any, field: str, default: int | None = None) -> int:

@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import click
@@ -92,8 +93,9 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
                            threads=threads, path=hook_path, secret=secret, header=SECRET_HEADER)
     session.open_state(config.state).close()  # create the tables before threads race to
     stop = threading.Event()
-    workers: list[threading.Thread] = [Worker(store, poll_seconds, stop)
-                                       for store in config.each_store()]
+    workers: list[threading.Thread] = [
+        Worker(store, poll_seconds, stop, partial(app.state_failed, store.store_name))
+        for store in config.each_store()]
     if relay is not None:
         relay.stop, workers = stop, [relay]
     for address, bound in addresses(server):

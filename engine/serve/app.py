@@ -20,12 +20,13 @@ from typing import Any
 from engine.config import Config
 from engine.connect.ports import DEFAULT_STORE, Inbox, SyncState
 from engine.connect.session import open_state, open_sync
-from engine.errors import OrderNotFound, StoreError
+from engine.errors import OrderNotFound, RulesyncError, StoreError
 from engine.language.catalog import INBOUND
 from engine.secrets import redact
 from engine.serve import hooks
 from engine.serve.status_page import StatusPage, claims
 from engine.serve.webhooks import MAX_BODY, authenticated, check
+from engine.storage.db import DatabaseError
 from engine.sync.run import Sync
 from engine.sync.summary import Summary, utc_now
 
@@ -35,10 +36,11 @@ HOOKS_REFRESH = 60.0  # seconds between reads of the store's hooks for /healthz
 QUEUE_AGE_LIMIT = 120.0  # seconds the oldest queued delivery may wait before "degraded"
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 REASONS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 404: "404 Not Found",
-           405: "405 Method Not Allowed", 413: "413 Payload Too Large"}
+           405: "405 Method Not Allowed", 413: "413 Payload Too Large",
+           503: "503 Service Unavailable"}
 
 
-STATUSES = ("ok", "degraded", "stalled")  # from best to worst
+STATUSES = ("ok", "degraded", "stalled", "failed")  # from best to worst
 
 
 def public(health: dict[str, Any]) -> dict[str, Any]:
@@ -52,8 +54,11 @@ def public(health: dict[str, Any]) -> dict[str, Any]:
 
 
 def health_status(alive: bool, health: dict[str, Any]) -> str:
-    """stalled: no worker heartbeat. degraded: orders wait in the retry set, the worker's last
-    turn failed (the store refused the token or was unavailable) or deliveries wait too long."""
+    """failed: the state cannot be used (deleted, a full disk: `state_error`). stalled: no
+    worker heartbeat. degraded: orders wait in the retry set, the worker's last turn failed (the
+    store refused the token or was unavailable) or deliveries wait too long."""
+    if health.get("state_error"):
+        return "failed"
     if not alive:
         return "stalled"
     if health["failing_orders"] or health["worker_error"] or (
@@ -78,6 +83,7 @@ class App:
         self._poke: Callable[[], None] = lambda: None
         self._workers: Callable[[SyncState], list[str]] | None = None
         self._queued_view: Callable[[SyncState], dict[str, Any]] = lambda state: {}
+        self.state_errors: dict[str, str] = {}  # by store: what its worker found (`Worker`)
 
     def queued(self, poke: Callable[[], None], workers: Callable[[SyncState], list[str]],
                view: Callable[[SyncState], dict[str, Any]] | None = None) -> None:
@@ -106,7 +112,18 @@ class App:
             return self.config.store_name
         return self.producers.get(str(payload.get("producer")))
 
+    def state_failed(self, store: str, message: str) -> None:
+        """A worker found `store`'s state unusable (deleted, a full disk), or usable again ("")."""
+        self.state_errors[store] = message
+
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        try:
+            return self._answer(environ, start)
+        except RulesyncError as e:  # the state cannot be used: nothing is acknowledged
+            log.error("%s", e)
+            return self._reply(start, 503, f"the state cannot be used: {e}")
+
+    def _answer(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         if path == "/healthz" and method == "GET":
             health = self.health()
@@ -151,6 +168,16 @@ class App:
             each = {s.store_name: self.health(s.store_name) for s in self.stores}
             worst = max((h["status"] for h in each.values()), key=STATUSES.index)
             return {"status": worst, "stores": each}
+        try:
+            health = self._health(store)
+        except RulesyncError as e:  # this thread cannot open or read the state either
+            return {"status": "failed", "state_error": str(e)}
+        failed = self.state_errors.get(store or self.stores[0].store_name)
+        if failed:  # this thread's connection may still read what was deleted
+            health.update(status="failed", state_error=failed)
+        return health
+
+    def _health(self, store: str | None) -> dict[str, Any]:
         state = self.state(store)
         inbox = state.inbox()
         beat = float(state.get_meta("worker_heartbeat", "0"))
@@ -180,35 +207,57 @@ class App:
 
 
 class Worker(threading.Thread):
-    def __init__(self, config: Config, poll_seconds: float, stop: threading.Event) -> None:
+    """`on_state_error(message)` hears when the state cannot be used (deleted, a full disk),
+    and "" once it can again: the error cannot be written where /healthz reads the others."""
+
+    def __init__(self, config: Config, poll_seconds: float, stop: threading.Event,
+                 on_state_error: Callable[[str], None] = lambda message: None) -> None:
         super().__init__(name=f"rulesync-worker-{config.store_name}", daemon=True)
         # With several stores, each worker's lines name its store.
         named = config.store_name != DEFAULT_STORE
         self.log = StoreLog(log, {"store": config.store_name}) if named else log
         self.config, self.poll_seconds, self.stop = config, poll_seconds, stop
+        self.on_state_error, self.state_error = on_state_error, ""
         self.hook_scopes: set[str] = set()  # active hooks as last read, for /healthz
-        self.next_poll = 0.0
+        self.next_poll, self.poll_failed = 0.0, False
         self.last_hooks, self.hooks_stale = -HOOKS_REFRESH, True
 
     def run(self) -> None:
         with open_sync(self.config) as sync:
             inbox = sync.state.inbox()
             while not self.stop.is_set():
-                sync.state.set_meta("worker_heartbeat", str(time.time()))
                 try:
-                    busy = self.step(sync, inbox)
-                except Exception as e:  # noqa: BLE001 - the worker must outlive any one failure
-                    self.log.warning("sync failed, retrying shortly: %s", e)
-                    # Shown on /healthz and the status page, kept in the state: never a secret.
-                    sync.state.set_meta("worker_error", redact(f"{utc_now()}: {e}"))
+                    self.turn(sync, inbox)
+                    self.state_failed("")
+                except DatabaseError as e:
+                    self.state_failed(str(e))
                     self.stop.wait(1.0)
-                    continue
-                if sync.state.get_meta("worker_error"):  # a whole turn went through: recovered
-                    sync.state.set_meta("worker_error", "")
-                if busy:
-                    sync.state.set_meta("last_sync", utc_now())
-                else:
-                    self.stop.wait(0.05)
+
+    def state_failed(self, message: str) -> None:
+        if message != self.state_error:
+            self.log.log(logging.ERROR if message else logging.INFO, "%s",
+                         message or "the state can be used again")
+            self.state_error = message
+            self.on_state_error(message)
+
+    def turn(self, sync: Sync, inbox: Inbox) -> None:
+        sync.state.set_meta("worker_heartbeat", str(time.time()))
+        try:
+            busy = self.step(sync, inbox)
+        except DatabaseError:
+            raise  # the state itself: `run` keeps it in memory, it cannot be written there
+        except Exception as e:  # noqa: BLE001 - the worker must outlive any one failure
+            self.log.warning("sync failed, retrying shortly: %s", e)
+            # Shown on /healthz and the status page, kept in the state: never a secret.
+            sync.state.set_meta("worker_error", redact(f"{utc_now()}: {e}"))
+            self.stop.wait(1.0)
+            return
+        if not self.poll_failed and sync.state.get_meta("worker_error"):
+            sync.state.set_meta("worker_error", "")  # a whole turn went through
+        if busy:
+            sync.state.set_meta("last_sync", utc_now())
+        else:
+            self.stop.wait(0.05)
 
     def step(self, sync: Sync, inbox: Inbox) -> bool:
         """One turn: queued deliveries, due retries, ledger pushes, and the catch-up poll when
@@ -225,9 +274,8 @@ class Worker(threading.Thread):
         except StoreError as e:  # the store refused the token or is unavailable
             failure, busy = e, False
         if time.monotonic() >= self.next_poll:
-            _logged(sync.run(), self.log)  # catch-up poll + pending actions + due retries + outbound
-            self.prune(inbox)
-            self.next_poll, busy = time.monotonic() + self.poll_seconds, True
+            self.poll(sync, inbox)
+            busy = True
         if failure is not None:
             raise failure
         self.hooks_stale |= not scopes <= self.hook_scopes  # a delivery from a hook not seen yet
@@ -238,6 +286,16 @@ class Worker(threading.Thread):
             self.hook_scopes = {h["scope"] for h in found if h["is_active"]}
             self.last_hooks, self.hooks_stale = now, False
         return busy
+
+    def poll(self, sync: Sync, inbox: Inbox) -> None:
+        """The catch-up poll (+ pending actions, due retries and outbound). The next one is
+        scheduled first: a poll that fails (a page the store got wrong, the store down) waits
+        for its turn like one that went through instead of being read again every second, and
+        its error stays on /healthz until a poll goes through."""
+        self.next_poll, self.poll_failed = time.monotonic() + self.poll_seconds, True
+        _logged(sync.run(), self.log)
+        self.prune(inbox)
+        self.poll_failed = False
 
     def prune(self, inbox: Inbox) -> None:
         """Handled deliveries older than the retention go; the decision log keeps what they led to."""

@@ -28,6 +28,7 @@ import fcntl
 import re
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from engine.errors import RulesyncError
+from engine.storage.open_files import GONE, OPEN, Identity, identity
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -196,12 +198,20 @@ class Database:
 
 
 class Sqlite(Database):
+    """A SQLite file. The file is known by identity while open (engine/storage/open_files.py):
+    one deleted or replaced meanwhile is an error when a transaction begins or commits, and
+    when another connection of this process opens the path, never a write to nowhere."""
+
     dialect = "sqlite"
     errors = (sqlite3.Error,)
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.where = str(path)
+        self.identity: Identity | None = None
+        expected = OPEN.expected(self.path)
+        if expected is not None and identity(self.path) != expected:
+            raise DatabaseError(self.where, GONE, "open")  # and make no new, empty file there
         try:
             self.conn = sqlite3.connect(str(path), isolation_level=None,
                                         timeout=BUSY_TIMEOUT_MS / 1000)
@@ -215,6 +225,25 @@ class Sqlite(Database):
         except sqlite3.DatabaseError as e:
             self.conn.close()
             raise DatabaseError(str(path), str(e)) from None
+        self._release: Callable[[], object] = lambda: None  # the open file's count, once
+        self._watch()
+
+    def _watch(self) -> None:
+        """Remember which file this connection opened (an in-memory database has none)."""
+        found = identity(self.path)
+        if found is None:
+            return
+        if not OPEN.opened(self.path, found):
+            self.conn.close()
+            raise DatabaseError(self.where, GONE, "open")
+        self.identity = found
+        # Counted down when closed, or when the connection is dropped without closing it.
+        self._release = weakref.finalize(self, OPEN.closed, self.path)
+
+    def _check(self) -> None:
+        """The file this connection opened is still the one at its path."""
+        if self.identity is not None and identity(self.path) != self.identity:
+            raise DatabaseError(self.where, GONE)
 
     def _enable_wal(self) -> None:
         """Switch the file to WAL (persistent, so a no-op once done).
@@ -264,7 +293,16 @@ class Sqlite(Database):
 
     def _begin(self, write: bool, durable: bool) -> None:
         # Every commit waits as synchronous=NORMAL says: WAL mode survives a killed process.
+        self._check()
         self._run("BEGIN IMMEDIATE" if write else "BEGIN", ())
+
+    def _commit(self) -> None:
+        try:
+            self._check()  # deleted since the transaction began: nothing is kept, say so
+        except DatabaseError:
+            self._rollback()
+            raise
+        self._run("COMMIT", ())
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:
@@ -289,6 +327,7 @@ class Sqlite(Database):
 
     def close(self) -> None:
         self.conn.close()
+        self._release()
 
 
 def connect(location: str | Path, owner: str, *, durable: bool = True) -> Database:

@@ -228,6 +228,38 @@ def test_store_outage_after_the_first_page_is_finished_by_the_next_run(
     assert w.writes() == {}
 
 
+def test_a_state_file_deleted_mid_run_stops_apply_naming_it(
+        make_world: Callable[..., World]) -> None:
+    """`rm state.sqlite*` while the first page's orders are imported: not "N imported" and
+    exit 0 with nothing left, but one error naming the file, and no new file in its place."""
+    w = make_world("deleted", seed_orders=300)
+    w.tick()
+    assert isinstance(w.state, Path)
+    app, pages = w.sb.app, []
+    original = app.handle
+
+    def handle(method: str, path: str, *rest: Any) -> Any:
+        if method == "GET" and path.endswith("/v2/orders"):
+            pages.append(path)
+            if len(pages) == 2:  # the first page's orders are in: delete it all
+                for f in w.dir.glob(w.state.name + "*"):
+                    f.unlink()
+        return original(method, path, *rest)
+
+    app.handle = handle  # type: ignore[method-assign]
+    try:
+        r = w.run("apply", "--json", "--state", str(w.state))
+    finally:
+        app.handle = original  # type: ignore[method-assign]
+    assert len(pages) >= 2, "the run never asked for a second page"
+    assert r.returncode == 1, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: cannot use {w.state}: the file was deleted or replaced while "
+                      "rulesync was using it"], r.stderr
+    assert not list(w.dir.glob(w.state.name + "*")), "a new state file was made in its place"
+
+
 def test_store_outage_during_the_pushes_is_finished_by_the_next_run(
         make_world: Callable[..., World]) -> None:
     worlds = [make_world("reference"), make_world("outage")]

@@ -142,3 +142,35 @@ def test_a_200_with_no_requests_left_waits_at_most_the_window(world: World, rese
             f" waiting {wait} s") in r.stderr, r.stderr
     assert world.ledger_get(oid) is not None
     assert TOKEN not in r.stderr
+
+
+@pytest.mark.parametrize("window_ms,config,wait,limit", [
+    ("3600000", None, "3601 s", "30 s limit"),
+    ("1e12", None, "3601 s", "30 s limit"),
+    ("5000", "version: 1\nstore:\n  max_wait_seconds: 5\n", "6 s", "5 s limit"),
+], ids=["an-hour", "1e12", "over-a-configured-cap"])
+def test_a_quota_that_would_pace_requests_past_the_cap_stops_the_run_quoting_it(
+        world: World, tmp_path: Path, window_ms: str, config: str | None, wait: str,
+        limit: str) -> None:
+    """Every reply says 2 requests per `window_ms`: the bucket would let one request out per
+    window. Not a sleep of an hour: the next request is not sent, and the error quotes the
+    headers and the reply that carried them."""
+    oid = world.create(order_body(7))
+    world.tick()
+    args = ["apply", "--state", str(world.state)]
+    if config is not None:
+        (tmp_path / "rulesync.yaml").write_text(config, encoding="utf-8")
+        args = ["--config", str(tmp_path / "rulesync.yaml"), *args]
+    with StoreProxy(world.sb.base_url) as proxy:
+        for endpoint in ("GET /v2/time", "GET /v2/orders", "GET /v2/order_statuses"):
+            proxy.on(endpoint, forward=True, headers={
+                "X-Rate-Limit-Requests-Quota": "2", "X-Rate-Limit-Time-Window-Ms": window_ms})
+        r = rulesync(world, *args, BIGCOMMERCE_API_URL=proxy.base_url)
+        assert proxy.hits == [("GET", "/stores/sandbox/v2/time")]
+    assert error_line(r) == (
+        f"error: BigCommerce GET /v2/orders: not sent: the store asks to wait {wait} "
+        f"(X-Rate-Limit-Requests-Quota: 2, X-Rate-Limit-Time-Window-Ms: {window_ms} in its "
+        f"reply to GET /v2/time), more than the {limit} (store.max_wait_seconds in "
+        "rulesync.yaml)")
+    assert "waits" not in r.stderr  # no wait for the quota was even begun
+    assert world.ledger_get(oid) is None

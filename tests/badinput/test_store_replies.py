@@ -1,13 +1,18 @@
 """Bad store replies, one corpus entry each (tests/badinput/store/*.json), through `rulesync apply`.
 
 Each entry describes how a misbehaving proxy in front of the real sandbox bends the store's
-answers (or which environment a user got wrong). For every entry the real command exits 1 with
-an error line naming the endpoint (or the setting), never 3 and never a traceback, within a
-generous bound, and the state file's tables are exactly what they were before.
+answers (or which environment a user got wrong). For every entry the real command exits 1, never
+3 and never with a traceback, within a generous bound. A bad page, endpoint or setting stops the
+run with an error line naming it, and the state file's tables are exactly what they were
+before. A bad order inside a good page (`"outcome": "retried"`) stops nothing: the rest of the
+page is imported, and the order waits in the retry set with its reason, its own rows as they
+were.
 
 Entry keys: `about`; `rules`: proxy rules (`endpoint`, `status`, `headers`, `json`, `text`,
 `set`: [{"path": [...], "value": ...}] applied to the real reply, `forward`, `times`);
-`expect`: substrings of the error line; optional `env` and `config` (rulesync.yaml text).
+`expect`: substrings of the error line (of the order's reason when retried); optional `env` and
+`config` (rulesync.yaml text); with `"outcome": "retried"`, `imported`: how many orders the run
+imports all the same.
 """
 from __future__ import annotations
 
@@ -26,6 +31,9 @@ from tests.support.store_proxy import StoreProxy, set_path
 
 CORPUS = Path(__file__).parent / "store"
 ENTRIES = sorted(CORPUS.glob("*.json"))
+RETRIED = [e for e in ENTRIES if json.loads(e.read_text(encoding="utf-8")).get("outcome")
+           == "retried"]
+STOPPING = [e for e in ENTRIES if e not in RETRIED]
 BOUND = 20.0  # seconds: far above a normal run, far below a hang or a 30 s stall
 
 
@@ -43,12 +51,14 @@ def tables(state: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Path]]:
-    """A store synced once, then changed: the next `apply` has orders to read and import."""
+    """A store synced once, then changed: the next `apply` has orders to read and import, and
+    the shipments of one to read (the last order listed is a new one)."""
     with World(tmp_path_factory.mktemp("badstore")) as w:
         first = [w.create(order_body(s)) for s in (7, 11, 9)]
         w.tick()
         w.apply()
         w.sb.store.set_status(first[0], 11)
+        w.ship_in_store(first[2], {"MUG-1": 2, "CAP-1": 1}, "1ZCORPUS")
         w.create(order_body(10))
         w.create(order_body(7))
         w.tick()
@@ -79,20 +89,22 @@ def install(proxy: StoreProxy, rules: list[dict[str, Any]]) -> None:
                  forward=bool(r.get("forward")), times=r.get("times"))
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=[e.stem for e in ENTRIES])
-def test_a_bad_store_reply_stops_apply_naming_the_endpoint_and_changes_nothing(
-        entry: Path, store: tuple[World, Path], tmp_path: Path) -> None:
+def run_entry(entry: Path, store: tuple[World, Path], tmp_path: Path, *extra: str
+              ) -> tuple[dict[str, Any], subprocess.CompletedProcess[str], Path,
+                         dict[str, list[tuple[Any, ...]]]]:
+    """(the entry, the finished `rulesync apply` through its proxy, the state, its tables
+    before the run)."""
     spec = json.loads(entry.read_text(encoding="utf-8"))
     w, template = store
     state = copy_state(template, tmp_path / "run")
     before = tables(state)
-    args = ["apply", "--state", str(state)]
+    args = ["apply", "--state", str(state), *extra]
     if "config" in spec:
         (tmp_path / "rulesync.yaml").write_text(spec["config"], encoding="utf-8")
         args = ["--config", str(tmp_path / "rulesync.yaml"), *args]
     with StoreProxy(w.sb.base_url) as proxy:
         install(proxy, spec["rules"])
-        env = w.env(BIGCOMMERCE_API_URL=proxy.base_url, **spec.get("env", {}))
+        env = w.env(**{"BIGCOMMERCE_API_URL": proxy.base_url, **spec.get("env", {})})
         try:
             r = subprocess.run([RULESYNC, *args], cwd=tmp_path, env=env, capture_output=True,
                                text=True, timeout=BOUND)
@@ -102,12 +114,49 @@ def test_a_bad_store_reply_stops_apply_naming_the_endpoint_and_changes_nothing(
     assert all(fired), f"{entry.name}: a proxy rule never fired, the entry tests nothing"
     assert r.returncode == 1, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert TOKEN not in r.stdout + r.stderr
+    return spec, r, state, before
+
+
+@pytest.mark.parametrize("entry", STOPPING, ids=[e.stem for e in STOPPING])
+def test_a_bad_store_reply_stops_apply_naming_the_endpoint_and_changes_nothing(
+        entry: Path, store: tuple[World, Path], tmp_path: Path) -> None:
+    spec, r, state, before = run_entry(entry, store, tmp_path)
     errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, r.stderr
     for needle in spec["expect"]:
         assert needle in errors[0], f"{needle!r} not in {errors[0]!r}"
-    assert TOKEN not in r.stdout + r.stderr
     assert tables(state) == before
+
+
+def named_rows(state: Path, table: str, order_id: int | None = None) -> list[dict[str, Any]]:
+    """The rows of `table` (those of `order_id`), as dicts by column name."""
+    conn = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    where, args = ("WHERE order_id = ?", (order_id,)) if order_id is not None else ("", ())
+    try:
+        rows = conn.execute(f'SELECT * FROM "{table}" {where} ORDER BY 1', args).fetchall()
+        return [dict(row) for row in rows]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("entry", RETRIED, ids=[e.stem for e in RETRIED])
+def test_a_bad_order_in_a_good_page_waits_for_a_retry_and_the_page_goes_on(
+        entry: Path, store: tuple[World, Path], tmp_path: Path) -> None:
+    spec, r, state, _ = run_entry(entry, store, tmp_path, "--json")
+    assert r.stderr == ""
+    summary = json.loads(r.stdout)
+    assert (summary["imported"], summary["errors"]) == (spec["imported"], 1), summary
+    (waiting,) = named_rows(state, "sync_retries")
+    order_id = waiting["order_id"]
+    assert (waiting["direction"], waiting["attempts"]) == ("inbound", 1)
+    for needle in spec["expect"]:
+        assert needle in waiting["reason"], f"{needle!r} not in {waiting['reason']!r}"
+    assert [p for p in summary["problems"] if p.startswith(f"order {order_id}:")], summary
+    # nothing of the bad order was stored: neither the sync's memory of it nor the ledger's
+    for table in ("sync_store_orders", "ledger_orders", "ledger_shipments"):
+        assert named_rows(state, table, order_id) == named_rows(store[1], table, order_id)
 
 
 def test_the_same_run_through_a_well_behaved_proxy_succeeds_and_changes_the_state(

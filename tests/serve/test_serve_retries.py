@@ -113,6 +113,31 @@ def test_an_order_the_store_refuses_waits_while_the_queue_and_the_poll_go_on(
     assert (health["failing_orders"], health["retries_due"]) == (0, 0)
 
 
+def test_a_failed_catch_up_poll_waits_for_its_turn_and_stays_on_healthz(
+        sb: Sandbox, store: MisbehavingStore, tmp_path: Path, serves: list[Serve]) -> None:
+    """A list page the store got wrong fails the whole poll: the next poll waits its
+    `--poll-seconds` instead of reading the page again every second, webhooks go on meanwhile,
+    and /healthz shows the poll's error (not cleared by the turns between polls)."""
+    broken = create(sb, 11)
+    store.rewrite(broken, lambda order: order.update(id="abc"))
+    s = Serve(sb, tmp_path / "work", tmp_path / "state.sqlite", poll_seconds=3600)
+    serves.append(s)
+    s.start(wait_first_sync=False)
+    health = wait_for("/healthz to show the failed poll",
+                      lambda: (h := status_is(s, "degraded")) and h["worker_error"] and h)
+    assert "GET /v2/orders" in health["worker_error"] and "'abc'" in health["worker_error"]
+    listed = sb.api_calls()["GET /v2/orders"]
+
+    good = create(sb, 7)
+    assert s.post(order_delivery("created", good)) == (200, "")
+    wait_state(s.state, good, BILLED)
+    s.worker_turn()
+    s.worker_turn()
+    assert sb.api_calls()["GET /v2/orders"] == listed
+    health = s.health()
+    assert health["status"] == "degraded" and "GET /v2/orders" in health["worker_error"]
+
+
 def test_a_refused_token_is_degraded_until_the_store_takes_it_again(
         sb: Sandbox, tmp_path: Path, serves: list[Serve]) -> None:
     s = start(serves, sb, tmp_path)
@@ -123,12 +148,39 @@ def test_a_refused_token_is_degraded_until_the_store_takes_it_again(
                       lambda: (h := status_is(s, "degraded")) and h["worker_error"] and h)
     assert "401" in health["worker_error"] and TOKEN not in health["worker_error"]
     assert health["queue_depth"] == 1 and health["failing_orders"] == 0  # kept, not failed
-    assert s.health(secret=None) == {k: v for k, v in health.items()
-                                     if k == "status" or type(v) is int}
+    public = s.health(secret=None)
+    shown = {k: v for k, v in health.items() if k == "status" or type(v) is int}
+    # the queued delivery's age may tick on between the two reads
+    assert public.pop("queue_age_seconds") - shown.pop("queue_age_seconds") in (0, 1)
+    assert public == shown
     sb.app.token = TOKEN
     wait_state(s.state, oid, BILLED)
     health = wait_for("/healthz to say ok", lambda: status_is(s, "ok"))
     assert health["worker_error"] is None and health["queue_depth"] == 0
+
+
+def test_a_state_file_deleted_under_serve_fails_healthz_and_acknowledges_nothing(
+        sb: Sandbox, tmp_path: Path, serves: list[Serve]) -> None:
+    """`rm state.sqlite*` while serve runs: /healthz says `failed` and names the file, a
+    delivery is refused with 503 (the store sends it again later) instead of acknowledged into a
+    new, empty state file that nothing would apply."""
+    s = start(serves, sb, tmp_path)
+    oid = create(sb, 7)
+    assert s.post(order_delivery("created", oid)) == (200, "")
+    wait_state(s.state, oid, BILLED)
+    for f in tmp_path.glob(s.state.name + "*"):
+        f.unlink()
+
+    health = wait_for("/healthz to say failed", lambda: status_is(s, "failed"))
+    assert str(s.state) in health["state_error"]
+    assert "the file was deleted or replaced while rulesync was using it" in health["state_error"]
+    public = s.health(secret=None)
+    assert public["status"] == "failed" and "state_error" not in public
+    for _ in range(3):  # whichever server thread answers, with or without a connection yet
+        status, body = s.post(order_delivery("updated", oid))
+        assert status == 503 and "deleted or replaced" in body, (status, body)
+    assert not list(tmp_path.glob(s.state.name + "*")), "a new state file was made"
+    assert "Traceback" not in s.stderr()
 
 
 def test_health_status_from_its_counts() -> None:
@@ -139,3 +191,4 @@ def test_health_status_from_its_counts() -> None:
     assert health_status(True, {**calm, "worker_error": "t: HTTP 401"}) == "degraded"
     assert health_status(True, {**calm, "queue_age_seconds": QUEUE_AGE_LIMIT}) == "ok"
     assert health_status(True, {**calm, "queue_age_seconds": QUEUE_AGE_LIMIT + 1}) == "degraded"
+    assert health_status(False, {**calm, "state_error": "cannot use s.sqlite: ..."}) == "failed"

@@ -18,6 +18,7 @@ from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.app import Outcome, error_body
 
 ORDER_PATH = re.compile(r"/v2/orders(?:/(\d+))?")
+SHIPMENTS_PATH = re.compile(r"/v2/orders/(\d+)/shipments")
 Rewrite = Callable[[dict[str, Any]], None]
 
 
@@ -25,6 +26,7 @@ class MisbehavingStore:
     def __init__(self, sb: Sandbox) -> None:
         self.sb = sb
         self.rewrites: dict[int, Rewrite] = {}
+        self.shipment_rewrites: dict[int, Rewrite] = {}
         self.refusals: dict[tuple[str, str], int] = {}  # (method, path) -> HTTP status
         self.swallowed: dict[tuple[str, str], int] = {}  # applied, then answered with a status
         self._original = sb.app.handle
@@ -34,6 +36,11 @@ class MisbehavingStore:
     def rewrite(self, order_id: int, change: Rewrite) -> None:
         """Every order reply (list pages and GET /v2/orders/{id}) carries `change(order)`."""
         self.rewrites[order_id] = change
+
+    def rewrite_shipments(self, order_id: int, change: Rewrite) -> None:
+        """Every shipment in replies to GET /v2/orders/{order_id}/shipments carries
+        `change(shipment)`."""
+        self.shipment_rewrites[order_id] = change
 
     def refuse(self, method: str, path: str, status: int) -> None:
         """Answer `method path` (e.g. GET /v2/orders/7) with `status`, without doing it."""
@@ -45,6 +52,7 @@ class MisbehavingStore:
 
     def heal(self) -> None:
         self.rewrites.clear()
+        self.shipment_rewrites.clear()
         self.refusals.clear()
         self.swallowed.clear()
 
@@ -61,14 +69,25 @@ class MisbehavingStore:
         swallowed = self.swallowed.get((method, path))
         if swallowed is not None:
             return _error(swallowed)
-        if method != "GET" or out.status != 200 or not ORDER_PATH.fullmatch(path):
+        if method != "GET" or out.status != 200:
             return out
-        body = copy.deepcopy(out.body)
-        for order in body if isinstance(body, list) else [body]:
-            change = self.rewrites.get(int(order.get("id") or 0))
-            if change is not None:
-                change(order)
-        return dataclasses.replace(out, body=body)
+        shipments = SHIPMENTS_PATH.fullmatch(path)
+        if shipments:
+            change = self.shipment_rewrites.get(int(shipments.group(1)))
+            return _rewritten(out, lambda _: change) if change else out
+        if not ORDER_PATH.fullmatch(path):
+            return out
+        return _rewritten(out, lambda order: self.rewrites.get(int(order.get("id") or 0)))
+
+
+def _rewritten(out: Outcome, change_of: Callable[[dict[str, Any]], Rewrite | None]) -> Outcome:
+    """The reply with `change_of(record)` applied to each record of its body (a list or one)."""
+    body = copy.deepcopy(out.body)
+    for record in body if isinstance(body, list) else [body]:
+        change = change_of(record)
+        if change is not None:
+            change(record)
+    return dataclasses.replace(out, body=body)
 
 
 def _error(status: int) -> Outcome:
@@ -93,3 +112,44 @@ def negative_quantity(order: dict[str, Any]) -> None:
         for group in part.get("shipping") or []:
             for line in group.get("line_items") or []:
                 line["quantity"] = -1
+
+
+def date_modified_null(order: dict[str, Any]) -> None:
+    order["date_modified"] = None
+
+
+def date_modified_empty(order: dict[str, Any]) -> None:
+    order["date_modified"] = ""
+
+
+def consignments_of_numbers(order: dict[str, Any]) -> None:
+    order["consignments"] = [1]
+
+
+def consignment_shipping_a_string(order: dict[str, Any]) -> None:
+    order["consignments"] = [{"shipping": "x"}]
+
+
+def billing_address_a_string(order: dict[str, Any]) -> None:
+    order["billing_address"] = "x"
+
+
+def shipping_consignment_without_id(order: dict[str, Any]) -> None:
+    """A shipping consignment without its id, whose line items do not name their address
+    either: nothing says which address the items go to."""
+    consignments = order["consignments"]
+    for part in consignments if isinstance(consignments, list) else [consignments]:
+        for group in part.get("shipping") or []:
+            group.pop("id", None)
+            for line in group.get("line_items") or []:
+                line.pop("order_address_id", None)
+
+
+# -- ways a shipment can be unreadable --------------------------------------------------------
+
+def shipment_items_a_string(shipment: dict[str, Any]) -> None:
+    shipment["items"] = "x"
+
+
+def shipment_items_of_numbers(shipment: dict[str, Any]) -> None:
+    shipment["items"] = [1]

@@ -195,6 +195,37 @@ def test_a_bad_order_is_an_error_record_and_the_feed_goes_on() -> None:
     assert changes[1].order is not None
 
 
+class UndatedSource(FakeSource):
+    """Lists the orders in `undated` with `date_modified: null`."""
+
+    undated: frozenset[int] = frozenset()
+
+    def render(self, order_id: int) -> dict[str, Any]:
+        order = super().render(order_id)
+        return {**order, "date_modified": None} if order_id in self.undated else order
+
+
+def test_an_order_whose_date_cannot_be_read_fails_once_while_it_is_listed_so() -> None:
+    """It waits in the retry set; the runs whose overlap lists it again skip it, and once the
+    store sends a readable date it is a change again."""
+    src = UndatedSource(now=T0)
+    src.put(1, T0 - 2)
+    src.put(2, T0 - 2)
+    src.undated = frozenset({1})
+    batch = ChangeFeed(src).changes(Cursor())
+    changes = list(batch)
+    assert [(c.order_id, c.error is not None) for c in changes] == [(1, True), (2, False)]
+    assert changes[0].error and "date_modified: missing" in changes[0].error.message
+    cursor = batch.cursor
+    for _ in range(2):
+        src.now += 1  # still inside the overlap: listed again, skipped
+        batch = ChangeFeed(src).changes(cursor)
+        assert list(batch) == []
+        cursor = batch.cursor
+    src.undated = frozenset()
+    assert run(ChangeFeed(src), cursor)[0] == [(1, rfc2822_iso(T0 - 2))]
+
+
 def test_pages_are_streamed_not_collected() -> None:
     src = FakeSource(now=T0)
     for i in range(1, 1001):

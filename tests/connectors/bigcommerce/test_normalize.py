@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from connectors.bigcommerce import (
     normalize_shipment,
     status_labels,
 )
+from connectors.bigcommerce.values import InvalidValue
 
 BILLING = {"first_name": "Jo", "last_name": "Doe", "company": "", "street_1": "1 Main St",
            "street_2": "", "city": "Austin", "state": "Texas", "zip": "78701",
@@ -136,6 +138,44 @@ def test_unreadable_fields_are_error_records(field: str, value: Any) -> None:
     assert field in result.message
 
 
+@pytest.mark.parametrize("changes,named", [
+    ({"date_modified": None}, "date_modified: missing"),
+    ({"date_modified": ""}, "date_modified: missing"),
+    ({"billing_address": "x"}, "billing_address: not an object ('x')"),
+    ({"consignments": [1]}, "consignments[0]: not an object (1)"),
+    ({"consignments": [{"shipping": "x"}]}, "consignments[0].shipping: not a list ('x')"),
+    ({"consignments": {"shipping": [1]}}, "consignments.shipping[0]: not an object (1)"),
+    ({"consignments": {"shipping": [{"id": 7, "line_items": ["x"]}]}},
+     "consignments.line_items[0]: not an object ('x')"),
+    ({"consignments": {"email": "x"}}, "consignments.email: not an object ('x')"),
+    ({"consignments": {"shipping": [{**ADDRESS, "id": None, "line_items": [
+        {**LINE, "order_address_id": None}]}]}}, "consignments.shipping.id: not an integer"),
+    ({"consignments": {"shipping": [{**ADDRESS, "line_items": [
+        {**LINE, "order_address_id": "abc"}]}]}},
+     "consignments.line_items.order_address_id: not an integer ('abc')"),
+])
+def test_nested_values_of_the_wrong_shape_are_error_records(changes: dict[str, Any],
+                                                            named: str) -> None:
+    result = normalize_order(raw_order(**changes))
+    assert isinstance(result, NormalizeError) and result.order_id == 101, result
+    assert result.message.startswith(f"order 101: {named}"), result.message
+
+
+def test_products_and_addresses_passed_in_are_checked_too() -> None:
+    order = raw_order()
+    del order["consignments"]
+    result = normalize_order(order, products=["x"], addresses=[ADDRESS])
+    assert result == NormalizeError(101, "order 101: products[0]: not an object ('x')")
+
+
+def test_empty_containers_read_as_absent() -> None:
+    """PHP-made JSON writes an empty object as []: neither is a wrong shape."""
+    order = raw_order(billing_address=[])
+    order["consignments"] = {**order["consignments"], "email": [], "pickups": {}}
+    result = normalize_order(order)
+    assert isinstance(result, dict) and result["customer"]["email"] == ""
+
+
 def test_line_items_as_links_only_are_an_error_not_an_empty_order() -> None:
     order = raw_order()
     order["consignments"]["shipping"][0]["line_items"] = [{"url": "u", "resource": "/r"}]
@@ -180,6 +220,13 @@ def test_shipment_golden() -> None:
         "id": 3, "order_id": 101, "order_address_id": 7, "tracking_number": "1Z999",
         "carrier": "ups", "tracking_link": "", "date_created": "2026-11-27T11:00:00+00:00",
         "items": [{"order_product_id": 5, "product_id": 77, "sku": "MUG-1", "quantity": 1}]}
+
+
+@pytest.mark.parametrize("items,named", [("x", "shipment.items: not a list ('x')"),
+                                         ([1], "shipment.items[0]: not an object (1)")])
+def test_shipment_items_of_the_wrong_shape_are_an_invalid_value(items: Any, named: str) -> None:
+    with pytest.raises(InvalidValue, match=re.escape(named)):
+        normalize_shipment({**SHIPMENT, "items": items}, [LINE])
 
 
 def test_shipment_carrier_falls_back_to_provider_and_sku_may_be_unknown() -> None:

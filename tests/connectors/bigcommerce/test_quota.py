@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from connectors.bigcommerce.policy import WaitTooLong
 from connectors.bigcommerce.quota import (
     BULK,
     SINGLE,
@@ -108,6 +109,59 @@ def test_advice_says_whether_it_can_change_anything() -> None:
     assert Advice(450, 30.0, 100, 5.0).changes(limits, None)
     assert not Advice(450, 30.0, 100, 5.0).changes(limits, 150)
     assert Advice(None, None, 3, 5.0).changes(limits, None)
+
+
+SLOW = {"X-Rate-Limit-Requests-Quota": "2", "X-Rate-Limit-Time-Window-Ms": "3600000"}
+
+
+@pytest.mark.parametrize("window_ms", ["3600000", "1e12"])
+def test_headers_that_would_pace_requests_past_the_cap_refuse_the_next_request(
+        window_ms: str) -> None:
+    t = FakeTime()
+    bucket = ProcessBucket(Limits(150, 30), clock=t.clock, sleep=t.sleep)
+    bucket.observe({**SLOW, "X-Rate-Limit-Time-Window-Ms": window_ms}, "GET /v2/orders")
+    assert bucket.limits == Limits(150, 30)  # not taken in
+    with pytest.raises(WaitTooLong) as info:
+        bucket.acquire(BULK)
+    assert str(info.value) == (
+        "the store asks to wait 3601 s (X-Rate-Limit-Requests-Quota: 2, "
+        f"X-Rate-Limit-Time-Window-Ms: {window_ms} in its reply to GET /v2/orders), more than "
+        "the 30 s limit (store.max_wait_seconds in rulesync.yaml)")
+    assert bucket.acquire(BULK) == 0.0 and t.now == 1000.0  # once: the next asks the store
+
+
+def test_the_cap_is_configurable() -> None:
+    t = FakeTime()
+    bucket = ProcessBucket(Limits(150, 30), clock=t.clock, sleep=t.sleep, max_wait=4000)
+    bucket.observe(SLOW)
+    assert bucket.limits == Limits(2, 3600.0)
+    bucket.acquire(BULK)
+    assert bucket.acquire(BULK) == pytest.approx(3601.0)
+
+
+def test_a_pause_past_the_cap_is_refused_quoting_the_headers() -> None:
+    t = FakeTime()
+    bucket = ProcessBucket(Limits(150, 30), clock=t.clock, sleep=t.sleep)
+    headers = {"X-Rate-Limit-Requests-Quota": "10000", "X-Rate-Limit-Time-Window-Ms": "3600000",
+               "X-Rate-Limit-Requests-Left": "0", "X-Rate-Limit-Time-Reset-Ms": "3599000"}
+    bucket.observe(headers)
+    with pytest.raises(WaitTooLong, match=r"wait 3599 s \(X-Rate-Limit-Requests-Left: 0, "
+                                          r"X-Rate-Limit-Time-Reset-Ms: 3599000\)"):
+        bucket.acquire(SINGLE)
+    assert bucket.bucket.paused_until == 0.0
+
+
+def test_no_wait_is_past_the_cap_whatever_made_it() -> None:
+    """Limits configured (or read from a shared row) that pace requests an hour apart."""
+    t = FakeTime()
+    bucket = ProcessBucket(Limits(2, 3600), clock=t.clock, sleep=t.sleep)
+    assert bucket.acquire(BULK) == 0.0
+    with pytest.raises(WaitTooLong) as info:
+        bucket.acquire(BULK)
+    assert str(info.value).startswith(
+        "the API quota makes bulk work wait 3601 s (2 requests per 3600 s), more than the 30 s "
+        "limit")
+    assert t.now == 1000.0  # never slept
 
 
 def test_the_kind_of_work_follows_the_context_into_other_threads() -> None:

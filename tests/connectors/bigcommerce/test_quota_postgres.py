@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.bigcommerce.policy import WaitTooLong
 from connectors.bigcommerce.quota import BULK, SINGLE, Limits, ProcessBucket
 from connectors.bigcommerce.quota_setup import backend_of, bucket_for, store_key
 from engine import config as config_module
@@ -51,6 +52,37 @@ def test_a_used_up_window_pauses_every_bucket_of_the_store(url: str) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_headers_past_the_cap_are_refused_and_never_written_to_the_row(url: str) -> None:
+    from connectors.bigcommerce.quota_postgres import PostgresBucket
+
+    a, b = (PostgresBucket(url, "s", Limits(150, 30)) for _ in range(2))
+    try:
+        a.observe({"X-Rate-Limit-Requests-Quota": "2",
+                   "X-Rate-Limit-Time-Window-Ms": "3600000"}, "GET /v2/orders")
+        with pytest.raises(WaitTooLong, match=r"X-Rate-Limit-Time-Window-Ms: 3600000 in its "
+                                              r"reply to GET /v2/orders\), more than the 30 s"):
+            a.acquire(BULK)
+        assert b._read_limits() == Limits(150, 30)  # the other processes keep their pace
+        assert a.acquire(BULK) == 0.0
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_shared_row_that_would_wait_past_the_cap_is_refused(url: str) -> None:
+    from connectors.bigcommerce.quota_postgres import PostgresBucket
+
+    slow = PostgresBucket(url, "s", Limits(2, 3600), max_wait=4000)
+    strict = PostgresBucket(url, "s", Limits(150, 30))
+    try:
+        assert slow.acquire(BULK) == 0.0  # the row is made with slow's limits, its token taken
+        with pytest.raises(WaitTooLong, match="2 requests per 3600 s"):
+            strict.acquire(BULK)
+    finally:
+        slow.close()
+        strict.close()
 
 
 def test_an_unreachable_database_is_one_clear_error() -> None:

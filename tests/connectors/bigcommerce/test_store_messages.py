@@ -69,7 +69,8 @@ def test_a_refused_connection_fails_after_two_short_logged_retries(
 
 
 @pytest.mark.parametrize("url", ["ftp://user:hunter22@example.com", "api.bigcommerce.com",
-                                 "https://", "http://host:99999", "file:///etc/passwd"])
+                                 "https://", "http://host:99999", "file:///etc/passwd",
+                                 "https://[::1", "https://hunter22@[::1/x"])
 def test_an_api_url_without_http_is_refused_before_any_request(url: str) -> None:
     with pytest.raises(ConfigError) as info:
         BigCommerceClient("abc", "tok-1234", url)
