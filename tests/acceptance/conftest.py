@@ -2,7 +2,7 @@
 
 A module that sets `STATE_BACKENDS = databases.BACKENDS` runs its tests once with the state in a
 SQLite file and once in PostgreSQL (skipped, saying why, when no test server is configured);
-the others run on SQLite only.
+the others run on SQLite only; `@pytest.mark.backends("sqlite")` keeps one test to the ones named.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from tests.support.acceptance_world import World
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", getattr(metafunc.module, "STATE_BACKENDS", ("sqlite",)),
-                             indirect=True, scope="module")
+        only = metafunc.definition.get_closest_marker("backends")  # e.g. a SQLite file's test
+        names = only.args if only else getattr(metafunc.module, "STATE_BACKENDS", ("sqlite",))
+        metafunc.parametrize("backend", names, indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")

@@ -228,6 +228,7 @@ def test_store_outage_after_the_first_page_is_finished_by_the_next_run(
     assert w.writes() == {}
 
 
+@pytest.mark.backends("sqlite")  # a file to delete
 def test_a_state_file_deleted_mid_run_stops_apply_naming_it(
         make_world: Callable[..., World]) -> None:
     """`rm state.sqlite*` while the first page's orders are imported: not "N imported" and
