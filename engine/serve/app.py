@@ -20,13 +20,12 @@ from typing import Any
 from engine.config import Config
 from engine.connect.ports import DEFAULT_STORE, Inbox, SyncState
 from engine.connect.session import open_state, open_sync
-from engine.errors import OrderNotFound, RulesyncError, StoreError
+from engine.errors import DatabaseError, OrderNotFound, RulesyncError, StoreError
 from engine.language.catalog import INBOUND
 from engine.secrets import redact
 from engine.serve import hooks
 from engine.serve.status_page import StatusPage, claims
 from engine.serve.webhooks import MAX_BODY, authenticated, check
-from engine.storage.db import DatabaseError
 from engine.sync.run import Sync
 from engine.sync.summary import Summary, utc_now
 

@@ -35,21 +35,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from engine.errors import RulesyncError
+from engine.errors import DatabaseError
 from engine.storage.open_files import GONE, OPEN, Identity, identity
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 BUSY_TIMEOUT_MS = 30_000
 Params = Sequence[Any]
-
-
-class DatabaseError(RulesyncError):
-    """The database cannot be opened or used (a missing server, a locked or broken file)."""
-
-    def __init__(self, where: str, reason: str, doing: str = "use") -> None:
-        super().__init__(f"cannot {doing} {where}: {reason}")
-        self.where, self.reason, self.doing = where, reason, doing
 
 
 def is_url(location: str | Path) -> bool:
