@@ -16,6 +16,16 @@ class EvaluationError(RulesyncError):
     """A rule could not be evaluated for an event (a template or expression failed)."""
 
 
+class DatabaseError(RulesyncError):
+    """The database cannot be opened or used (a missing server, a locked or broken file).
+    Raised by engine/storage/; here so that `serve`'s worker can tell the state itself failing
+    from a sync failing without importing the storage."""
+
+    def __init__(self, where: str, reason: str, doing: str = "use") -> None:
+        super().__init__(f"cannot {doing} {where}: {reason}")
+        self.where, self.reason, self.doing = where, reason, doing
+
+
 # What the sync engine needs to tell apart in a connector's failures (engine/connect/ports.py); each
 # connector's own errors derive from these, so the engine never imports a connector's classes.
 

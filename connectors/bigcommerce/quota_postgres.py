@@ -21,7 +21,8 @@ from typing import Any, ClassVar, TypeVar
 
 from connectors.bigcommerce.policy import DEFAULT_MAX_WAIT
 from connectors.bigcommerce.quota import Advice, Bucket, Limits, Waiting, observe, take
-from engine.storage.db import DatabaseError, first_line, shown
+from engine.errors import DatabaseError
+from engine.storage.db import first_line, shown
 from engine.storage.postgres import CONNECT_TIMEOUT_S, _driver, lock_key
 
 TABLE = "rulesync_store_quota"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from connectors.ledger.errors import LedgerError, SchemaTooNew
 from connectors.ledger.schema_stores import BY_STORE
-from engine.storage.db import Database, DatabaseError
+from engine.errors import DatabaseError
+from engine.storage.db import Database
 from engine.storage.db import connect as open_database
 from engine.storage.migrate import Migrations, Step, Versioned, migrate
 

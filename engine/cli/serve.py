@@ -64,8 +64,9 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
     """Receive BigCommerce webhooks and apply them from a durable queue. With several stores,
     one endpoint takes every store's deliveries (or --store NAME's), each store worked by its
     own worker thread. With --queue, the workers apply them (docs/distributed.md)."""
-    from engine.serve.app import App, Worker
+    from engine.serve.app import App
     from engine.serve.server import addresses, create_server
+    from engine.serve.worker import Worker
 
     if claims(hook_path) or hook_path == "/healthz":
         raise click.BadParameter(f"{hook_path} belongs to the status page or /healthz",

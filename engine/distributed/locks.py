@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from engine.storage.db import Database, DatabaseError
+from engine.errors import DatabaseError
+from engine.storage.db import Database
 from engine.storage.postgres import lock_key
 from engine.storage.state import SqlState, meta_key
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from engine.storage.db import Database, DatabaseError, first_line
+from engine.errors import DatabaseError
+from engine.storage.db import Database, first_line
 
 # A step is a statement (as SQLite spells it, translated by Database.ddl), or a function of the
 # database for what the two spell too differently (e.g. Database.continue_identity).

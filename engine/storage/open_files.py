@@ -4,7 +4,7 @@ A SQLite connection keeps writing to the file it opened even after the file is d
 replaced: `rm state.sqlite*` during `apply` would let the run go on and report orders imported
 into a file nobody can read any more, and `serve` would open a new, empty file for its next
 connection and acknowledge deliveries into it. So each connection remembers the identity of the
-file it opened (engine/storage/db.py checks it as a transaction begins and before it commits),
+file it opened (engine/storage/sqlite.py checks it as a transaction begins and before it commits),
 and a new connection to a path this process already has open must find the same file there.
 """
 from __future__ import annotations

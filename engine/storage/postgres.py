@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from engine.storage.db import Database, DatabaseError, Params, first_line, shown
+from engine.errors import DatabaseError
+from engine.storage.db import Database, Params, first_line, shown
 
 CONNECT_TIMEOUT_S = 10
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|%")

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.storage.db import Database, Sqlite
+from engine.storage.db import Database
 from engine.storage.db import connect as open_database
 from engine.storage.migrate import Versioned, build
+from engine.storage.sqlite import Sqlite
 
 BATCH = 2_000
 

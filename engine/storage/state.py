@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.connect.ports import DEFAULT_STORE, Plugin
-from engine.errors import RulesyncError
+from engine.errors import DatabaseError, RulesyncError
 from engine.storage import db as databases
-from engine.storage.db import Database, DatabaseError
+from engine.storage.db import Database
 from engine.storage.inbox import Inbox
 from engine.storage.migrate import migrate
 from engine.storage.planning import plan_copy

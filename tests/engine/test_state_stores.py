@@ -136,7 +136,7 @@ def test_a_migration_to_version_3_that_fails_midway_leaves_version_2_whole(locat
     rows are where they were, and the next open migrates them."""
     from dataclasses import replace
 
-    from engine.storage.db import DatabaseError
+    from engine.errors import DatabaseError
     from engine.storage.migrate import migrate
     from engine.storage.state_stores import BY_STORE
 

@@ -11,8 +11,7 @@ from connectors.bigcommerce.policy import WaitTooLong
 from connectors.bigcommerce.quota import BULK, SINGLE, Limits, ProcessBucket
 from connectors.bigcommerce.quota_setup import backend_of, bucket_for, store_key
 from engine import config as config_module
-from engine.errors import ConfigError
-from engine.storage.db import DatabaseError
+from engine.errors import ConfigError, DatabaseError
 from tests.support import databases
 
 
