@@ -7,7 +7,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import resource
 import shutil
+import signal
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ import pytest
 
 from connectors.bigcommerce.sandbox import statuses
 from tests.support import databases
-from tests.support.acceptance_world import NOTHING_DONE, TOKEN, World, counts, order_body
+from tests.support.acceptance_world import NOTHING_DONE, RULESYNC, TOKEN, World, counts, order_body
 
 STATE_BACKENDS = databases.BACKENDS  # these run on SQLite and on PostgreSQL
 
@@ -259,6 +262,35 @@ def test_a_state_file_deleted_mid_run_stops_apply_naming_it(
     assert errors == [f"error: cannot use {w.state}: the file was deleted or replaced while "
                       "rulesync was using it"], r.stderr
     assert not list(w.dir.glob(w.state.name + "*")), "a new state file was made in its place"
+
+
+def _no_file_past(limit: int) -> Callable[[], None]:
+    """For a child process: a file it writes cannot grow past `limit` bytes, and a write that
+    would is refused (EFBIG) rather than killing it: a full disk, as the process sees it."""
+    def limit_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_files
+
+
+@pytest.mark.backends("sqlite")  # the disk of a state file
+def test_a_full_disk_stops_apply_with_one_line_and_the_next_run_finishes(
+        make_world: Callable[..., World]) -> None:
+    ref, w = make_world("reference", seed_orders=300), make_world("full", seed_orders=300)
+    for x in (ref, w):
+        x.tick()
+    assert ref.apply()["errors"] == 0
+    r = subprocess.run([RULESYNC, "apply", "--state", str(w.state)], cwd=w.dir, env=w.env(),
+                       capture_output=True, text=True, timeout=120, restore_signals=False,
+                       preexec_fn=_no_file_past(256 * 1024))
+    assert r.returncode == 1, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    last = r.stderr.splitlines()[-1]
+    assert last.startswith(f"error: cannot use {w.state}: ") and "disk" in last, r.stderr
+    w.tick()
+    assert w.apply()["errors"] == 0  # room again: the next run finishes the work
+    assert comparable(w.ledger_dump()) == comparable(ref.ledger_dump())
+    assert w.plan()["actions"] == []
 
 
 def test_store_outage_during_the_pushes_is_finished_by_the_next_run(
