@@ -38,6 +38,10 @@ class Decisions:
     crash_at: int = field(default_factory=lambda: int(os.environ.get(CRASH_ENV) or 0))
     progress: Progress = SILENT  # told each phase and step of a run
     _points: int = 0
+    # While a run holds the store's lock: the orders in the retry set, so that an order that
+    # went through costs no look in the retry set when it never failed (sync/run.py `run`).
+    _waiting: set[tuple[int, str]] | None = None
+    _seen: dict[int, Any] = field(default_factory=dict)  # rows read for the change feed's page
 
     def _crash_point(self) -> None:
         self._points += 1
@@ -162,8 +166,14 @@ class Decisions:
         at = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
         self.retries.failed(order_id, direction, reason, at, now, again=again)
         summary.recorded.add((order_id, direction))
+        if self._waiting is not None:
+            self._waiting.add((order_id, direction))
 
     def _succeeded(self, order_id: int, direction: str, summary: Summary) -> None:
+        if self._waiting is not None:
+            if (order_id, direction) not in self._waiting:
+                return
+            self._waiting.discard((order_id, direction))
         if self.retries.succeeded(order_id, direction):
             summary.recorded.discard((order_id, direction))
 

@@ -35,30 +35,48 @@ class Sync(Retrying):
         if progress is not None:
             self.progress = progress
         with self.state.exclusive():
-            self.finish_pending(summary)
-            # A failed push may still have taken effect in the store (a shipment made, then an
-            # error): like a pending action, it is retried (and so linked) before inbound reads
-            # the store back, which it does up to the current second.
-            self.retry_due(summary, OUTBOUND)
-            self.inbound(summary)
-            self.retry_due(summary, INBOUND)
-            self.outbound(summary)
-            if push_current:
-                self.push_present(summary)
+            # Only this run changes the store's retry set while it holds the lock: read once.
+            self._waiting = {(e["order_id"], e["direction"]) for e in self.retries.entries()}
+            try:
+                self._both_directions(summary, push_current)
+            finally:
+                self._waiting = None
             held = self.state.held_changes()
             summary.retries = self.retries.counts(self.clock())
         summary.held.update(on=self.push_on, new=summary.counts[HELD], changes=len(held),
                             orders=len({order_id for _, order_id in held}))
         return summary
 
+    def _both_directions(self, summary: Summary, push_current: bool) -> None:
+        self.finish_pending(summary)
+        # A failed push may still have taken effect in the store (a shipment made, then an
+        # error): like a pending action, it is retried (and so linked) before inbound reads
+        # the store back, which it does up to the current second.
+        self.retry_due(summary, OUTBOUND)
+        self.inbound(summary)
+        self.retry_due(summary, INBOUND)
+        self.outbound(summary)
+        if push_current:
+            self.push_present(summary)
+
     def inbound(self, summary: Summary) -> None:
         raw = self.state.get_meta("inbound_cursor")
         self.progress.phase(STORE_ORDERS, count=lambda: self.store.count_changes(raw))
-        batch = self.store.changes(raw, self.state.known_items_shipped)
-        for n, change in enumerate(batch, 1):
-            self.store_change(change, summary)
-            self.progress.step(n)
+        batch = self.store.changes(raw, self._known_items_shipped)
+        try:
+            for n, change in enumerate(batch, 1):
+                self.store_change(change, summary)
+                self.progress.step(n)
+        finally:
+            self._seen.clear()
         self.state.set_meta("inbound_cursor", batch.cursor)
+
+    def _known_items_shipped(self, order_id: int) -> int | None:
+        """The change feed's question about an order of its page, with the row kept for
+        store_change: the run holds the store's lock, so nobody changes the row in between, and
+        the row is read once, not twice."""
+        row = self._seen[order_id] = self.state.store_order(order_id)
+        return None if row is None else int(row["items_shipped"])
 
     def store_change(self, change: OrderChange, summary: Summary, *,
                      shipments_changed: bool = False) -> None:
@@ -68,7 +86,7 @@ class Sync(Retrying):
         remembered as seen: a retry derives the same events again (same ids) and re-runs what
         failed. An order that went through leaves the retry set."""
         oid, mark = change.order_id, len(summary.failures)
-        last_seen = self.state.store_order(oid)
+        last_seen = self._seen.pop(oid) if oid in self._seen else self.state.store_order(oid)
         if self._superseded(change, last_seen):
             return
         summary.read.add(oid)
