@@ -60,19 +60,33 @@ class LazyGroup(click.Group):
         return self.commands.get(cmd_name)
 
 
+def _config(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) -> None:
+    """--config after the verb: the same file as before it (read by the group first), however
+    often it is given."""
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    for value in values:
+        given = root.obj.get("config")
+        if given is not None and Path(given).resolve() != value.resolve():
+            raise click.BadParameter(f"given twice, {given} and {value}: give one", ctx, param)
+        root.obj["config"] = value
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
              epilog=EXIT_CODES)
-@click.option("--config", type=CONFIG_FILE, help=CONFIG_HELP)
+@click.option("--config", type=CONFIG_FILE, multiple=True, expose_value=False, callback=_config,
+              help=CONFIG_HELP)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Log lines (and the final error line) for people or for "
               "machines.")
 @click.option("--traceback", is_flag=True, help="Show the full traceback of an unexpected error.")
 @click.version_option(__version__, message=f"%(prog)s %(version)s ({DISTRIBUTION})")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, log_format: str, traceback: bool) -> None:
+def cli(ctx: click.Context, log_format: str, traceback: bool) -> None:
     """Keep order status in step between a BigCommerce store and an OMS, driven by YAML rules."""
     ctx.ensure_object(dict)
-    ctx.obj.update({"config": config, "traceback": traceback, "log_format": log_format})
+    ctx.obj.setdefault("config", None)  # --config's callback put it there when given
+    ctx.obj.update({"traceback": traceback, "log_format": log_format})
     setup_logging(log_format, level_for(ctx.obj.get("verbose", 0), ctx.obj.get("quiet", False)))
 
 
@@ -94,18 +108,6 @@ def verbosity_options() -> list[click.Option]:
                          callback=_verbosity, help="More log lines: INFO, twice for DEBUG."),
             click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, is_eager=True,
                          callback=_verbosity, help="Only errors on stderr (no progress lines).")]
-
-
-def _config(ctx: click.Context, param: click.Parameter, values: tuple[Path, ...]) -> None:
-    """--config after the verb: the same file as before it (read by the group first), however
-    often it is given."""
-    root = ctx.find_root()
-    root.ensure_object(dict)
-    for value in values:
-        given = root.obj.get("config")
-        if given is not None and Path(given).resolve() != value.resolve():
-            raise click.BadParameter(f"given twice, {given} and {value}: give one", ctx, param)
-        root.obj["config"] = value
 
 
 def config_option() -> click.Option:

@@ -40,8 +40,10 @@ class Decisions:
     _points: int = 0
     # While a run holds the store's lock: the orders in the retry set, so that an order that
     # went through costs no look in the retry set when it never failed (sync/run.py `run`).
-    _waiting: set[tuple[int, str]] | None = None
-    _seen: dict[int, Any] = field(default_factory=dict)  # rows read for the change feed's page
+    _waiting: set[tuple[int, str]] | None = field(default=None, init=False, repr=False,
+                                                  compare=False)
+    # Rows read for the change feed's page, for store_change (sync/run.py `inbound` only).
+    _seen: dict[int, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _crash_point(self) -> None:
         self._points += 1

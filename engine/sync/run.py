@@ -62,19 +62,21 @@ class Sync(Retrying):
     def inbound(self, summary: Summary) -> None:
         raw = self.state.get_meta("inbound_cursor")
         self.progress.phase(STORE_ORDERS, count=lambda: self.store.count_changes(raw))
-        batch = self.store.changes(raw, self._known_items_shipped)
+        self._seen.clear()
         try:
+            batch = self.store.changes(raw, self._known_items_shipped)
             for n, change in enumerate(batch, 1):
                 self.store_change(change, summary)
                 self.progress.step(n)
         finally:
-            self._seen.clear()
+            self._seen.clear()  # kept for this run's inbound only: never for a later refresh
         self.state.set_meta("inbound_cursor", batch.cursor)
 
     def _known_items_shipped(self, order_id: int) -> int | None:
         """The change feed's question about an order of its page, with the row kept for
-        store_change: the run holds the store's lock, so nobody changes the row in between, and
-        the row is read once, not twice."""
+        store_change: `run` holds the store's exclusive lock, so nobody changes the row in
+        between, and the row is read once, not twice. (Distributed mode never comes here: its
+        tasks read the row under the order's lock, engine/distributed/syncing.py.)"""
         row = self._seen[order_id] = self.state.store_order(order_id)
         return None if row is None else int(row["items_shipped"])
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import resource
 import shutil
-import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -264,13 +262,9 @@ def test_a_state_file_deleted_mid_run_stops_apply_naming_it(
     assert not list(w.dir.glob(w.state.name + "*")), "a new state file was made in its place"
 
 
-def _no_file_past(limit: int) -> Callable[[], None]:
-    """For a child process: a file it writes cannot grow past `limit` bytes, and a write that
-    would is refused (EFBIG) rather than killing it: a full disk, as the process sees it."""
-    def limit_files() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    return limit_files
+# A full disk as the process sees it: no file it writes may grow past 256 KiB (ulimit counts
+# 512-byte blocks in sh), and a write that would is refused (EFBIG) instead of killing it.
+FULL_DISK = ["sh", "-c", 'trap "" XFSZ; ulimit -f 512; exec "$@"', "sh"]
 
 
 @pytest.mark.backends("sqlite")  # the disk of a state file
@@ -280,9 +274,8 @@ def test_a_full_disk_stops_apply_with_one_line_and_the_next_run_finishes(
     for x in (ref, w):
         x.tick()
     assert ref.apply()["errors"] == 0
-    r = subprocess.run([RULESYNC, "apply", "--state", str(w.state)], cwd=w.dir, env=w.env(),
-                       capture_output=True, text=True, timeout=120, restore_signals=False,
-                       preexec_fn=_no_file_past(256 * 1024))
+    r = subprocess.run([*FULL_DISK, RULESYNC, "apply", "--state", str(w.state)], cwd=w.dir,
+                       env=w.env(), capture_output=True, text=True, timeout=120)
     assert r.returncode == 1, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
     last = r.stderr.splitlines()[-1]

@@ -152,10 +152,11 @@ def test_config_after_the_verb_means_what_it_means_before(project: Path) -> None
                 cwd=project.parent)
     assert twice.returncode == 2
     assert "given twice, p/rulesync.yaml and p/other.yaml: give one" in twice.stderr
-    after_twice = run("validate", "--config", "p/other.yaml", "--config", "p/rulesync.yaml",
-                      cwd=project.parent)
-    assert after_twice.returncode == 2
-    assert "given twice, p/other.yaml and p/rulesync.yaml: give one" in after_twice.stderr
+    for args in (["validate", "--config", "p/other.yaml", "--config", "p/rulesync.yaml"],
+                 ["--config", "p/other.yaml", "--config", "p/rulesync.yaml", "validate"]):
+        both = run(*args, cwd=project.parent)
+        assert both.returncode == 2, (args, both.stderr)
+        assert "given twice, p/other.yaml and p/rulesync.yaml: give one" in both.stderr
     same = run("--config", "p/rulesync.yaml", "validate", "--config", "p/../p/rulesync.yaml",
                cwd=project.parent)
     assert same.returncode == 1 and "'void_ordr'" in same.stdout, same.stderr

@@ -1,0 +1,106 @@
+"""What a run keeps while it holds the store's lock (engine/sync/run.py): the retry set's orders,
+read once, and the last-seen rows the change feed read for its page. Neither may outlive the run
+or miss what the run itself changed. In process, against the real sandbox store and a SQLite
+state."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.bigcommerce.sandbox import Sandbox
+from engine import config as configuration
+from engine.connect.session import open_sync
+from engine.errors import StoreError
+from engine.language.effects import Outcome
+from engine.sync.run import Sync
+
+BILL = {"first_name": "A", "last_name": "B", "email": "a@example.com", "country_iso2": "US"}
+LINE = {"name": "Mug", "quantity": 1, "price_inc_tax": 5, "price_ex_tax": 5}
+
+
+class Flaky:
+    """The real store, with a refused push or one failed re-read of an order when asked."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.refuse_push, self.refuse_read, self.fail_listing = inner, False, False, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def execute(self, call: Any, oms: Any, state: Any) -> Outcome:
+        if self.refuse_push:
+            return Outcome("failed", "refused by the store")
+        return self.inner.execute(call, oms, state)  # type: ignore[no-any-return]
+
+    def order_change(self, order_id: int, known: Any) -> Any:
+        if self.refuse_read:
+            self.refuse_read = False
+            error = StoreError(f"GET /v2/orders/{order_id}: 503")
+            error.status = 503
+            raise error
+        return self.inner.order_change(order_id, known)
+
+    def changes(self, cursor: str, known: Any) -> Any:
+        """A store that reads its first page (asking what it knows) before it fails."""
+        batch = self.inner.changes(cursor, known)
+        if self.fail_listing:
+            next(iter(batch), None)
+            raise StoreError("GET /v2/orders: 500")
+        return batch
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[Sandbox, Sync, Flaky, list[float]]]:
+    with Sandbox(port=0, store_hash="h", token="t") as sb:
+        (tmp_path / "rulesync.yaml").write_text("version: 1\nsettings: {push_order_info: true}\n")
+        config = configuration.load(tmp_path / "rulesync.yaml", state=tmp_path / "state.sqlite",
+                                    environ={"BIGCOMMERCE_API_URL": sb.base_url,
+                                             "BIGCOMMERCE_STORE_HASH": "h",
+                                             "BIGCOMMERCE_ACCESS_TOKEN": "t"})
+        now = [time.time()]
+        with open_sync(config) as sync:
+            sync.store = store = Flaky(sync.store)  # type: ignore[assignment]
+            sync.clock = lambda: now[0]
+            yield sb, sync, store, now
+
+
+def waiting(sync: Sync) -> list[tuple[int, str]]:
+    return [(e["order_id"], e["direction"]) for e in sync.retries.entries()]
+
+
+def test_an_order_that_fails_then_goes_through_in_one_run_leaves_the_retry_set(
+        world: tuple[Sandbox, Sync, Flaky, list[float]]) -> None:
+    """A failed push waits in the retry set; when it is retried the order is found changed in the
+    store and its re-read fails (an inbound entry, written during the run); the change feed then
+    reads the order fine in the same run: both entries go."""
+    sb, sync, store, now = world
+    oid = int(sb.store.create_order({"status_id": 11, "billing_address": BILL,
+                                     "products": [LINE]})["id"])
+    sync.run()
+    sync.ledger.mark_packed(oid, origin="user")
+    store.refuse_push = True
+    sync.run()
+    assert waiting(sync) == [(oid, "outbound")]
+    store.refuse_push = False
+    time.sleep(1.1)  # the store's date_modified moves on
+    sb.store.set_status(oid, 12)  # the merchant changes the order meanwhile
+    store.refuse_read = True
+    now[0] += 4000  # the push's retry is due
+    summary = sync.run()
+    assert (oid, "inbound") in [f[:2] for f in summary.failures], summary.failures
+    assert waiting(sync) == []
+    assert sync._waiting is None  # kept for the run only
+
+
+def test_rows_read_for_a_failed_listing_are_not_kept_for_later_reads(
+        world: tuple[Sandbox, Sync, Flaky, list[float]]) -> None:
+    sb, sync, store, _ = world
+    sb.store.create_order({"status_id": 11, "billing_address": BILL, "products": [LINE]})
+    store.fail_listing = True
+    with pytest.raises(StoreError):
+        sync.run()
+    assert sync._seen == {} and sync._waiting is None
