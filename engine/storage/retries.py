@@ -88,6 +88,10 @@ class RetrySet:
             "ORDER BY next_attempt_at, order_id, direction", (self.store, *args))
         return [_view(r) for r in rows]
 
+    def waiting(self) -> set[tuple[int, str]]:
+        return {(int(order_id), str(direction)) for order_id, direction in self.state.db.rows(
+            "SELECT order_id, direction FROM sync_retries WHERE store = ?", (self.store,))}
+
     def due(self, now: float, limit: int = 500) -> list[dict[str, Any]]:
         rows = self.state.db.dicts(
             "SELECT * FROM sync_retries WHERE store = ? AND next_attempt_at <= ? "

@@ -36,7 +36,7 @@ class Sync(Retrying):
             self.progress = progress
         with self.state.exclusive():
             # Only this run changes the store's retry set while it holds the lock: read once.
-            self._waiting = {(e["order_id"], e["direction"]) for e in self.retries.entries()}
+            self._waiting = self.retries.waiting()
             try:
                 self._both_directions(summary, push_current)
             finally:
