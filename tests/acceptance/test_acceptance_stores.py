@@ -125,14 +125,32 @@ def test_apply_syncs_every_store_on_its_own_key(stores: Stores) -> None:
     assert json.loads(alone.stdout)["store"] == "eu"
 
 
-def test_a_wrong_token_fails_only_its_store_and_the_run(stores: Stores) -> None:
-    ids = _fill(stores)
-    r = stores.run("apply", US_TOKEN="not-the-token")
+def only_us_failed(stores: Stores, ids: dict[str, list[int]],
+                   r: subprocess.CompletedProcess[str], says: str) -> None:
+    """The run exits 1 naming store us, which synced nothing, and eu and au synced all."""
     assert r.returncode == 1
-    assert "store us:" in r.stderr and "401" in r.stderr
+    assert f"store us: {says}" in r.stderr, r.stderr
     assert "1 of 3 store(s) failed: us" in r.stdout
     assert set(stores.ledger("eu")) == set(ids["eu"]) and set(stores.ledger("au")) == set(ids["au"])
     assert stores.ledger("us") == {}
+
+
+def own_rules(stores: Stores, name: str, actions: str) -> None:
+    """A copy of the shipped rules for store `name`, its 11 Awaiting Fulfillment rule doing
+    `actions` instead, named in rulesync.yaml as that store's rules."""
+    folder = stores.folder / "rules" / name
+    shutil.copytree(SHIPPED_RULES, folder)
+    inbound = folder / "inbound.yaml"
+    inbound.write_text(inbound.read_text().replace("actions: [import_order, mark_paid]\n",
+                                                   f"actions: [{actions}]\n", 1))
+    stores.write_config(**{name: f"rules: [rules/{name}]"})
+
+
+def test_a_wrong_token_fails_only_its_store_and_the_run(stores: Stores) -> None:
+    ids = _fill(stores)
+    r = stores.run("apply", US_TOKEN="not-the-token")
+    only_us_failed(stores, ids, r, "")
+    assert "401" in r.stderr
     fixed = stores.run("apply", "--store", "us", "--json")
     assert fixed.returncode == 0, fixed.stderr
     assert list(json.loads(fixed.stdout)["stores"]) == ["us"]
@@ -142,28 +160,15 @@ def test_a_wrong_token_fails_only_its_store_and_the_run(stores: Stores) -> None:
 def test_a_store_down_fails_only_that_store(stores: Stores) -> None:
     ids = _fill(stores)
     stores.sandboxes["us"].stop()  # nothing listens on its port any more
-    r = stores.run("apply")
-    assert r.returncode == 1
-    assert "store us: BigCommerce GET /v2/time: cannot reach" in r.stderr, r.stderr
-    assert "1 of 3 store(s) failed: us" in r.stdout
-    assert set(stores.ledger("eu")) == set(ids["eu"]) and set(stores.ledger("au")) == set(ids["au"])
-    assert stores.ledger("us") == {}
+    only_us_failed(stores, ids, stores.run("apply"), "BigCommerce GET /v2/time: cannot reach")
 
 
 def test_a_stores_broken_rules_fail_only_that_store(stores: Stores) -> None:
     ids = _fill(stores)
-    folder = stores.folder / "rules" / "us"
-    shutil.copytree(SHIPPED_RULES, folder)
-    inbound = folder / "inbound.yaml"
-    inbound.write_text(inbound.read_text().replace("actions: [import_order, mark_paid]\n",
-                                                   "actions: [import_order, mark_payd]\n", 1))
-    stores.write_config(us="rules: [rules/us]")
+    own_rules(stores, "us", "import_order, mark_payd")
     r = stores.run("apply")
-    assert r.returncode == 1
-    assert "store us:" in r.stderr and "inbound.yaml:23:" in r.stderr, r.stderr
-    assert "1 of 3 store(s) failed: us" in r.stdout
-    assert set(stores.ledger("eu")) == set(ids["eu"]) and set(stores.ledger("au")) == set(ids["au"])
-    assert stores.ledger("us") == {}
+    only_us_failed(stores, ids, r, "")
+    assert "inbound.yaml:23:" in r.stderr, r.stderr
     assert not stores.sandboxes["us"].api_calls()  # its rules are checked before its store is read
 
 
@@ -171,12 +176,7 @@ def test_a_store_with_rules_of_its_own_syncs_by_them(stores: Stores) -> None:
     """eu's own rules import 11 Awaiting Fulfillment without marking it paid; the other stores
     keep the top-level (shipped) rules."""
     ids = _fill(stores)
-    folder = stores.folder / "rules" / "eu"
-    shutil.copytree(SHIPPED_RULES, folder)
-    inbound = folder / "inbound.yaml"
-    inbound.write_text(inbound.read_text().replace("actions: [import_order, mark_paid]\n",
-                                                   "actions: [import_order]\n", 1))
-    stores.write_config(eu="rules: [rules/eu]")
+    own_rules(stores, "eu", "import_order")
     r = stores.run("apply")
     assert r.returncode == 0, r.stderr
     first = ids["eu"][0]  # 11 Awaiting Fulfillment in eu, 9 in us, 7 in au
