@@ -138,8 +138,7 @@ def _totals(order: Mapping[str, Any]) -> Json:
     return totals
 
 
-def _customer(order: Mapping[str, Any]) -> Json:
-    billing = json_object(order.get("billing_address"), "billing_address")
+def _customer(order: Mapping[str, Any], billing: Mapping[str, Any]) -> Json:
     return {
         "id": integer(order.get("customer_id"), "customer_id", default=0),  # 0 = guest
         "email": str(billing.get("email") or ""),
@@ -165,6 +164,7 @@ def _build(order: Mapping[str, Any], products: list[Json], addresses: list[Json]
     warnings: list[str] = []
     shipping = _shipping(addresses, warnings)
     items = sorted((line_item(p) for p in products), key=lambda li: li["id"])
+    billing = json_object(order.get("billing_address"), "billing_address")
     return {
         "id": integer(order.get("id"), "id"),
         "status_id": status_id,
@@ -173,9 +173,8 @@ def _build(order: Mapping[str, Any], products: list[Json], addresses: list[Json]
         "date_modified": iso(order.get("date_modified"), "date_modified", required=True),
         "date_shipped": iso(order.get("date_shipped"), "date_shipped"),
         "payment_status": str(order.get("payment_status") or ""),
-        "customer": _customer(order),
-        "billing_address": address(json_object(order.get("billing_address"),
-                                               "billing_address")),
+        "customer": _customer(order, billing),
+        "billing_address": address(billing),
         "shipping_address": shipping,
         "shipping_address_count": integer(order.get("shipping_address_count"),
                                           "shipping_address_count", default=len(addresses)),

@@ -189,9 +189,9 @@ class Advice:
         if self.sets_limits and limits.longest_pace > max_wait:
             return WaitTooLong(quote(self.headers, QUOTA, WINDOW_MS), limits.longest_pace,
                                max_wait, source)
-        if self.pause(limits) > max_wait:
-            return WaitTooLong(quote(self.headers, REQUESTS_LEFT, RESET_MS), self.pause(limits),
-                               max_wait, source)
+        if (pause := self.pause(limits)) > max_wait:
+            return WaitTooLong(quote(self.headers, REQUESTS_LEFT, RESET_MS), pause, max_wait,
+                               source)
         return None
 
 
@@ -201,8 +201,8 @@ def observe(bucket: Bucket, now: float, advice: Advice, ceiling: int | None) -> 
     tokens, paused = min(b.tokens, limits.capacity), b.paused_until
     if advice.left is not None:
         tokens = min(tokens, advice.left)
-    if advice.pause(limits):
-        paused = max(paused, b.stamp + advice.pause(limits))
+    if pause := advice.pause(limits):
+        paused = max(paused, b.stamp + pause)
     return Bucket(limits, tokens, b.stamp, paused)
 
 
