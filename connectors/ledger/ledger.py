@@ -234,8 +234,9 @@ class Ledger:
 
     @contextmanager
     def _transaction(self) -> Iterator[Database]:
-        """One short write transaction. It takes the write lock up front (engine/storage/db.py), so a
-        second process waits for it instead of failing to upgrade a read lock, and history
+        """One short write transaction. It takes the write lock up front (engine/storage/sqlite.py,
+        postgres.py), so a second process waits for it instead of failing to upgrade a read
+        lock, and history
         entries become visible in the order of their sequence numbers."""
         with self._reading() as db, db.transaction():
             yield db

@@ -70,17 +70,8 @@ def explain(ctx: click.Context, order_id: int, state_path: str | None, store_nam
     config = load_store(ctx, state_path, store_name)
     if not session.state_exists(config.state):
         raise RulesyncError(f"no state at {config.state}: run `rulesync apply` first")
-    state = session.open_state(config.state, config.store_name)
-    try:
-        oms = session.open_oms(config, config.state)
-    except BaseException:
-        state.close()
-        raise
-    try:
+    with session.opened(config, config.state) as (state, oms):
         decisions, history = state.decisions(order_id), oms.history(order_id)
-    finally:
-        state.close()
-        oms.close()
     if not decisions and not history:
         raise RulesyncError(f"order {order_id}: no decision recorded and not in the ledger "
                             f"({session.shown(config.state)})")

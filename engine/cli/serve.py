@@ -96,9 +96,9 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
     stop = threading.Event()
     workers: list[threading.Thread] = [
         Worker(store, poll_seconds, stop, partial(app.state_failed, store.store_name))
-        for store in config.each_store()]
+        for store in config.each_store()] if relay is None else [relay]
     if relay is not None:
-        relay.stop, workers = stop, [relay]
+        relay.stop = stop
     for address, bound in addresses(server):
         address = f"[{address}]" if ":" in address else address
         click.echo(f"rulesync serve: listening on http://{address}:{bound}{hook_path} "

@@ -54,7 +54,7 @@ def new_location(database: Database, folder: Path, name: str, cleanup: ExitStack
         return made
     if database == SQLITE:
         return folder / f"{name}.sqlite"
-    if not database.startswith(("postgresql://", "postgres://")):
+    if not db.is_url(database):
         raise ValueError(f"a conformance state is 'sqlite', a postgresql:// server URL or a "
                          f"function (folder, name) -> location making a new state of another "
                          f"backend, not {database!r}")

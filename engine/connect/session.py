@@ -65,13 +65,13 @@ def open_sync(config: Config, *, plan: bool = False, copy: Path | str | None = N
     check_plugins(config)  # an unknown name is refused before anything is opened or created
     if not plan:
         store = open_store(config)  # store settings first: a bad one creates no state file
-        with _opened(config, config.state) as (state, oms):
+        with opened(config, config.state) as (state, oms):
             yield Sync(rulesets, settings, oms, state, store)
         return
     copying = nullcontext(copy) if copy else plan_copy(config.state)
     store = open_store(config, read_only=True)
     with copying as made, \
-            _opened(config, made, config.state, read_only=True) as (state, oms):
+            opened(config, made, config.state, read_only=True) as (state, oms):
         yield Sync(rulesets, settings, oms, state, store, crash_at=0)
 
 
@@ -154,7 +154,7 @@ def _state_plugin(location: Path | str) -> Plugin:
 
 
 @contextmanager
-def _opened(config: Config, path: Path | str, shown_as: Path | str | None = None, *,
+def opened(config: Config, path: Path | str, shown_as: Path | str | None = None, *,
             read_only: bool = False) -> Iterator[tuple[SyncState, Oms]]:
     """The sync state and the OMS; errors name `shown_as` (the user's state) when `path` is
     plan's copy of it."""

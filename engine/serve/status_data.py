@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.connect.ports import RetryKey, SyncState
+from engine.sync.summary import iso
 
 PAGE_SIZE = 50
 RECENT = 20
@@ -67,7 +68,7 @@ def retry_page(state: SyncState, *, after: Key | None = None, before: Key | None
     if found:
         page.newer = cursor(_key(found[0])) if more_before else None
         page.older = cursor(_key(found[-1])) if more_after else None
-    page.rows = [{**row, "next_attempt": _iso(float(row["next_attempt_at"])),
+    page.rows = [{**row, "next_attempt": iso(float(row["next_attempt_at"])),
                   "due": float(row["next_attempt_at"]) <= now} for row in found]
     return page
 
@@ -81,10 +82,6 @@ def recent_decisions(state: SyncState, limit: int = RECENT) -> list[dict[str, An
     """The newest decisions, with the ids of the rules that matched and their event's type."""
     return state.recent_decisions(limit)
 
-
-def _iso(epoch: float) -> str:
-    """A next attempt as `rulesync failures list` prints it."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def when(stamp: str | None) -> str:

@@ -8,11 +8,11 @@ n-th failure is FIRST_WAIT * 2**(n-1) seconds, at most MAX_WAIT: 30 s, 1 min, 2 
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from engine.connect.ports import RetryKey
 from engine.storage.state import SqlState
+from engine.sync.summary import iso
 
 FIRST_WAIT = 30.0
 MAX_WAIT = 3600.0
@@ -25,10 +25,6 @@ _PAGE_COLUMNS = ("order_id, direction, reason, attempts, first_failed_at, last_f
 def wait_after(attempts: int) -> float:
     """Seconds between the attempts-th failure and the next attempt."""
     return min(MAX_WAIT, FIRST_WAIT * 2.0 ** min(max(attempts, 1) - 1, 32))
-
-
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 class RetrySet:
@@ -103,14 +99,10 @@ class RetrySet:
 
         Two queries, each along an index (the primary key's order ids, the next attempts up to
         now), rather than one scan of the table: /healthz and the status page ask every time."""
-        db = self.state.db
-        waiting = db.one("SELECT count(*) FROM (SELECT DISTINCT order_id FROM sync_retries "
-                         "WHERE store = ?) AS o", (self.store,))
-        due = db.one("SELECT count(DISTINCT order_id) FROM sync_retries "
-                     "WHERE store = ? AND next_attempt_at <= ?", (self.store, now))
-        if waiting is None or due is None:
-            return {"waiting": 0, "due": 0}
-        return {"waiting": int(waiting[0]), "due": int(due[0])}
+        return {"waiting": self._count("SELECT count(*) FROM (SELECT DISTINCT order_id FROM "
+                                       "sync_retries WHERE store = ?) AS o", (self.store,)),
+                "due": self._count("SELECT count(DISTINCT order_id) FROM sync_retries "
+                                   "WHERE store = ? AND next_attempt_at <= ?", (self.store, now))}
 
     # -- the status page's pages (engine/serve/status_data.py): keyset paging along the index --
 

@@ -86,8 +86,9 @@ class SqlState(RecentRows):
     def exclusive(self) -> Iterator[None]:
         """One sync at a time per state, across processes (`apply` from cron beside `serve`)
         and, on PostgreSQL, across machines: a file lock beside a SQLite file, an advisory lock
-        on PostgreSQL (engine/storage/db.py). Either ends with the process that holds it, even one
-        killed by SIGKILL, so a crash never leaves it held."""
+        on PostgreSQL (`exclusive` in engine/storage/sqlite.py, postgres.py). Either ends with
+        the process that holds it, even one killed by SIGKILL, so a crash never leaves it
+        held."""
         def waiting() -> None:
             of = f" of store {self.store}" if self.store != DEFAULT_STORE else ""
             log.warning("waiting for another rulesync sync%s on %s to finish", of, self.where)

@@ -10,7 +10,6 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from engine.connect.ports import Oms, RetrySet, Store, SyncState
@@ -20,7 +19,7 @@ from engine.language.effects import ActionCall, Outcome
 from engine.language.interpreter import evaluate, event_id
 from engine.language.model import Decision, RuleSet
 from engine.sync.progress import PENDING, SILENT, Phase, Progress
-from engine.sync.summary import HELD, PUSH, Summary, action_view, counter, decision_row, utc_now
+from engine.sync.summary import HELD, PUSH, Summary, action_view, counter, decision_row, iso, utc_now
 
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"  # test-only: SIGKILL this process at the Nth crash point
 T = TypeVar("T")
@@ -165,7 +164,7 @@ class Decisions:
         summary.fail(order_id, direction, reason)
         again = (order_id, direction) in summary.recorded
         now = self.clock()  # one reading: the failure's time and its next attempt agree
-        at = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+        at = iso(now)
         self.retries.failed(order_id, direction, reason, at, now, again=again)
         summary.recorded.add((order_id, direction))
         if self._waiting is not None:

@@ -22,6 +22,11 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def iso(epoch: float) -> str:
+    """Seconds since the epoch as the UTC time the state and the reports show."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
 @dataclass
 class Summary:
     counts: Counter[str] = field(default_factory=Counter)
