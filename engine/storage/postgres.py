@@ -76,6 +76,11 @@ class Postgres(Database):
         self._lazy = not durable and "synchronous_commit" not in url
         if self._lazy:
             self._run("SET synchronous_commit = off", ())
+        # psycopg prepares a statement run five times; the server then keeps one generic plan
+        # for it, chosen on the tables as they were: a new state's empty outbox made that a
+        # sequential scan, kept as the outbox grew (10,000 orders: 2.3 ms a lookup, 0.2 ms once
+        # planned on the table as it is). So every execution is planned on the tables as they are.
+        self._run("SET plan_cache_mode = force_custom_plan", ())
 
     def _run(self, sql: str, params: Params) -> Any:
         try:

@@ -54,6 +54,9 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (  # version 4: a store's newest decisions along an index, not by sorting all of its own
         """CREATE INDEX sync_decisions_recent ON sync_decisions (store, id)""",
     ),
+    (  # version 5: the outbox's next sequence number along an index, not by reading it all
+        """CREATE INDEX sync_outbox_seq ON sync_outbox (seq)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 PREPARE = ("CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",)
