@@ -163,9 +163,7 @@ class ChangeFeed:
         self.client = client
         self.overlap = overlap
         self.concurrency = concurrency  # shipment reads in flight at once (fetch.py)
-        known = known_items_shipped or {}
-        self._known: Callable[[int], int | None] = (
-            known.get if isinstance(known, Mapping) else known)
+        self.known: KnownShipped = known_items_shipped or {}
         self._labels = dict(labels) if labels is not None else None
 
     def changes(self, cursor: Cursor | None = None) -> ChangeBatch:
@@ -209,18 +207,30 @@ class ChangeFeed:
             last_id = max(int(raw["id"]) for raw in page)
 
     def change(self, raw: Mapping[str, Any]) -> OrderChange:
-        return self._finish(*self._start(raw), self.client.list_shipments)
+        known = self._known_of([int(raw["id"])])
+        return self._finish(*self._start(raw, known), self.client.list_shipments)
 
     def changes_of(self, raws: list[dict[str, Any]], fetcher: Fetcher
                    ) -> Iterator[OrderChange]:
         """The changes of these orders, in their order; the shipments of all those that need
         them are read at once (up to `concurrency` at a time) before the first is given."""
-        started = [self._start(raw) for raw in raws]
+        known = self._known_of([int(raw["id"]) for raw in raws])
+        started = [self._start(raw, known) for raw in raws]
         read = fetcher.shipments([change.order_id for change, needed in started if needed])
         for change, needed in started:
             yield self._finish(change, needed, read)
 
-    def _start(self, raw: Mapping[str, Any]) -> tuple[OrderChange, bool]:
+    def _known_of(self, order_ids: list[int]) -> Mapping[int, int | None]:
+        """What the caller last saw of these orders: a page's in one question where it can
+        answer so (`many`), else one order at a time."""
+        known = self.known
+        if isinstance(known, Mapping):
+            return known
+        many = getattr(known, "many", None)
+        return many(order_ids) if many is not None else {i: known(i) for i in order_ids}
+
+    def _start(self, raw: Mapping[str, Any], known_shipped: Mapping[int, int | None]
+               ) -> tuple[OrderChange, bool]:
         """The change without its shipments, and whether they must be read (only when the
         shipped quantity differs from the one last seen)."""
         order_id = int(raw["id"])
@@ -228,7 +238,7 @@ class ChangeFeed:
         if isinstance(order, NormalizeError):
             return OrderChange(order_id, None, None, order), False
         shipped = order["items_shipped"]
-        known = self._known(order_id)
+        known = known_shipped.get(order_id)
         return OrderChange(order_id, order), not ((known is None and shipped == 0)
                                                   or known == shipped)
 

@@ -20,7 +20,7 @@ from connectors.bigcommerce.policy import RetryPolicy
 from connectors.bigcommerce.quota import SINGLE, work
 from connectors.bigcommerce.quota_setup import DEFAULT_CONCURRENCY, bucket_for
 from engine.config import Config
-from engine.connect.ports import Oms, Plugin, Store, SyncState
+from engine.connect.ports import KnownShipped, Oms, Plugin, Store, SyncState
 from engine.language.effects import ActionCall, Outcome
 
 Known = Callable[[int], "int | None"]
@@ -43,13 +43,12 @@ class Changes:
 class BigCommerceStore:
     def __init__(self, client: BigCommerceClient) -> None:
         self.client = client
-        self._known: Known = lambda order_id: None
-        # One change feed for the store's life, so its status labels are read once.
-        self._feed = ChangeFeed(client, known_items_shipped=lambda oid: self._known(oid),
-                                concurrency=client.concurrency)
+        # One change feed for the store's life, so its status labels are read once; each call
+        # tells it what the caller knows.
+        self._feed = ChangeFeed(client, concurrency=client.concurrency)
 
-    def changes(self, cursor: str, known_items_shipped: Known) -> Changes:
-        self._known = known_items_shipped
+    def changes(self, cursor: str, known_items_shipped: KnownShipped) -> Changes:
+        self._feed.known = known_items_shipped
         return Changes(self._feed.changes(_cursor(cursor)))
 
     def count_changes(self, cursor: str) -> int:
@@ -58,7 +57,7 @@ class BigCommerceStore:
     # Work on one order goes before the change feed's bulk in the store's quota, unless the
     # caller (a task layer) said otherwise (connectors/bigcommerce/quota.py).
     def order_change(self, order_id: int, known_items_shipped: Known) -> OrderChange:
-        self._known = known_items_shipped
+        self._feed.known = known_items_shipped
         with work(SINGLE, unless_said=True):
             return self._feed.change(self.client.get_order(order_id))
 
@@ -81,7 +80,7 @@ class BigCommerceStore:
 
     def feed_slice(self, cursor: str, lower: int, upper: int, first: int, last: int,
                    known_items_shipped: Known) -> Iterator[OrderChange]:
-        self._known = known_items_shipped
+        self._feed.known = known_items_shipped
         return slices.changes(self._feed, _cursor(cursor), lower, upper, first, last)
 
     # -- the webhooks that feed `rulesync serve` (connectors/bigcommerce/hooks.py) -----------

@@ -28,6 +28,7 @@ from engine.distributed.locks import Locks
 from engine.distributed.runs import Runs
 from engine.errors import RulesyncError
 from engine.storage.state import SqlState
+from engine.sync.events import ledger_event
 from engine.sync.run import Sync
 from engine.sync.summary import Summary
 
@@ -83,9 +84,11 @@ class LockedSync(Sync):
         with self.locks.named("outbound"):
             return super().outbound(summary)
 
-    def ledger_change(self, entry: HistoryEntry, summary: Summary) -> None:
+    def ledger_change(self, entry: HistoryEntry, summary: Summary) -> bool:
+        if ledger_event(entry) is None:  # nothing to decide: no need of the order's lock
+            return False
         with self._order(entry.order_id):
-            super().ledger_change(entry, summary)
+            return super().ledger_change(entry, summary)
 
 
 @dataclass

@@ -115,6 +115,16 @@ class SqlState(RecentRows):
                              (self.store, order_id))
         return rows[0] if rows else None
 
+    def store_orders(self, order_ids: list[int]) -> dict[int, dict[str, Any] | None]:
+        """`store_order` of each of these orders, in one read."""
+        found: dict[int, dict[str, Any] | None] = dict.fromkeys(order_ids)
+        if order_ids:
+            for row in self.db.dicts(
+                    "SELECT * FROM sync_store_orders WHERE store = ? AND order_id IN "
+                    f"({', '.join('?' * len(order_ids))})", (self.store, *order_ids)):
+                found[int(row["order_id"])] = row
+        return found
+
     def remember_store_order(self, order_id: int, **fields: Any) -> None:
         """What rulesync last saw (or itself wrote) of a store order; read back, it is no change."""
         cols = ", ".join(fields)
@@ -133,8 +143,10 @@ class SqlState(RecentRows):
             "SELECT order_id, items_shipped FROM sync_store_orders WHERE store = ? AND "
             "order_id BETWEEN ? AND ?", (self.store, first, last))}
 
-    def record_decision(self, row: dict[str, Any], actions: list[dict[str, Any]]) -> None:
-        """The decision and its actions, written together before any action runs.
+    def record_decision(self, row: dict[str, Any], actions: list[dict[str, Any]]
+                        ) -> list[dict[str, Any]]:
+        """The decision and its actions, written together before any action runs; returns the
+        actions' outbox rows as they now are, in the same order.
 
         A decision that ended in an error is replaced when its event is decided again, and a
         failed action decided again is pending again with the event as read now: that is how a
@@ -147,20 +159,25 @@ class SqlState(RecentRows):
                     "WHERE sync_decisions.outcome LIKE 'error%'")
         if not actions:  # most decisions: one statement, its own transaction
             self.db.write(decision, list(row.values()))
-            return
+            return []
+        written = []
         with self.transaction() as c:
             c.execute(decision, list(row.values()))
-            last = c.one("SELECT coalesce(max(seq), 0) FROM sync_outbox")
-            seq = int(last[0]) if last else 0
-            for i, a in enumerate(actions, 1):
-                c.execute("INSERT INTO sync_outbox (store, key, seq, order_id, direction, action, "
-                          "params, rule_id, event, created_at, updated_at) VALUES "
-                          "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, key) DO UPDATE SET "
-                          "status = 'pending', params = excluded.params, "
-                          "event = excluded.event, updated_at = excluded.updated_at "
-                          "WHERE sync_outbox.status = 'failed'",
-                          (self.store, a["key"], seq + i, a["order_id"], a["direction"], a["action"],
-                           json.dumps(a["params"]), a["rule_id"], a["event"], a["at"], a["at"]))
+            for a in actions:
+                # A new action is numbered after every other; its row comes back as written (an
+                # action decided before, and not failed, is unchanged and read as it is).
+                new = c.dicts("INSERT INTO sync_outbox (store, key, seq, order_id, direction, "
+                              "action, params, rule_id, event, created_at, updated_at) VALUES "
+                              "(?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM sync_outbox), "
+                              "?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, key) DO UPDATE SET "
+                              "status = 'pending', params = excluded.params, "
+                              "event = excluded.event, updated_at = excluded.updated_at "
+                              "WHERE sync_outbox.status = 'failed' RETURNING *",
+                              (self.store, a["key"], a["order_id"], a["direction"], a["action"],
+                               json.dumps(a["params"]), a["rule_id"], a["event"], a["at"],
+                               a["at"]))
+                written.append(new[0] if new else self.action(a["key"]) or {})
+        return written
 
     def failed_actions(self, order_id: int, direction: str) -> list[dict[str, Any]]:
         return self.db.dicts("SELECT * FROM sync_outbox WHERE store = ? AND order_id = ? AND "

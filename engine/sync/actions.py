@@ -25,6 +25,23 @@ CRASH_ENV = "RULESYNC_TEST_CRASH_AT"  # test-only: SIGKILL this process at the N
 T = TypeVar("T")
 
 
+class SeenRows:
+    """The change feed's question, what the sync last saw of its page's orders, answered with
+    one read of their rows; the rows are kept for store_change (each read once, not twice).
+    Only while `run` holds the store's exclusive lock: nobody changes a row in between."""
+
+    def __init__(self, state: SyncState) -> None:
+        self.state, self.rows = state, dict[int, Any]()
+
+    def __call__(self, order_id: int) -> int | None:
+        return self.many([order_id])[order_id]
+
+    def many(self, order_ids: list[int]) -> dict[int, int | None]:
+        self.rows.update(self.state.store_orders(order_ids))
+        return {i: None if self.rows[i] is None else int(self.rows[i]["items_shipped"])
+                for i in order_ids}
+
+
 @dataclass
 class Decisions:
     rulesets: Mapping[str, RuleSet]
@@ -41,8 +58,15 @@ class Decisions:
     # went through costs no look in the retry set when it never failed (sync/run.py `run`).
     _waiting: set[tuple[int, str]] | None = field(default=None, init=False, repr=False,
                                                   compare=False)
-    # Rows read for the change feed's page, for store_change (sync/run.py `inbound` only).
-    _seen: dict[int, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Rows read for the change feed's pages, for store_change (sync/run.py `inbound` only).
+    _seen: SeenRows | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _last_seen(self, order_id: int) -> dict[str, Any] | None:
+        """What the sync last saw of a store order: the row read for the change feed's page,
+        when there is one, else read now."""
+        if self._seen is not None and order_id in self._seen.rows:
+            return self._seen.rows.pop(order_id)
+        return self.state.store_order(order_id)
 
     def _crash_point(self) -> None:
         self._points += 1
@@ -84,12 +108,12 @@ class Decisions:
                  "action": a.name, "params": dict(a.params), "rule_id": a.rule_id,
                  "event": json.dumps(event, default=str), "at": self.now()}
                 for a in decision.actions]
-        self.state.record_decision(decision_row(ruleset, event, decision, self.now(), outcome),
-                                   rows)
+        written = self.state.record_decision(
+            decision_row(ruleset, event, decision, self.now(), outcome), rows)
         self._crash_point()
-        for i, row in enumerate(rows):
+        for i, (row, outbox) in enumerate(zip(rows, written)):
             failures = len(summary.failures)
-            self._execute(self.state.action(row["key"]) or {}, summary)
+            self._execute(outbox, summary)
             if len(summary.failures) > failures:
                 # The rest builds on it (mark_paid after import_order): not run, so the order's
                 # reason in the retry set stays the first failure; a retry runs them in order.

@@ -14,6 +14,7 @@ from typing import Any
 from engine.connect.ports import HistoryEntry, OrderChange
 from engine.errors import BadRecord, ConfigError, StoreError
 from engine.language.catalog import INBOUND, NOT_IMPORTED_STATE, OUTBOUND
+from engine.sync.actions import SeenRows
 from engine.sync.events import ledger_event, present_events, store_events
 from engine.sync.progress import HELD_ORDERS, LEDGER_CHANGES, STORE_ORDERS, Progress
 from engine.sync.retrying import Retrying, raise_if_unauthorized
@@ -62,23 +63,17 @@ class Sync(Retrying):
     def inbound(self, summary: Summary) -> None:
         raw = self.state.get_meta("inbound_cursor")
         self.progress.phase(STORE_ORDERS, count=lambda: self.store.count_changes(raw))
-        self._seen.clear()
+        # (Distributed mode never comes here: its tasks read the rows under the orders'
+        # locks, engine/distributed/syncing.py.)
+        self._seen = SeenRows(self.state)
         try:
-            batch = self.store.changes(raw, self._known_items_shipped)
+            batch = self.store.changes(raw, self._seen)
             for n, change in enumerate(batch, 1):
                 self.store_change(change, summary)
                 self.progress.step(n)
         finally:
-            self._seen.clear()  # kept for this run's inbound only: never for a later refresh
+            self._seen = None  # kept for this run's inbound only: never for a later refresh
         self.state.set_meta("inbound_cursor", batch.cursor)
-
-    def _known_items_shipped(self, order_id: int) -> int | None:
-        """The change feed's question about an order of its page, with the row kept for
-        store_change: `run` holds the store's exclusive lock, so nobody changes the row in
-        between, and the row is read once, not twice. (Distributed mode never comes here: its
-        tasks read the row under the order's lock, engine/distributed/syncing.py.)"""
-        row = self._seen[order_id] = self.state.store_order(order_id)
-        return None if row is None else int(row["items_shipped"])
 
     def store_change(self, change: OrderChange, summary: Summary, *,
                      shipments_changed: bool = False) -> None:
@@ -88,7 +83,7 @@ class Sync(Retrying):
         remembered as seen: a retry derives the same events again (same ids) and re-runs what
         failed. An order that went through leaves the retry set."""
         oid, mark = change.order_id, len(summary.failures)
-        last_seen = self._seen.pop(oid) if oid in self._seen else self.state.store_order(oid)
+        last_seen = self._last_seen(oid)
         if self._superseded(change, last_seen):
             return
         summary.read.add(oid)
@@ -139,7 +134,7 @@ class Sync(Retrying):
 
     def outbound(self, summary: Summary) -> int:
         """Handle the ledger's changes since the last run; returns how many were read."""
-        seq = start = int(self.state.get_meta("outbound_seq", "0"))
+        seq = kept = start = int(self.state.get_meta("outbound_seq", "0"))
         handled = 0
         while entries := self.ledger.changes_since(seq, LEDGER_BATCH):
             # The total is known once the rest fits in one batch.
@@ -147,19 +142,29 @@ class Sync(Retrying):
             if not handled:
                 self.progress.phase(LEDGER_CHANGES, total)
             for entry in entries:
-                self.ledger_change(entry, summary)
                 seq = entry.seq
-                self.state.set_meta("outbound_seq", str(seq))
+                # A decided change is never decided again: decided a second time, on the
+                # order's state then, its rules might attach other actions. A change with no
+                # event (most: rulesync's own) is only read again, so it is kept once a batch.
+                if self.ledger_change(entry, summary):
+                    self.state.set_meta("outbound_seq", str(seq))
+                    kept = seq
                 handled += 1
                 self.progress.step(handled, total)
+            if seq != kept:
+                self.state.set_meta("outbound_seq", str(seq))
+                kept = seq
         return seq - start
 
-    def ledger_change(self, entry: HistoryEntry, summary: Summary) -> None:
-        """One change of the ledger's history, decided on the order's ledger state now."""
+    def ledger_change(self, entry: HistoryEntry, summary: Summary) -> bool:
+        """One change of the ledger's history, decided on the order's ledger state now;
+        returns whether it had an event to decide."""
         event = ledger_event(entry)
-        if event is not None:
-            self._decide(self.rulesets[OUTBOUND], event, self.ledger.state_of(entry.order_id),
-                         summary)
+        if event is None:
+            return False
+        self._decide(self.rulesets[OUTBOUND], event, self.ledger.state_of(entry.order_id),
+                     summary)
+        return True
 
     def push_present(self, summary: Summary) -> None:
         """`apply --push-current`: each order with ledger changes held while push was off gets

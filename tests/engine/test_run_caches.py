@@ -103,4 +103,27 @@ def test_rows_read_for_a_failed_listing_are_not_kept_for_later_reads(
     store.fail_listing = True
     with pytest.raises(StoreError):
         sync.run()
-    assert sync._seen == {} and sync._waiting is None
+    assert sync._seen is None and sync._waiting is None
+
+
+def test_a_pages_last_seen_rows_are_one_read_and_each_is_used_once(
+        world: tuple[Sandbox, Sync, Flaky, list[float]]) -> None:
+    """The feed asks what the sync last saw of a page's orders in one question; store_change
+    then uses those rows instead of reading each again: one read of the state per page."""
+    sb, sync, _, _ = world
+    made = [int(sb.store.create_order({"status_id": 11, "billing_address": BILL,
+                                       "products": [LINE]})["id"]) for _ in range(3)]
+    sync.run()
+    time.sleep(1.1)  # the store's date_modified moves on
+    for oid in made[:2]:
+        sb.store.set_status(oid, 12)
+    reads: list[list[int]] = []
+    state = sync.state
+    one, many = state.store_order, state.store_orders
+    state.store_order = lambda oid: reads.append([oid]) or one(oid)  # type: ignore[method-assign]
+    state.store_orders = lambda ids: reads.append(list(ids)) or many(ids)  # type: ignore[method-assign]
+    summary = sync.run()
+    assert set(made[:2]) <= summary.read  # (and the third, if listed again within the overlap)
+    assert reads == [sorted(summary.read)]
+    state.store_order, state.store_orders = one, many  # type: ignore[method-assign]
+    assert [state.store_order(oid)["status_id"] for oid in made] == [12, 12, 11]  # type: ignore[index]
