@@ -159,12 +159,13 @@ def link_store_id(db: Database, store: str, order_id: int, source_id: str,
                "AND source_id = ?", (store_id, store, order_id, source_id))
 
 
-def add_history(db: Database, store: str, entry: HistoryEntry) -> int:
-    """Append to the history (the outbound change feed); returns the new sequence number."""
-    return db.insert("INSERT INTO ledger_history (store, order_id, kind, origin, note, at, "
-                     "details) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (store, entry.order_id, entry.kind, entry.origin, entry.note, entry.at,
-                      json.dumps(entry.details, sort_keys=True)), "seq")
+def add_history(db: Database, store: str, entry: HistoryEntry) -> None:
+    """Append to the history (the outbound change feed), with the transaction's next statement
+    or its COMMIT (nothing waits for the new sequence number)."""
+    db.defer("INSERT INTO ledger_history (store, order_id, kind, origin, note, at, details) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?)",
+             (store, entry.order_id, entry.kind, entry.origin, entry.note, entry.at,
+              json.dumps(entry.details, sort_keys=True)))
 
 
 def history(db: Database, where: str, params: tuple[Any, ...]) -> list[HistoryEntry]:

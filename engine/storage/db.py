@@ -137,6 +137,22 @@ class Database:
         with self.transaction():
             return self.execute(sql, params)
 
+    def defer(self, sql: str, params: Params = ()) -> None:
+        """A write whose result nobody waits for. On PostgreSQL it is sent with the
+        connection's next statement, in the same round trip, and done before it: in a
+        transaction, as part of it (at the latest with its COMMIT); outside one, in a
+        transaction of its own committed before that statement runs, so a crash before then
+        loses it, and only a write the next run makes again may be deferred there (what the
+        sync last saw of a store order, a decision without actions). On SQLite, where a
+        statement costs no round trip, it is written now."""
+        if self.in_transaction():
+            self.execute(sql, params)
+        else:
+            self.write(sql, params)
+
+    def in_transaction(self) -> bool:
+        raise NotImplementedError
+
     def write_returning(self, sql: str, params: Params = (), durable: bool = False
                         ) -> list[tuple[Any, ...]]:
         """One statement as a write transaction of its own; returns the rows of its RETURNING

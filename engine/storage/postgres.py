@@ -53,7 +53,10 @@ class Postgres(Database):
 
     def __init__(self, url: str, owner: str, durable: bool = True) -> None:
         psycopg = _driver()
-        self._begin_with: list[tuple[str, tuple[Any, ...]]] = []  # sent with the next statement
+        # Sent with the next statement, in its round trip: a transaction's BEGIN and lock, and
+        # deferred writes (`defer`), in that order.
+        self._begin_with: list[tuple[str, tuple[Any, ...]]] = []
+        self._deferred: list[tuple[str, tuple[Any, ...]]] = []
         self.where, self._errors = shown(url), psycopg.OperationalError
         self.errors = (psycopg.Error,)
         timeout = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT_S}
@@ -83,25 +86,35 @@ class Postgres(Database):
         self._run("SET plan_cache_mode = force_custom_plan", ())
 
     def _run(self, sql: str, params: Params) -> Any:
+        own = False
         try:
-            if not self._begin_with:
+            if not self._begin_with and not self._deferred:
                 return self._cursor.execute(placeholders(sql), tuple(params))
-            # The transaction's BEGIN (and its lock) go in one round trip with its first
-            # statement: psycopg's pipeline sends them all, then waits once.
-            begin, self._begin_with = self._begin_with, []
+            # What waits goes in one round trip with this statement: psycopg's pipeline sends
+            # them all, then waits once. Deferred writes go in the transaction begun or under
+            # way, or else in one of their own, committed before this statement runs.
+            ahead = self._begin_with + self._deferred
+            own = not self._begin_with and not self.in_transaction()
+            if own:
+                ahead = [("BEGIN", ()), *ahead, ("COMMIT", ())]
+            self._begin_with, self._deferred = [], []
             with self.conn.pipeline():
-                for statement, args in begin:
+                for statement, args in ahead:
                     self.conn.execute(statement, args)
                 return self._cursor.execute(placeholders(sql), tuple(params))
-        except self._errors as e:  # the server went away, or refused us
-            raise DatabaseError(self.where, first_line(e)) from e
+        except BaseException as e:
+            if own:
+                self._rollback()  # a deferred write failed: the transaction made for it ends
+            if isinstance(e, self._errors):  # the server went away, or refused us
+                raise DatabaseError(self.where, first_line(e)) from e
+            raise
 
     def insert(self, sql: str, params: Params, key: str) -> int:
         row = self._run(f"{sql} RETURNING {key}", params).fetchone()
         return int(row[0])
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        self._flush_begin()
+        self._flush()
         try:
             self.conn.cursor().executemany(placeholders(sql), [tuple(r) for r in rows])
         except self._errors as e:
@@ -109,7 +122,7 @@ class Postgres(Database):
 
     def batches(self, sql: str, size: int) -> Iterator[list[tuple[Any, ...]]]:
         """Through a server-side cursor, so a large table never sits whole in memory."""
-        self._flush_begin()
+        self._flush()
         with self.conn.cursor(name="rulesync_batches") as cursor:
             cursor.execute(placeholders(sql))
             while rows := cursor.fetchmany(size):
@@ -136,6 +149,12 @@ class Postgres(Database):
         """A single statement is atomic by itself: no BEGIN, lock or COMMIT to wait for."""
         return self.execute(sql, params)
 
+    def defer(self, sql: str, params: Params = ()) -> None:
+        self._deferred.append((placeholders(sql), tuple(params)))
+
+    def in_transaction(self) -> bool:
+        return self.conn.info.transaction_status != 0  # 0: idle
+
     def write_returning(self, sql: str, params: Params = (), durable: bool = False
                         ) -> list[tuple[Any, ...]]:
         if durable and self._lazy:  # only a transaction can ask its commit to wait for the disk
@@ -144,25 +163,27 @@ class Postgres(Database):
 
     def _begin(self, write: bool, durable: bool) -> None:
         if not write:
+            self._flush()  # not inside a read-only transaction
             self._begin_with = [("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ())]
             return
         self._begin_with = [("BEGIN", ()), ("SELECT pg_advisory_xact_lock(%s)", (self._write_key,))]
         if durable and self._lazy:
             self._begin_with.append(("SET LOCAL synchronous_commit = on", ()))
 
-    def _flush_begin(self) -> None:
-        if self._begin_with:
+    def _flush(self) -> None:
+        """Send what waits for the next statement (`_run`) now."""
+        if self._begin_with or self._deferred:
             self._run("SELECT 1", ())
 
     def _commit(self) -> None:
-        if self._begin_with:  # nothing was sent: there is nothing to commit
+        if self._begin_with and not self._deferred:  # nothing to send: nothing to commit
             self._begin_with = []
             return
         self._run("COMMIT", ())
 
     def _rollback(self) -> None:
-        self._begin_with = []
-        if self.conn.info.transaction_status != 0 and not self.conn.closed:  # 0: idle
+        self._begin_with, self._deferred = [], []  # a deferred write outside it is lost too
+        if self.in_transaction() and not self.conn.closed:
             try:
                 self.conn.execute("ROLLBACK")
             except self._errors:
@@ -184,4 +205,9 @@ class Postgres(Database):
                 self._run("SELECT pg_advisory_unlock(?)", (key,))
 
     def close(self) -> None:
+        if self._deferred and not self.conn.closed:
+            try:
+                self._flush()
+            except DatabaseError:
+                pass  # the server went away: what was deferred, the next run makes again
         self.conn.close()

@@ -126,6 +126,9 @@ class Sqlite(Database):
             raise
         self._run("COMMIT", ())
 
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
     def _rollback(self) -> None:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")

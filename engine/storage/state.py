@@ -129,7 +129,7 @@ class SqlState(RecentRows):
         """What rulesync last saw (or itself wrote) of a store order; read back, it is no change."""
         cols = ", ".join(fields)
         updates = ", ".join(f"{k} = excluded.{k}" for k in fields)
-        self.db.write(f"INSERT INTO sync_store_orders (store, order_id, {cols}) VALUES "
+        self.db.defer(f"INSERT INTO sync_store_orders (store, order_id, {cols}) VALUES "
                       f"(?, ?{', ?' * len(fields)}) ON CONFLICT (store, order_id) "
                       f"DO UPDATE SET {updates}", (self.store, order_id, *fields.values()))
 
@@ -157,8 +157,8 @@ class SqlState(RecentRows):
                     f"({', '.join('?' * len(row))}) ON CONFLICT (store, direction, event_id) "
                     f"DO UPDATE SET {', '.join(f'{k} = excluded.{k}' for k in row)} "
                     "WHERE sync_decisions.outcome LIKE 'error%'")
-        if not actions:  # most decisions: one statement, its own transaction
-            self.db.write(decision, list(row.values()))
+        if not actions:  # most decisions: made again by a rerun, so written with the next statement
+            self.db.defer(decision, list(row.values()))
             return []
         written = []
         with self.transaction() as c:

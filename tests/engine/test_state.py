@@ -147,3 +147,46 @@ def test_a_lost_server_is_one_clear_line(tmp_path: Path) -> None:
     assert message.startswith("cannot open the state database "
                               "postgresql://rulesync@127.0.0.1:1/nowhere: "), message
     assert "s3cret" not in message and "\n" not in message
+
+
+def test_a_deferred_write_is_done_before_the_next_statement_and_kept_once_it_ran(
+        location: str) -> None:
+    """On PostgreSQL it travels with the next statement (committed before that one runs); on
+    SQLite it is written at once. Either way the next statement, and every other connection
+    after it, sees it, and a close sends what is still waiting."""
+    one, other = connect(location, "sync"), connect(location, "sync")
+    one.write("CREATE TABLE kept (k INTEGER PRIMARY KEY, v TEXT)")
+    one.defer("INSERT INTO kept (k, v) VALUES (?, ?)", (1, "a"))
+    assert one.rows("SELECT k, v FROM kept") == [(1, "a")]
+    assert other.rows("SELECT k, v FROM kept") == [(1, "a")]
+    one.defer("INSERT INTO kept (k, v) VALUES (?, ?)", (2, "b"))
+    one.close()
+    assert other.rows("SELECT k FROM kept ORDER BY k") == [(1,), (2,)]
+    other.close()
+
+
+def test_a_write_deferred_in_a_transaction_is_part_of_it(location: str) -> None:
+    db = connect(location, "sync")
+    db.write("CREATE TABLE kept (k INTEGER PRIMARY KEY)")
+    with pytest.raises(RuntimeError), db.transaction() as t:
+        t.defer("INSERT INTO kept (k) VALUES (?)", (1,))
+        raise RuntimeError("rolled back")
+    with db.transaction() as t:
+        t.execute("INSERT INTO kept (k) VALUES (?)", (2,))
+        t.defer("INSERT INTO kept (k) VALUES (?)", (3,))  # sent with the COMMIT
+    assert db.rows("SELECT k FROM kept ORDER BY k") == [(2,), (3,)]
+    db.close()
+
+
+def test_a_deferred_write_that_fails_is_an_error_and_the_connection_goes_on(
+        location: str) -> None:
+    db = connect(location, "sync")
+    db.write("CREATE TABLE kept (k INTEGER PRIMARY KEY)")
+    db.write("INSERT INTO kept (k) VALUES (1)")
+    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        db.defer("INSERT INTO kept (k) VALUES (?)", (1,))
+        db.one("SELECT 1")  # on PostgreSQL the error comes with the statement it travelled with
+    assert db.rows("SELECT k FROM kept") == [(1,)]
+    db.defer("INSERT INTO kept (k) VALUES (?)", (2,))
+    assert db.rows("SELECT k FROM kept ORDER BY k") == [(1,), (2,)]
+    db.close()
