@@ -215,7 +215,10 @@ class SqlState(RecentRows):
         return int(found[0][0]) if found else 0
 
     def finish_action(self, key: str, status: str, outcome: str, at: str) -> None:
-        self.db.write("UPDATE sync_outbox SET status = ?, outcome = ?, updated_at = ? "
+        """The action's outcome, written with the connection's next statement: a crash before
+        then leaves it pending, to be run again, as a crash just before this call does (its
+        attempt was counted, so a store write is looked for first)."""
+        self.db.defer("UPDATE sync_outbox SET status = ?, outcome = ?, updated_at = ? "
                       "WHERE store = ? AND key = ? AND status = 'pending'",
                       (status, outcome, at, self.store, key))
 
