@@ -121,8 +121,9 @@ def insert_order(db: Database, store: str, order_id: int, details: dict[str, Any
 
 
 def set_flag(db: Database, store: str, order_id: int, flag: str) -> None:
-    # ``flag`` comes from records.FLAGS, never from input.
-    db.execute(f"UPDATE ledger_orders SET {flag} = 1 WHERE store = ? AND order_id = ?",
+    """With the transaction's next statement or its COMMIT. ``flag`` comes from
+    records.FLAGS, never from input."""
+    db.defer(f"UPDATE ledger_orders SET {flag} = 1 WHERE store = ? AND order_id = ?",
                (store, order_id))
 
 
