@@ -143,7 +143,8 @@ class Database:
         transaction, as part of it (at the latest with its COMMIT); outside one, in a
         transaction of its own committed before that statement runs, so a crash before then
         loses it, and only a write the next run makes again may be deferred there (what the
-        sync last saw of a store order, a decision without actions). On SQLite, where a
+        sync last saw of a store order, a decision without actions, an action's outcome:
+        docs/sync.md, "Exactly once"). On SQLite, where a
         statement costs no round trip, it is written now."""
         if self.in_transaction():
             self.execute(sql, params)
