@@ -49,10 +49,7 @@ class Locks:
             self._held_here[(key, shared)] = depth
             if not depth:
                 del self._held_here[(key, shared)]
-                try:
-                    self.db.one(f"SELECT pg_advisory_unlock{kind}(?)", (key,))
-                except DatabaseError:
-                    pass  # the connection is gone, and its locks with it
+                self._release(f"SELECT pg_advisory_unlock{kind}(?)", key)
 
     def order(self, order_id: int) -> AbstractContextManager[bool]:
         return self._held(self._key("order", self.store, str(order_id)))
@@ -75,4 +72,15 @@ class Locks:
             yield taken
         finally:
             if taken:
-                self.db.one("SELECT pg_advisory_unlock(?)", (key,))
+                self._release("SELECT pg_advisory_unlock(?)", key)
+
+    def _release(self, unlock: str, key: int) -> None:
+        """What was written under the lock is committed before it goes (a deferred write that
+        fails is an error), and the lock goes either way."""
+        try:
+            self.db.flush()
+        finally:
+            try:
+                self.db.one(unlock, (key,))
+            except DatabaseError:
+                pass  # the connection is gone, and its locks with it

@@ -154,6 +154,10 @@ class Database:
     def in_transaction(self) -> bool:
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Send the deferred writes now, and raise if one fails: before a lock other processes
+        wait on is released, so that they read what was done under it (nothing on SQLite)."""
+
     def write_returning(self, sql: str, params: Params = (), durable: bool = False
                         ) -> list[tuple[Any, ...]]:
         """One statement as a write transaction of its own; returns the rows of its RETURNING
@@ -171,10 +175,10 @@ class Database:
         self._begin(write, durable)
         try:
             yield self
+            self._commit()  # (a write deferred in the transaction may fail only here)
         except BaseException:
             self._rollback()
             raise
-        self._commit()
 
     def exclusive(self, name: str, on_wait: Callable[[], None]) -> Any:
         """A context manager holding the lock ``name`` across transactions and processes;

@@ -114,7 +114,7 @@ class Postgres(Database):
         return int(row[0])
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        self._flush()
+        self.flush()
         try:
             self.conn.cursor().executemany(placeholders(sql), [tuple(r) for r in rows])
         except self._errors as e:
@@ -122,7 +122,7 @@ class Postgres(Database):
 
     def batches(self, sql: str, size: int) -> Iterator[list[tuple[Any, ...]]]:
         """Through a server-side cursor, so a large table never sits whole in memory."""
-        self._flush()
+        self.flush()
         with self.conn.cursor(name="rulesync_batches") as cursor:
             cursor.execute(placeholders(sql))
             while rows := cursor.fetchmany(size):
@@ -163,15 +163,14 @@ class Postgres(Database):
 
     def _begin(self, write: bool, durable: bool) -> None:
         if not write:
-            self._flush()  # not inside a read-only transaction
+            self.flush()  # not inside a read-only transaction
             self._begin_with = [("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ())]
             return
         self._begin_with = [("BEGIN", ()), ("SELECT pg_advisory_xact_lock(%s)", (self._write_key,))]
         if durable and self._lazy:
             self._begin_with.append(("SET LOCAL synchronous_commit = on", ()))
 
-    def _flush(self) -> None:
-        """Send what waits for the next statement (`_run`) now."""
+    def flush(self) -> None:
         if self._begin_with or self._deferred:
             self._run("SELECT 1", ())
 
@@ -201,13 +200,16 @@ class Postgres(Database):
         try:
             yield
         finally:
-            if not self.conn.closed:
-                self._run("SELECT pg_advisory_unlock(?)", (key,))
+            try:
+                self.flush()  # committed before the next holder reads
+            finally:
+                if not self.conn.closed:
+                    self._run("SELECT pg_advisory_unlock(?)", (key,))
 
     def close(self) -> None:
         if self._deferred and not self.conn.closed:
             try:
-                self._flush()
-            except DatabaseError:
-                pass  # the server went away: what was deferred, the next run makes again
+                self.flush()
+            except Exception:  # noqa: BLE001 - whatever stopped them, the connection is closed
+                pass  # and what a crash may lose, the next run makes again (Database.defer)
         self.conn.close()

@@ -125,13 +125,17 @@ class SqlState(RecentRows):
                 found[int(row["order_id"])] = row
         return found
 
-    def remember_store_order(self, order_id: int, **fields: Any) -> None:
-        """What rulesync last saw (or itself wrote) of a store order; read back, it is no change."""
+    def remember_store_order(self, order_id: int, *, deferred: bool = False, **fields: Any
+                             ) -> None:
+        """What rulesync last saw (or itself wrote) of a store order; read back, it is no change.
+        ``deferred``: with the next statement (Database.defer), for what the sync read, which a
+        rerun reads again; never for what rulesync wrote, which a rerun would read as a change."""
         cols = ", ".join(fields)
         updates = ", ".join(f"{k} = excluded.{k}" for k in fields)
-        self.db.defer(f"INSERT INTO sync_store_orders (store, order_id, {cols}) VALUES "
-                      f"(?, ?{', ?' * len(fields)}) ON CONFLICT (store, order_id) "
-                      f"DO UPDATE SET {updates}", (self.store, order_id, *fields.values()))
+        (self.db.defer if deferred else self.db.write)(
+            f"INSERT INTO sync_store_orders (store, order_id, {cols}) VALUES "
+            f"(?, ?{', ?' * len(fields)}) ON CONFLICT (store, order_id) DO UPDATE SET {updates}",
+            (self.store, order_id, *fields.values()))
 
     def known_items_shipped(self, order_id: int) -> int | None:
         row = self.store_order(order_id)
@@ -160,10 +164,13 @@ class SqlState(RecentRows):
         if not actions:  # most decisions: made again by a rerun, so written with the next statement
             self.db.defer(decision, list(row.values()))
             return []
-        written = []
+        written: list[dict[str, Any]] = []
         with self.transaction() as c:
             c.execute(decision, list(row.values()))
             for a in actions:
+                if any(w.get("key") == a["key"] for w in written):
+                    written.append({})  # the same action twice in a rule: run once
+                    continue
                 # A new action is numbered after every other; its row comes back as written (an
                 # action decided before, and not failed, is unchanged and read as it is).
                 new = c.dicts("INSERT INTO sync_outbox (store, key, seq, order_id, direction, "

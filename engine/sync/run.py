@@ -112,7 +112,7 @@ class Sync(Retrying):
                 break  # the later events build on this one: the retry derives them again
         if not summary.failed_since(mark, oid, INBOUND):
             self.state.remember_store_order(
-                oid, status_id=change.order["status_id"],
+                oid, deferred=True, status_id=change.order["status_id"],
                 items_shipped=change.order["items_shipped"],
                 date_modified=change.order["date_modified"])
             self._succeeded(oid, INBOUND, summary)

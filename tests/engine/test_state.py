@@ -190,3 +190,63 @@ def test_a_deferred_write_that_fails_is_an_error_and_the_connection_goes_on(
     db.defer("INSERT INTO kept (k) VALUES (?)", (2,))
     assert db.rows("SELECT k FROM kept ORDER BY k") == [(1,), (2,)]
     db.close()
+
+
+def test_a_deferred_write_that_fails_at_commit_rolls_the_transaction_back(location: str) -> None:
+    db = connect(location, "sync")
+    db.write("CREATE TABLE kept (k INTEGER PRIMARY KEY)")
+    db.write("INSERT INTO kept (k) VALUES (1)")
+    with pytest.raises(Exception, match="(?i)unique|duplicate"), db.transaction() as t:
+        t.execute("INSERT INTO kept (k) VALUES (?)", (2,))
+        t.defer("INSERT INTO kept (k) VALUES (?)", (1,))  # on PostgreSQL it fails at COMMIT
+    assert not db.in_transaction()
+    assert db.rows("SELECT k FROM kept") == [(1,)]  # nor 2: the transaction was rolled back
+    with db.transaction() as t:
+        t.execute("INSERT INTO kept (k) VALUES (?)", (3,))
+    assert db.rows("SELECT k FROM kept ORDER BY k") == [(1,), (3,)]
+    db.close()
+
+
+def test_what_rulesync_wrote_to_the_store_is_remembered_at_once(location: str) -> None:
+    """A remember after a store write must survive a crash right after it (else the next run
+    reads rulesync's own write as a change); only the sync's own reads may be deferred."""
+    state, other = SqlState(location), SqlState(location)
+    state.remember_store_order(7, status_id=11)
+    assert other.store_order(7)["status_id"] == 11  # type: ignore[index]
+    state.remember_store_order(7, deferred=True, status_id=12)
+    if location.startswith("postgresql"):
+        assert other.store_order(7)["status_id"] == 11  # type: ignore[index]
+    assert state.store_order(7)["status_id"] == 12  # type: ignore[index]
+    assert other.store_order(7)["status_id"] == 12  # type: ignore[index]
+    state.close()
+    other.close()
+
+
+def test_the_same_action_twice_in_one_decision_runs_once(location: str) -> None:
+    state = SqlState(location)
+    row = {"order_id": 1, "direction": "inbound", "event_id": "e1", "event": "{}", "rules": "r",
+           "rules_version": 1, "rules_sha256": "x", "matched": "[]", "actions": "[]",
+           "no_update": "[]", "outcome": "recorded", "at": "t"}
+    action = {"key": "e1:r:mark_paid", "order_id": 1, "direction": "inbound",
+              "action": "mark_paid", "params": {}, "rule_id": "r", "event": "{}", "at": "t"}
+    first, second = state.record_decision(row, [action, dict(action)])
+    assert first["status"] == "pending" and second == {}
+    state.close()
+
+
+def test_an_order_lock_goes_even_when_a_write_deferred_under_it_fails() -> None:
+    """PostgreSQL's order locks (distributed mode): the release first commits what was written
+    under the lock; a deferred write that fails there is an error, and the lock goes anyway."""
+    from engine.distributed.locks import Locks
+
+    with databases.fresh_schema() as url:
+        state, other = SqlState(url), SqlState(url)
+        state.db.write("CREATE TABLE kept (k INTEGER PRIMARY KEY)")
+        state.db.write("INSERT INTO kept (k) VALUES (1)")
+        locks = Locks(state)
+        with pytest.raises(Exception, match="(?i)unique|duplicate"), locks.order(5):
+            state.db.defer("INSERT INTO kept (k) VALUES (?)", (1,))
+        key = locks._key("order", "default", "5")
+        assert other.db.one("SELECT pg_try_advisory_lock(?)", (key,)) == (True,)
+        state.close()
+        other.close()
