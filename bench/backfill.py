@@ -9,7 +9,9 @@ no order in error (the seeded statuses 0-14 import only some orders, by the rule
 
 With ``--state postgresql://...`` the N-order backfill also runs with the ledger and sync state
 in that PostgreSQL database (in a new schema, dropped afterwards), and the two are printed side
-by side; target: PostgreSQL at least half SQLite's orders per second.
+by side; target: PostgreSQL at least half SQLite's orders per second. A shared machine's speed
+drifts within minutes, so they run SQLite, PostgreSQL, PostgreSQL, SQLite, and each one's best
+time is compared: a slow spell then weighs on both, not on whichever ran through it.
 
     python bench/backfill.py [--orders 10000] [--state postgresql://postgres@127.0.0.1/test]
 """
@@ -86,8 +88,10 @@ def main() -> int:
     small, large = backfill(args.orders // 10), backfill(args.orders)
     runs = [small, large]
     if args.state:
-        with fresh_schema(args.state) as url:
-            runs.append(backfill(args.orders, url))
+        for _ in range(2):
+            with fresh_schema(args.state) as url:
+                runs.append(backfill(args.orders, url))
+        runs.append(backfill(args.orders))
     print(f"{'state':>10} {'orders':>8} {'seconds':>8} {'orders/s':>9} {'API calls':>10} "
           f"{'calls/order':>12} {'peak MiB':>9} {'imported':>9}")
     for r in runs:
@@ -103,9 +107,12 @@ def main() -> int:
     print(f"target peak memory <= {MEMORY_RATIO:g}x for 10x the orders: {'met' if flat else 'MISSED'}")
     close = True
     if args.state:
-        ratio = runs[2]["seconds"] / large["seconds"]
+        best = {state: min(r["seconds"] for r in runs[1:] if r["state"] == state)
+                for state in ("SQLite", "PostgreSQL")}
+        ratio = best["PostgreSQL"] / best["SQLite"]
         close = ratio <= POSTGRES_RATIO
-        print(f"PostgreSQL / SQLite time for {args.orders} orders: {ratio:.2f}x")
+        print(f"PostgreSQL / SQLite time for {args.orders} orders, best of two each: "
+              f"{best['PostgreSQL']:.1f} s / {best['SQLite']:.1f} s = {ratio:.2f}x")
         print(f"target PostgreSQL within {POSTGRES_RATIO:g}x of SQLite: "
               f"{'met' if close else 'MISSED'}")
     return 0 if complete and flat and close else 1
