@@ -16,6 +16,11 @@ from engine.storage.state_schema import MIGRATIONS, SCHEMA_VERSION
 from tests.support import databases
 
 BOUND = 120.0  # seconds; only reached when something is wrong
+DECISION = {"order_id": 1, "direction": "inbound", "event_id": "e1", "event": "{}", "rules": "r",
+            "rules_version": 1, "rules_sha256": "x", "matched": "[]", "actions": "[]",
+            "no_update": "[]", "outcome": "recorded", "at": "t"}
+ACTION = {"key": "e1:r:mark_paid", "order_id": 1, "direction": "inbound", "action": "mark_paid",
+          "params": {}, "rule_id": "r", "event": "{}", "at": "t"}
 
 
 def test_a_state_from_a_newer_rulesync_is_refused(location: str) -> None:
@@ -46,11 +51,7 @@ def test_a_version_1_state_is_migrated_and_keeps_its_rows(location: str) -> None
 
 def test_the_outbox_keeps_one_row_per_key_and_finishes_only_pending_rows(location: str) -> None:
     state = SqlState(location)
-    row = {"order_id": 1, "direction": "inbound", "event_id": "e1", "event": "{}", "rules": "r",
-           "rules_version": 1, "rules_sha256": "x", "matched": "[]", "actions": "[]",
-           "no_update": "[]", "outcome": "recorded", "at": "t"}
-    action = {"key": "e1:r:mark_paid", "order_id": 1, "direction": "inbound",
-              "action": "mark_paid", "params": {}, "rule_id": "r", "event": "{}", "at": "t"}
+    row, action = dict(DECISION), dict(ACTION)
     state.record_decision(row, [action])
     state.record_decision(row, [action])  # a rerun re-reading the same change
     assert [a["key"] for a in state.pending_actions()] == ["e1:r:mark_paid"]
@@ -224,11 +225,7 @@ def test_what_rulesync_wrote_to_the_store_is_remembered_at_once(location: str) -
 
 def test_the_same_action_twice_in_one_decision_runs_once(location: str) -> None:
     state = SqlState(location)
-    row = {"order_id": 1, "direction": "inbound", "event_id": "e1", "event": "{}", "rules": "r",
-           "rules_version": 1, "rules_sha256": "x", "matched": "[]", "actions": "[]",
-           "no_update": "[]", "outcome": "recorded", "at": "t"}
-    action = {"key": "e1:r:mark_paid", "order_id": 1, "direction": "inbound",
-              "action": "mark_paid", "params": {}, "rule_id": "r", "event": "{}", "at": "t"}
+    row, action = dict(DECISION), dict(ACTION)
     first, second = state.record_decision(row, [action, dict(action)])
     assert first["status"] == "pending" and second == {}
     state.close()
