@@ -38,6 +38,16 @@ def load_order(db: Database, store: str, order_id: int) -> LedgerOrder | None:
     return found[0] if found else None
 
 
+def load_orders(db: Database, store: str, order_ids: list[int]) -> dict[int, LedgerOrder | None]:
+    """`load_order` of each of these orders, in one statement."""
+    found: dict[int, LedgerOrder | None] = dict.fromkeys(order_ids)
+    if order_ids:
+        for order in _whole_orders(db, f"o.store = ? AND o.order_id IN "
+                                   f"({', '.join('?' * len(order_ids))})", (store, *order_ids)):
+            found[order.order_id] = order
+    return found
+
+
 def list_orders(db: Database, store: str | None, limit: int, offset: int) -> list[LedgerOrder]:
     """Orders by id (and store); `store` None: the orders of every store."""
     where, params = ("", ()) if store is None else ("WHERE store = ? ", (store,))

@@ -82,7 +82,11 @@ class Store(Protocol):
 
 class Oms(Protocol):
     """An order-management system: the orders it holds, their history of changes (the outbound
-    change feed, by sequence number) and the inbound actions."""
+    change feed, by sequence number) and the inbound actions.
+
+    Optional: `get_many(order_ids) -> Mapping[int, LedgerOrder | None]`, `get` of several
+    orders in one read; where it exists, the sync reads a change-feed page's orders with it
+    instead of one at a time (engine/sync/actions.py `SeenRows`)."""
 
     where: str
 
@@ -154,7 +158,9 @@ class SyncState(Protocol):
     def remember_store_order(self, order_id: int, *, deferred: bool = False, **fields: Any
                              ) -> None: ...
     # The decision and its actions' outbox rows, written together; returns those rows as they
-    # now are (a new one pending), in the actions' order.
+    # now are (a new one pending), in the actions' order. A backend may count the first
+    # action's attempt in the same write (as start_attempt would), and then marks its row
+    # `counted: True`; the sync then does not count it again.
     def record_decision(self, row: dict[str, Any], actions: list[dict[str, Any]]
                         ) -> list[dict[str, Any]]: ...
     def pending_actions(self) -> list[dict[str, Any]]: ...

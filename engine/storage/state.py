@@ -155,7 +155,8 @@ class SqlState(RecentRows):
         A decision that ended in an error is replaced when its event is decided again, and a
         failed action decided again is pending again with the event as read now: that is how a
         retry re-runs the work. Its attempt count is kept, so a store shipment is looked for
-        before it is posted again."""
+        before it is posted again. The first action's attempt is counted here when its row
+        comes back pending from this write; the row then says so (`counted`)."""
         row = {**row, "store": self.store}
         decision = (f"INSERT INTO sync_decisions ({', '.join(row)}) VALUES "
                     f"({', '.join('?' * len(row))}) ON CONFLICT (store, direction, event_id) "
@@ -164,26 +165,36 @@ class SqlState(RecentRows):
         if not actions:  # most decisions: made again by a rerun, so written with the next statement
             self.db.defer(decision, list(row.values()))
             return []
-        written: list[dict[str, Any]] = []
-        with self.transaction() as c:
+        # One INSERT for the outbox rows, each new one numbered after every other, the first
+        # one's attempt counted: it runs next, so this counts it before its effect as
+        # start_attempt would, without a round trip of its own (its row says so: `counted`). A
+        # failed action decided again is pending again, its count kept. The rows come back as
+        # written; an action decided before, and not failed, is unchanged, and read as it is.
+        # The same action twice in a rule is run once.
+        unique: dict[str, dict[str, Any]] = {}
+        for a in actions:
+            unique.setdefault(a["key"], a)
+        values = [(self.store, a["key"], n, a["order_id"], a["direction"], a["action"],
+                   json.dumps(a["params"]), a["rule_id"], a["event"], a["at"], a["at"], int(n == 1))
+                  for n, a in enumerate(unique.values(), 1)]
+        one_row = f"(?, ?, (SELECT coalesce(max(seq), 0) FROM sync_outbox) + ?{', ?' * 9})"
+        with self.db.transaction(durable=actions[0]["direction"] == "outbound") as c:
             c.execute(decision, list(row.values()))
-            for a in actions:
-                if any(w.get("key") == a["key"] for w in written):
-                    written.append({})  # the same action twice in a rule: run once
-                    continue
-                # A new action is numbered after every other; its row comes back as written (an
-                # action decided before, and not failed, is unchanged and read as it is).
-                new = c.dicts("INSERT INTO sync_outbox (store, key, seq, order_id, direction, "
-                              "action, params, rule_id, event, created_at, updated_at) VALUES "
-                              "(?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM sync_outbox), "
-                              "?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, key) DO UPDATE SET "
-                              "status = 'pending', params = excluded.params, "
-                              "event = excluded.event, updated_at = excluded.updated_at "
-                              "WHERE sync_outbox.status = 'failed' RETURNING *",
-                              (self.store, a["key"], a["order_id"], a["direction"], a["action"],
-                               json.dumps(a["params"]), a["rule_id"], a["event"], a["at"],
-                               a["at"]))
-                written.append(new[0] if new else self.action(a["key"]) or {})
+            new = {r["key"]: r for r in c.dicts(
+                "INSERT INTO sync_outbox (store, key, seq, order_id, direction, action, params, "
+                f"rule_id, event, created_at, updated_at, attempts) VALUES "
+                f"{', '.join([one_row] * len(values))} ON CONFLICT (store, key) DO UPDATE SET "
+                "status = 'pending', params = excluded.params, event = excluded.event, "
+                "updated_at = excluded.updated_at, "
+                "attempts = sync_outbox.attempts + excluded.attempts "
+                "WHERE sync_outbox.status = 'failed' RETURNING *",
+                [v for value in values for v in value])}
+        if actions[0]["key"] in new:
+            new[actions[0]["key"]]["counted"] = True
+        written = []
+        for a in actions:
+            first = unique.pop(a["key"], None) is not None  # a later listing of it: not run
+            written.append((new.get(a["key"]) or self.action(a["key"]) or {}) if first else {})
         return written
 
     def failed_actions(self, order_id: int, direction: str) -> list[dict[str, Any]]:

@@ -28,16 +28,26 @@ T = TypeVar("T")
 class SeenRows:
     """The change feed's question, what the sync last saw of its page's orders, answered with
     one read of their rows; the rows are kept for store_change (each read once, not twice).
-    Only while `run` holds the store's exclusive lock: nobody changes a row in between."""
+    Only while `run` holds the store's exclusive lock: nobody changes a row in between.
 
-    def __init__(self, state: SyncState) -> None:
-        self.state, self.rows = state, dict[int, Any]()
+    The page's OMS orders are read with them where the OMS can read many at once (`get_many`,
+    engine/connect/ports.py), each used once: an order is synced only by its own events, so
+    the one read for its page is the one it would read when its turn comes, unless a person
+    changed it in the OMS since (then its rules decide on the state of a moment earlier, as
+    they would had that change come a moment later; the OMS checks each action against the
+    order as it is)."""
+
+    def __init__(self, state: SyncState, oms: Oms) -> None:
+        self.state, self.rows, self.orders = state, dict[int, Any](), dict[int, Any]()
+        self._get_many = getattr(oms, "get_many", None)
 
     def __call__(self, order_id: int) -> int | None:
         return self.many([order_id])[order_id]
 
     def many(self, order_ids: list[int]) -> dict[int, int | None]:
         self.rows.update(self.state.store_orders(order_ids))
+        if self._get_many is not None:
+            self.orders.update(self._get_many(order_ids))
         return {i: None if self.rows[i] is None else int(self.rows[i]["items_shipped"])
                 for i in order_ids}
 
@@ -67,6 +77,12 @@ class Decisions:
         if self._seen is not None and order_id in self._seen.rows:
             return self._seen.rows.pop(order_id)
         return self.state.store_order(order_id)
+
+    def _ledger_order(self, order_id: int) -> Any:
+        """The OMS's order: read with the change feed's page, when it was, else read now."""
+        if self._seen is not None and order_id in self._seen.orders:
+            return self._seen.orders.pop(order_id)
+        return self.ledger.get(order_id)
 
     def _crash_point(self) -> None:
         self._points += 1
@@ -137,8 +153,10 @@ class Decisions:
     def _execute(self, row: dict[str, Any], summary: Summary) -> None:
         if row.get("status") != "pending":
             return
-        # A store write must find its attempt counted even after a database server crash.
-        attempts = self.state.start_attempt(row["key"], durable=row["direction"] == OUTBOUND)
+        # A store write must find its attempt counted even after a database server crash
+        # (record_decision may have counted it, as durably).
+        attempts = row["attempts"] if row.get("counted") else self.state.start_attempt(
+            row["key"], durable=row["direction"] == OUTBOUND)
         self._crash_point()
         call = ActionCall(row["key"], row["order_id"], row["action"], json.loads(row["params"]),
                           json.loads(row["event"]), attempts)

@@ -65,7 +65,7 @@ class Sync(Retrying):
         self.progress.phase(STORE_ORDERS, count=lambda: self.store.count_changes(raw))
         # (Distributed mode never comes here: its tasks read the rows under the orders'
         # locks, engine/distributed/syncing.py.)
-        self._seen = SeenRows(self.state)
+        self._seen = SeenRows(self.state, self.ledger)
         try:
             batch = self.store.changes(raw, self._seen)
             for n, change in enumerate(batch, 1):
@@ -91,7 +91,7 @@ class Sync(Retrying):
             message = change.error.message if change.error else "unreadable order"
             self.fail_order(oid, INBOUND, message, summary)
             return
-        order = self.ledger.get(oid)
+        order = self._ledger_order(oid)
         recorded = order.shipments if order else ()
         moved = last_seen is not None and last_seen["date_modified"] != change.order["date_modified"]
         shipments_changed = shipments_changed or moved and (

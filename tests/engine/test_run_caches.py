@@ -106,6 +106,30 @@ def test_rows_read_for_a_failed_listing_are_not_kept_for_later_reads(
     assert sync._seen is None and sync._waiting is None
 
 
+def test_a_pages_oms_orders_are_one_read_and_each_is_used_once(
+        world: tuple[Sandbox, Sync, Flaky, list[float]]) -> None:
+    """Where the OMS reads several orders at once (`get_many`, as the ledger does), the page's
+    orders are read with its last-seen rows, and store_change uses them instead of reading
+    each; a later run reads its own page again, so it sees what the first one did."""
+    sb, sync, _, _ = world
+    made = [int(sb.store.create_order({"status_id": 11, "billing_address": BILL,
+                                       "products": [LINE]})["id"]) for _ in range(3)]
+    ledger, reads = sync.ledger, list[list[int]]()
+    one, many = ledger.get, ledger.get_many  # type: ignore[attr-defined]
+    ledger.get = lambda oid: reads.append([oid]) or one(oid)  # type: ignore[method-assign]
+    ledger.get_many = lambda ids: reads.append(list(ids)) or many(ids)  # type: ignore[attr-defined]
+    summary = sync.run()
+    assert summary.counts["imported"] == 3
+    assert reads == [made]  # one read for the page, none for each order
+    time.sleep(1.1)  # the store's date_modified moves on
+    sb.store.set_status(made[0], 5)  # cancelled in the store: the ledger's order is voided
+    reads.clear()
+    summary = sync.run()
+    assert reads == [sorted(summary.read)] and made[0] in summary.read
+    assert [ledger.state_of(oid)["void"] for oid in made] == [True, False, False]
+    ledger.get, ledger.get_many = one, many  # type: ignore[method-assign,attr-defined]
+
+
 def test_a_pages_last_seen_rows_are_one_read_and_each_is_used_once(
         world: tuple[Sandbox, Sync, Flaky, list[float]]) -> None:
     """The feed asks what the sync last saw of a page's orders in one question; store_change

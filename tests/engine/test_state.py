@@ -52,11 +52,14 @@ def test_a_version_1_state_is_migrated_and_keeps_its_rows(location: str) -> None
 def test_the_outbox_keeps_one_row_per_key_and_finishes_only_pending_rows(location: str) -> None:
     state = SqlState(location)
     row, action = dict(DECISION), dict(ACTION)
-    state.record_decision(row, [action])
-    state.record_decision(row, [action])  # a rerun re-reading the same change
+    # The first action runs next: its attempt is counted with the write, and its row says so.
+    [written] = state.record_decision(row, [action])
+    assert (written["attempts"], written.get("counted")) == (1, True)
+    [again] = state.record_decision(row, [action])  # a rerun re-reading the same change
+    assert (again["attempts"], again.get("counted")) == (1, None)  # counted when it runs
     assert [a["key"] for a in state.pending_actions()] == ["e1:r:mark_paid"]
-    assert state.start_attempt("e1:r:mark_paid") == 1
-    assert state.start_attempt("e1:r:mark_paid", durable=True) == 2
+    assert state.start_attempt("e1:r:mark_paid") == 2
+    assert state.start_attempt("e1:r:mark_paid", durable=True) == 3
     assert state.start_attempt("no-such-key") == 0
     state.finish_action("e1:r:mark_paid", "done", "", "t")
     state.finish_action("e1:r:mark_paid", "failed", "late", "t")  # a stale second finisher

@@ -33,8 +33,11 @@ def test_two_stores_hold_an_order_with_the_same_id_apart(
         assert eu.count_orders() == 1 and eu.count_orders(every_store=True) == 2
         assert [(o.store, o.order_id) for o in eu.list_orders(every_store=True)] == \
             [("eu", 101), ("us", 101)]
+        # Several orders in one read: this store's, whole, and None where it has none.
+        assert eu.get_many([101, 102]) == {101: eu_order, 102: None}
+        assert us.get_many([101]) == {101: us_order}
         with Ledger(location, "ap") as ap:
-            assert ap.get(101) is None
+            assert ap.get(101) is None and ap.get_many([101]) == {101: None}
             with pytest.raises(UnknownOrder):
                 ap.mark_paid(101, origin="user")
 
