@@ -60,7 +60,7 @@ class Ledger:
     def get_many(self, order_ids: list[int]) -> dict[int, LedgerOrder | None]:
         """`get` of each of these orders, in one read (an OMS may offer it: engine/connect/ports.py)."""
         with self._reading() as conn:
-            return rows.load_orders(conn, self.store, order_ids)
+            return rows.load_orders(conn, self.store, [details.order_key(i) for i in order_ids])
 
     def state_of(self, order_id: int | str) -> dict[str, Any]:
         """The state rules read (docs/formats.md); the not-imported state for an unknown order."""

@@ -159,8 +159,8 @@ class SyncState(Protocol):
                              ) -> None: ...
     # The decision and its actions' outbox rows, written together; returns those rows as they
     # now are (a new one pending), in the actions' order. A backend may count the first
-    # action's attempt in the same write (as start_attempt would), and then marks its row
-    # `counted: True`; the sync then does not count it again.
+    # action's attempt in the same write (as start_attempt would) when it is an inbound one,
+    # and then marks its row `counted: True`; the sync then does not count it again.
     def record_decision(self, row: dict[str, Any], actions: list[dict[str, Any]]
                         ) -> list[dict[str, Any]]: ...
     def pending_actions(self) -> list[dict[str, Any]]: ...

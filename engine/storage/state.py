@@ -155,8 +155,8 @@ class SqlState(RecentRows):
         A decision that ended in an error is replaced when its event is decided again, and a
         failed action decided again is pending again with the event as read now: that is how a
         retry re-runs the work. Its attempt count is kept, so a store shipment is looked for
-        before it is posted again. The first action's attempt is counted here when its row
-        comes back pending from this write; the row then says so (`counted`)."""
+        before it is posted again. The first action's attempt, if an OMS write, is counted here
+        when its row comes back pending from this write; the row then says so (`counted`)."""
         row = {**row, "store": self.store}
         decision = (f"INSERT INTO sync_decisions ({', '.join(row)}) VALUES "
                     f"({', '.join('?' * len(row))}) ON CONFLICT (store, direction, event_id) "
@@ -165,20 +165,23 @@ class SqlState(RecentRows):
         if not actions:  # most decisions: made again by a rerun, so written with the next statement
             self.db.defer(decision, list(row.values()))
             return []
-        # One INSERT for the outbox rows, each new one numbered after every other, the first
-        # one's attempt counted: it runs next, so this counts it before its effect as
+        # One INSERT for the outbox rows, each new one numbered after every other. The first
+        # one runs next: an OMS write has its attempt counted here, before its effect as
         # start_attempt would, without a round trip of its own (its row says so: `counted`). A
-        # failed action decided again is pending again, its count kept. The rows come back as
-        # written; an action decided before, and not failed, is unchanged, and read as it is.
-        # The same action twice in a rule is run once.
+        # store write's is counted on its own, durably, right before it: a count of an attempt
+        # not made would have the rerun look for a matching store shipment, and take one a
+        # person made. A failed action decided again is pending again, its count kept. The rows
+        # come back as written; an action decided before, and not failed, is unchanged, and
+        # read as it is. The same action twice in a rule is run once.
         unique: dict[str, dict[str, Any]] = {}
         for a in actions:
             unique.setdefault(a["key"], a)
         values = [(self.store, a["key"], n, a["order_id"], a["direction"], a["action"],
-                   json.dumps(a["params"]), a["rule_id"], a["event"], a["at"], a["at"], int(n == 1))
+                   json.dumps(a["params"]), a["rule_id"], a["event"], a["at"], a["at"],
+                   int(n == 1 and a["direction"] == "inbound"))
                   for n, a in enumerate(unique.values(), 1)]
         one_row = f"(?, ?, (SELECT coalesce(max(seq), 0) FROM sync_outbox) + ?{', ?' * 9})"
-        with self.db.transaction(durable=actions[0]["direction"] == "outbound") as c:
+        with self.db.transaction() as c:
             c.execute(decision, list(row.values()))
             new = {r["key"]: r for r in c.dicts(
                 "INSERT INTO sync_outbox (store, key, seq, order_id, direction, action, params, "
@@ -189,7 +192,7 @@ class SqlState(RecentRows):
                 "attempts = sync_outbox.attempts + excluded.attempts "
                 "WHERE sync_outbox.status = 'failed' RETURNING *",
                 [v for value in values for v in value])}
-        if actions[0]["key"] in new:
+        if actions[0]["key"] in new and actions[0]["direction"] == "inbound":
             new[actions[0]["key"]]["counted"] = True
         written = []
         for a in actions:

@@ -154,7 +154,7 @@ class Decisions:
         if row.get("status") != "pending":
             return
         # A store write must find its attempt counted even after a database server crash
-        # (record_decision may have counted it, as durably).
+        # (record_decision may have counted an OMS write's).
         attempts = row["attempts"] if row.get("counted") else self.state.start_attempt(
             row["key"], durable=row["direction"] == OUTBOUND)
         self._crash_point()

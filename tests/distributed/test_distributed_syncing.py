@@ -50,6 +50,25 @@ def test_a_store_record_older_than_the_one_synced_is_skipped(
     assert len(sync.state.decisions(order_id)) == decided
 
 
+def test_a_decisions_actions_are_each_handed_over_as_their_first_attempt(
+        world: tuple[LockedSync, Sandbox]) -> None:
+    """Under the order's lock a decision's rows are run as written, not read again: the first
+    one's attempt, counted with the decision, is not counted a second time."""
+    sync, sb = world
+    (order_id,) = sb.store.order_ids({})
+    sb.store.set_status(order_id, 11)  # awaiting fulfillment: imported (and marked paid)
+    handed: list[tuple[str, int]] = []
+    execute = sync.ledger.execute
+    sync.ledger.execute = lambda call: (  # type: ignore[method-assign]
+        handed.append((call.action, call.attempts)) or execute(call))
+    sync.store_change(sync.store.order_change(order_id, sync.state.known_items_shipped),
+                      Summary())
+    assert handed and handed[0][0] == "import_order"
+    assert {attempts for _, attempts in handed} == {1}
+    rows = [a for d in sync.state.decisions(order_id) for a in d["action_outcomes"]]
+    assert sorted((a["action"], a["attempts"]) for a in rows) == sorted(handed)
+
+
 def test_an_action_row_read_before_the_orders_lock_is_read_again_under_it(
         world: tuple[LockedSync, Sandbox]) -> None:
     sync, _ = world

@@ -98,9 +98,9 @@ def _action(key: str, event: str) -> dict[str, Any]:
 def test_a_failed_action_decided_again_is_pending_with_the_new_event(state: SqlState) -> None:
     first = state.record_decision(_decision("e1", "recorded"), [_action("k1", '{"v": 1}'),
                                                                 _action("k2", '{"v": 1}')])
-    # The first action's attempt is counted with the write (it runs next), the second's not yet.
+    # Store writes: no attempt counted with the decision (each is counted right before it runs).
     assert [(r["key"], r["status"], r["attempts"], r.get("counted")) for r in first] == [
-        ("k1", "pending", 1, True), ("k2", "pending", 0, None)]
+        ("k1", "pending", 0, None), ("k2", "pending", 0, None)]
     assert first[1]["seq"] == first[0]["seq"] + 1 == state.action("k2")["seq"]  # type: ignore[index]
     for key, status in (("k1", "failed"), ("k2", "done")):
         state.start_attempt(key)
@@ -110,9 +110,8 @@ def test_a_failed_action_decided_again_is_pending_with_the_new_event(state: SqlS
                                                                   _action("k2", '{"v": 2}')])
     k1, k2 = state.action("k1"), state.action("k2")
     assert k1 is not None and k2 is not None
-    # The rows as they now are, the reopened one (its attempt counted again) and the done one.
-    assert written == [{**k1, "counted": True}, k2]
-    assert (k1["status"], k1["event"], k1["attempts"]) == ("pending", '{"v": 2}', 3)
+    assert written == [k1, k2]  # the rows as they now are, the reopened one and the done one
+    assert (k1["status"], k1["event"], k1["attempts"]) == ("pending", '{"v": 2}', 1)
     assert (k2["status"], k2["event"]) == ("done", '{"v": 1}')  # done work is never redone
 
 

@@ -106,6 +106,28 @@ def test_rows_read_for_a_failed_listing_are_not_kept_for_later_reads(
     assert sync._seen is None and sync._waiting is None
 
 
+def test_each_action_is_handed_over_as_its_first_attempt_and_counted_once(
+        world: tuple[Sandbox, Sync, Flaky, list[float]]) -> None:
+    """An action's attempt is counted once before its effect: the first ledger write of a
+    decision with the decision, the others and every store write on their own."""
+    sb, sync, store, _ = world
+    oid = int(sb.store.create_order({"status_id": 11, "billing_address": BILL,
+                                     "products": [LINE]})["id"])
+    handed: list[tuple[str, int]] = []
+    oms_execute, store_execute = sync.ledger.execute, store.execute
+    sync.ledger.execute = lambda call: (  # type: ignore[method-assign]
+        handed.append((call.action, call.attempts)) or oms_execute(call))
+    store.execute = lambda call, oms, state: (  # type: ignore[method-assign]
+        handed.append((call.action, call.attempts)) or store_execute(call, oms, state))
+    sync.run()
+    sync.ledger.ship(oid, "1Z-1", "ups", origin="user")
+    sync.run()
+    assert [a for a, _ in handed] == ["import_order", "mark_paid", "create_store_shipment"]
+    assert {attempts for _, attempts in handed} == {1}
+    rows = [a for d in sync.state.decisions(oid) for a in d["action_outcomes"]]
+    assert sorted((a["action"], a["attempts"]) for a in rows) == sorted(handed)
+
+
 def test_a_pages_oms_orders_are_one_read_and_each_is_used_once(
         world: tuple[Sandbox, Sync, Flaky, list[float]]) -> None:
     """Where the OMS reads several orders at once (`get_many`, as the ledger does), the page's
