@@ -176,10 +176,10 @@ class SqlState(RecentRows):
         unique: dict[str, dict[str, Any]] = {}
         for a in actions:
             unique.setdefault(a["key"], a)
+        counted = actions[0]["direction"] == "inbound"  # (a decision's actions: one direction)
         values = [(self.store, a["key"], n, a["order_id"], a["direction"], a["action"],
                    json.dumps(a["params"]), a["rule_id"], a["event"], a["at"], a["at"],
-                   int(n == 1 and a["direction"] == "inbound"))
-                  for n, a in enumerate(unique.values(), 1)]
+                   int(counted and n == 1)) for n, a in enumerate(unique.values(), 1)]
         one_row = f"(?, ?, (SELECT coalesce(max(seq), 0) FROM sync_outbox) + ?{', ?' * 9})"
         with self.db.transaction() as c:
             c.execute(decision, list(row.values()))
@@ -192,7 +192,7 @@ class SqlState(RecentRows):
                 "attempts = sync_outbox.attempts + excluded.attempts "
                 "WHERE sync_outbox.status = 'failed' RETURNING *",
                 [v for value in values for v in value])}
-        if actions[0]["key"] in new and actions[0]["direction"] == "inbound":
+        if counted and actions[0]["key"] in new:
             new[actions[0]["key"]]["counted"] = True
         written = []
         for a in actions:
