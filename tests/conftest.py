@@ -32,24 +32,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
         terminalreporter.write_line(f"test order: pytest -p randomly --randomly-seed={seed}")
 
 
-# The groups that take minutes (`pytest --durations`: distributed mode's, the crash trials, the
-# retry set's and the conformance runs), started first: one of them begun last would keep one
-# process busy for minutes after the others ran out of work.
-LONGEST_FIRST = ("tests/distributed/", "tests/acceptance/test_acceptance_crash.py",
-                 "tests/acceptance/test_acceptance_retries.py",
-                 "tests/acceptance/test_conformance.py", "tests/acceptance/test_acceptance_plugins.py")
-
-
-@pytest.hookimpl(tryfirst=True)  # after pytest-randomly's shuffle, before xdist reads the groups
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The suite runs on several processes (pytest-xdist, `-n` in pyproject.toml), a module's
     tests on one of them: a module-scoped fixture (the crash trials, a conformance class's runs)
     is then made once, not once per process. Distributed mode's modules share one process, one
     test after another: each starts Celery workers that hold PostgreSQL connections, and two
-    such tests at once could pass the server's limit. xdist hands the groups out in the order
-    collected: the longest go first, in the shuffled order, then the rest."""
+    such tests at once could pass the server's limit."""
     for item in items:
         module = item.nodeid.split("::", 1)[0]
         group = "distributed" if module.startswith("tests/distributed/") else module
         item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
