@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from engine.connect.ports import Oms, RetrySet, Store, SyncState
+from engine.connect.ports import LedgerOrder, Oms, RetrySet, Store, SyncState
 from engine.errors import ActionFailed, EvaluationError, StaleOrder
 from engine.language.catalog import INBOUND, OUTBOUND
 from engine.language.effects import ActionCall, Outcome
@@ -78,7 +78,7 @@ class Decisions:
             return self._seen.rows.pop(order_id)
         return self.state.store_order(order_id)
 
-    def _ledger_order(self, order_id: int) -> Any:
+    def _ledger_order(self, order_id: int) -> LedgerOrder | None:
         """The OMS's order: read with the change feed's page, when it was, else read now."""
         if self._seen is not None and order_id in self._seen.orders:
             return self._seen.orders.pop(order_id)
