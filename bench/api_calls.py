@@ -17,7 +17,8 @@ import random
 import sys
 import time
 
-from connectors.bigcommerce import BigCommerceClient, ChangeFeed, Cursor
+from connectors.bigcommerce.changefeed import ChangeFeed, Cursor
+from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
 from connectors.bigcommerce.sandbox.seeding import order_body

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import rules as shipped
-from connectors.bigcommerce.diagnose import token_problem
-from connectors.bigcommerce.errors import api_url_problem
+from connectors.bigcommerce.errors import api_url_problem, token_problem
 from engine import secrets
 from engine.connect.ports import DEFAULT_STORE
 from engine.errors import ConfigError

@@ -1,26 +1,6 @@
-"""BigCommerce: REST client, normalizer, change feed and the sandbox store."""
-from __future__ import annotations
+"""BigCommerce: REST client (client), normalizer (normalize), change feed (changefeed), the
+store connector (store) and the sandbox store (sandbox).
 
-from connectors.bigcommerce.changefeed import ChangeBatch, ChangeFeed, Cursor, OrderChange
-from connectors.bigcommerce.client import BigCommerceClient
-from connectors.bigcommerce.errors import (
-    ApiError,
-    FatalApiError,
-    NotFoundError,
-    RefusedRequestError,
-    RetriableApiError,
-)
-from connectors.bigcommerce.normalize import (
-    NormalizeError,
-    normalize_order,
-    normalize_shipment,
-    status_labels,
-)
-from connectors.bigcommerce.policy import RetryPolicy
-from connectors.bigcommerce.shipments import same_shipment
-
-__all__ = [
-    "ApiError", "BigCommerceClient", "ChangeBatch", "ChangeFeed", "Cursor", "FatalApiError",
-    "NormalizeError", "NotFoundError", "OrderChange", "RefusedRequestError", "RetriableApiError",
-    "RetryPolicy", "normalize_order", "normalize_shipment", "same_shipment", "status_labels",
-]
+Import from the modules: this package imports nothing, so that reading a configuration, which
+checks the store settings with `errors`, does not load the HTTP stack.
+"""

@@ -14,8 +14,8 @@ from typing import Any
 import requests
 
 from connectors.bigcommerce import replies
-from connectors.bigcommerce.diagnose import StoreNames, token_problem
-from connectors.bigcommerce.errors import REDACTED, api_url_problem, origin
+from connectors.bigcommerce.diagnose import StoreNames
+from connectors.bigcommerce.errors import REDACTED, api_url_problem, origin, token_problem
 from connectors.bigcommerce.policy import RetryPolicy
 from connectors.bigcommerce.quota import QuotaBucket
 from connectors.bigcommerce.sessions import Sessions

@@ -81,15 +81,3 @@ def status_hint(status: int, template: str, names: StoreNames) -> str:
         return f"404: no store with hash {names.store_hash!r} ({names.store_hash_name}) " \
                f"at {names.url}"
     return ""
-
-
-def token_problem(token: str, name: str) -> str | None:
-    """Why `token` cannot be sent in an HTTP header, naming its variable, never its value."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in token):
-        return f"the token in {name} contains control characters"
-    try:
-        token.encode("latin-1")
-    except UnicodeEncodeError:
-        return (f"the token in {name} contains characters outside Latin-1, which an HTTP "
-                "header cannot carry: copy the token again from the store's API account")
-    return None

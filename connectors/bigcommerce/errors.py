@@ -24,6 +24,18 @@ def redact(text: str, secret: str | None) -> str:
     return redact_all(text)
 
 
+def token_problem(token: str, name: str) -> str | None:
+    """Why `token` cannot be sent in an HTTP header, naming its variable, never its value."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in token):
+        return f"the token in {name} contains control characters"
+    try:
+        token.encode("latin-1")
+    except UnicodeEncodeError:
+        return (f"the token in {name} contains characters outside Latin-1, which an HTTP "
+                "header cannot carry: copy the token again from the store's API account")
+    return None
+
+
 def api_url_problem(url: str) -> str | None:
     """Why `url` cannot be the API address (checked before any request), or None."""
     shown = redact_urls(repr(url))

@@ -15,6 +15,7 @@ configuration error that lists the names installed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from typing import Any
 
@@ -42,12 +43,30 @@ class Installed:
         return found
 
 
+@cache
+def _entry_points() -> tuple[metadata.EntryPoint, ...]:
+    """Every rulesync entry point installed, read once per process: a command asks for several
+    plugins, and each scan reads every installed distribution's entry points."""
+    return tuple(point for group in GROUPS.values()
+                 for point in metadata.entry_points(group=group))
+
+
+@cache
+def _package(dist: Any) -> str:
+    """A distribution's name and version (reading its metadata, once per distribution)."""
+    if dist is None:
+        return "?"
+    meta = dist.metadata
+    return f"{meta['Name']} {meta['Version']}"
+
+
 def installed(kind: str) -> dict[str, Installed]:
     """The plugins of one kind, by name; two packages claiming one name is an error."""
     found: dict[str, Installed] = {}
-    for point in metadata.entry_points(group=GROUPS[kind]):
-        dist = getattr(point, "dist", None)
-        package = f"{dist.name} {dist.version}" if dist is not None else "?"
+    for point in _entry_points():
+        if point.group != GROUPS[kind]:
+            continue
+        package = _package(getattr(point, "dist", None))
         entry = Installed(kind, point.name, point.value, package)
         same = found.get(point.name)
         if same is not None and same != entry:
@@ -60,6 +79,9 @@ def installed(kind: str) -> dict[str, Installed]:
 def plugin(kind: str, name: str, where: str) -> Plugin:
     """The plugin `name` of `kind`; an unknown name names `where` it was asked for."""
     found = installed(kind)
+    if name not in found:  # installed since this process first looked?
+        _entry_points.cache_clear()
+        found = installed(kind)
     if name not in found:
         known = ", ".join(sorted(found)) or "none"
         raise ConfigError(f"{where}: unknown {kind} {'backend' if kind == 'state' else 'connector'}"

@@ -1,23 +1,30 @@
-"""The JSON Schema of rule files (shipped inside the package) and readable schema problems."""
+"""The JSON Schema of rule files (shipped inside the package) and readable schema problems.
+
+jsonschema is imported on the first validation, not with this module: it is a sixth of what a
+command takes to start, and the commands that read no rule file or configuration never need it.
+"""
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterable
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any
 
 import rules
 from engine.language.problems import Problem
 from engine.language.yamldoc import Document
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, ValidationError
 
 SUPPORTED_VERSIONS = (1,)
 
 
 @cache
 def validator(name: str = "ruleset") -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     path = rules.ROOT / "schema" / f"{name}-v1.schema.json"
     return Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from test_normalize import raw_order
 
-from connectors.bigcommerce import ChangeFeed, Cursor
-from connectors.bigcommerce.changefeed import rfc2822
+from connectors.bigcommerce.changefeed import ChangeFeed, Cursor, rfc2822
 from connectors.bigcommerce.slices import plan
 
 T0 = 1_800_000_000

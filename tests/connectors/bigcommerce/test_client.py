@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from test_client_fakes import TOKEN, Reply, make_client, scripted
 
-from connectors.bigcommerce import BigCommerceClient, FatalApiError, NotFoundError
-from connectors.bigcommerce.errors import RefusedRequestError
+from connectors.bigcommerce.client import BigCommerceClient
+from connectors.bigcommerce.errors import FatalApiError, NotFoundError, RefusedRequestError
 from engine.errors import ConfigError, RulesyncError
 
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from requests.adapters import BaseAdapter
 
-from connectors.bigcommerce import BigCommerceClient
+from connectors.bigcommerce.client import BigCommerceClient
 
 TOKEN = "tok-SECRET-123"
 

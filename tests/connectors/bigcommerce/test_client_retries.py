@@ -5,8 +5,8 @@ import pytest
 import requests
 from test_client_fakes import TOKEN, Call, Reply, make_client, scripted
 
-from connectors.bigcommerce import RetriableApiError, RetryPolicy
-from connectors.bigcommerce.policy import RatePacer
+from connectors.bigcommerce.errors import RetriableApiError
+from connectors.bigcommerce.policy import RatePacer, RetryPolicy
 
 TIME = Reply(200, {"time": 1})
 FAST = RetryPolicy(max_retries=3, base_delay=1.0, max_delay=8.0, server_error_floor=60.0)

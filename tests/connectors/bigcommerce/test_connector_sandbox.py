@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from connectors.bigcommerce import BigCommerceClient, ChangeFeed, Cursor, OrderChange, RetryPolicy
+from connectors.bigcommerce.changefeed import ChangeFeed, Cursor, OrderChange
+from connectors.bigcommerce.client import BigCommerceClient
+from connectors.bigcommerce.policy import RetryPolicy
 from connectors.bigcommerce.sandbox import Sandbox
 from connectors.bigcommerce.sandbox.clock import FrozenClock
 from connectors.bigcommerce.sandbox.seeding import order_body

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from connectors.bigcommerce import BigCommerceClient, ChangeFeed, OrderChange
+from connectors.bigcommerce.changefeed import ChangeFeed, OrderChange
+from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.errors import FatalApiError, RetriableApiError
 from connectors.bigcommerce.quota import SINGLE, current_kind, work
 from connectors.bigcommerce.sandbox import Sandbox

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from connectors.bigcommerce import (
+from connectors.bigcommerce.normalize import (
     NormalizeError,
     normalize_order,
     normalize_shipment,

@@ -5,7 +5,7 @@ BigCommerce-shaped orders.
 """
 from __future__ import annotations
 
-from connectors.bigcommerce import normalize_order, normalize_shipment
+from connectors.bigcommerce.normalize import normalize_order, normalize_shipment
 from connectors.bigcommerce.sandbox import Store
 from connectors.bigcommerce.sandbox.seeding import seed
 

@@ -7,12 +7,12 @@ import random
 import pytest
 from test_client_fakes import Reply, make_client, scripted
 
-from connectors.bigcommerce import RetryPolicy
 from connectors.bigcommerce.errors import RateLimitError
 from connectors.bigcommerce.policy import (
     RESET_MS,
     RETRY_AFTER,
     RatePacer,
+    RetryPolicy,
     WaitTooLong,
     header_number,
     rate_limited_delay,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from test_client_fakes import TOKEN, Reply, make_client, scripted
 
-from connectors.bigcommerce import BigCommerceClient, RetryPolicy
+from connectors.bigcommerce.client import BigCommerceClient
 from connectors.bigcommerce.errors import (
     FatalApiError,
     NotFoundError,
@@ -17,6 +17,7 @@ from connectors.bigcommerce.errors import (
     origin,
     redact,
 )
+from connectors.bigcommerce.policy import RetryPolicy
 from connectors.bigcommerce.values import InvalidValue, integer, money
 from engine.errors import ConfigError
 
