@@ -1,7 +1,7 @@
 """The JSON Schema of rule files (shipped inside the package) and readable schema problems.
 
-jsonschema is imported on the first validation, not with this module: it is a sixth of what a
-command takes to start, and the commands that read no rule file or configuration never need it.
+jsonschema is imported on the first validation, not with this module: its import takes about
+0.15 s of CPU, which the commands that read no rule file and no configuration file never need.
 """
 from __future__ import annotations
 
