@@ -202,7 +202,7 @@ def comparable(dump: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
 
 def test_store_outage_after_the_first_page_is_finished_by_the_next_run(
         make_world: Callable[..., World]) -> None:
-    ref, w = make_world("reference", seed_orders=600), make_world("outage", seed_orders=600)
+    ref, w = make_world("reference", seed_orders=300), make_world("outage", seed_orders=300)
     for x in (ref, w):
         x.tick()
     ref.apply(config=fast_retry_config(ref))

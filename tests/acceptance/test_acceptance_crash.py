@@ -26,7 +26,7 @@ KILLED = -signal.SIGKILL
 # reruns. Outbound resumes where it stopped, so its kills are chained in one ledger.
 # A 250-order import passes about 600 points: each inbound point falls inside it (checked).
 ORDERS = 250
-INBOUND_POINTS = list(range(1, 600, 55))
+INBOUND_POINTS = list(range(1, 600, 75))
 OUTBOUND_POINTS = [1, 2, 3, 4, 6, 8, 11, 14, 18, 23, 29, 36, 44, 53, 63,
                    74]
 
