@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from connectors.ledger import Ledger, LedgerError
-from tests.support import databases
 from tests.support.acceptance_world import NOTHING_DONE, World, counts, order_body
 
-STATE_BACKENDS = databases.BACKENDS  # these run on SQLite and on PostgreSQL
+# SQLite only: on PostgreSQL the conformance kit's crash run (tests/acceptance/test_conformance.py)
+# kills `apply` at its crash points through the same SqlState and Ledger code.
+STATE_BACKENDS = ("sqlite",)
 
 PUSH = "push_order_info=true"
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"
