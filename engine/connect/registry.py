@@ -44,35 +44,34 @@ class Installed:
 
 
 @cache
-def _entry_points() -> tuple[metadata.EntryPoint, ...]:
-    """Every rulesync entry point installed, read once per process: a command asks for several
-    plugins, and each scan reads every installed distribution's entry points."""
-    return tuple(point for group in GROUPS.values()
-                 for point in metadata.entry_points(group=group))
-
-
-@cache
-def _package(dist: Any) -> str:
-    """A distribution's name and version (reading its metadata, once per distribution)."""
-    if dist is None:
-        return "?"
-    meta = dist.metadata
-    return f"{meta['Name']} {meta['Version']}"
+def _entry_points() -> tuple[Installed, ...]:
+    """Every rulesync plugin installed, read once per process (each read goes through every
+    installed distribution, and a command asks for several plugins)."""
+    points = metadata.entry_points()
+    packages: dict[int, str] = {}  # by distribution: its metadata is read once
+    found = []
+    for kind, group in GROUPS.items():
+        for point in points.select(group=group):
+            dist = getattr(point, "dist", None)
+            if dist is not None and id(dist) not in packages:
+                meta = dist.metadata
+                packages[id(dist)] = f"{meta['Name']} {meta['Version']}"
+            package = "?" if dist is None else packages[id(dist)]
+            found.append(Installed(kind, point.name, point.value, package))
+    return tuple(found)
 
 
 def installed(kind: str) -> dict[str, Installed]:
     """The plugins of one kind, by name; two packages claiming one name is an error."""
     found: dict[str, Installed] = {}
-    for point in _entry_points():
-        if point.group != GROUPS[kind]:
+    for entry in _entry_points():
+        if entry.kind != kind:
             continue
-        package = _package(getattr(point, "dist", None))
-        entry = Installed(kind, point.name, point.value, package)
-        same = found.get(point.name)
+        same = found.get(entry.name)
         if same is not None and same != entry:
-            raise ConfigError(f"two packages register the {kind} plugin '{point.name}': "
-                              f"{same.package} ({same.value}) and {package} ({point.value})")
-        found[point.name] = entry
+            raise ConfigError(f"two packages register the {kind} plugin '{entry.name}': "
+                              f"{same.package} ({same.value}) and {entry.package} ({entry.value})")
+        found[entry.name] = entry
     return found
 
 

@@ -13,11 +13,14 @@ from typing import Any
 import pytest
 
 from connectors.ledger import Ledger, LedgerError
+from tests.support import databases
 from tests.support.acceptance_world import NOTHING_DONE, World, counts, order_body
 
-# SQLite only: on PostgreSQL the conformance kit's crash run (tests/acceptance/test_conformance.py)
-# kills `apply` at its crash points through the same SqlState and Ledger code.
+# The 250-order trials run on SQLite only: on PostgreSQL the conformance kit's crash run
+# (tests/acceptance/test_conformance.py) kills `apply` at its crash points through the same
+# SqlState and Ledger code. The single-order crash tests below run on both.
 STATE_BACKENDS = ("sqlite",)
+BOTH = pytest.mark.backends(*databases.BACKENDS)
 
 PUSH = "push_order_info=true"
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"
@@ -238,6 +241,7 @@ def test_read_back_causes_nothing_and_plan_is_empty(runs: Any) -> None:
         assert plan["actions"] == []
 
 
+@BOTH
 def test_killed_after_the_shipment_post_the_rerun_reconciles_instead_of_posting(
         world: World) -> None:
     oid = world.create(order_body(9))
@@ -271,6 +275,7 @@ def test_killed_after_the_shipment_post_the_rerun_reconciles_instead_of_posting(
     assert ledger["state"]["shipped"] == "complete"
 
 
+@BOTH
 def test_two_identical_ledger_shipments_survive_a_crash_before_the_second_post(
         world: World) -> None:
     """Two boxes with the same tracking number and the same items are two shipments. A run

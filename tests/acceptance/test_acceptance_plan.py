@@ -23,9 +23,6 @@ from tests.support import databases
 from tests.support.acceptance_world import RULESYNC, World, order_body
 
 STATE_BACKENDS = databases.BACKENDS  # the tests taking `backend` run on SQLite and PostgreSQL
-# ... except those comparing plan's outcomes with apply's, which do not depend on where the state
-# is: PostgreSQL's own part, the private copy plan works on, is tested by the others.
-SQLITE_ONLY = pytest.mark.backends("sqlite")
 
 PUSH = "push_order_info=true"
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"
@@ -80,7 +77,6 @@ def predicted(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Any:
                "after": after}
 
 
-@SQLITE_ONLY
 def test_plan_lists_the_actions_apply_performs_outcome_by_outcome(predicted: Any) -> None:
     plan, apply = outcomes(predicted["plan"]), outcomes(predicted["apply"])
     assert len(plan) == len(apply) >= 10
@@ -90,7 +86,6 @@ def test_plan_lists_the_actions_apply_performs_outcome_by_outcome(predicted: Any
     assert {k: predicted["plan"][k] for k in keys} == {k: predicted["apply"][k] for k in keys}
 
 
-@SQLITE_ONLY
 def test_the_conflicts_are_shown_with_their_reasons(predicted: Any) -> None:
     ids = predicted["ids"]
     conflicts = {(a["order_id"], a["action"]): a["message"]
@@ -109,7 +104,6 @@ def test_the_conflicts_are_shown_with_their_reasons(predicted: Any) -> None:
     assert predicted["plan"]["conflicts"] == 5
 
 
-@SQLITE_ONLY
 def test_plan_reads_the_live_store_status_like_apply(predicted: Any) -> None:
     """The stale order's change is not in the change feed yet: only reading the live status
     before the push shows it, in plan as in apply (synced in, then the push is a conflict)."""
@@ -122,7 +116,6 @@ def test_plan_reads_the_live_store_status_like_apply(predicted: Any) -> None:
                         ("outbound", "set_store_status", "conflict")]
 
 
-@SQLITE_ONLY
 def test_plan_changes_nothing_in_the_store_and_then_nothing_is_left(predicted: Any) -> None:
     assert predicted["plan_writes"] == {}
     ids = predicted["ids"]

@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from importlib.metadata import EntryPoint, EntryPoints
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +29,14 @@ def loaded_after(code: str, cwd: Path) -> set[str]:
 
 
 def test_the_ledger_commands_load_no_http_stack_and_no_jsonschema(tmp_path: Path) -> None:
-    assert loaded_after("import engine.cli.orders, engine.cli.failures", tmp_path) == set()
+    """`failures list` and `orders list` as the command runs them, the state opened through the
+    registry (with nothing in it)."""
+    code = ("from connectors.ledger.ledger import Ledger\n"
+            "Ledger('s.sqlite').close()\n"
+            "from engine.cli.main import cli\n"
+            "for verb in ('failures', 'orders'):\n"
+            "    cli.main([verb, 'list', '--state', 's.sqlite'], standalone_mode=False)")
+    assert loaded_after(code, tmp_path) == set()
 
 
 def test_a_configuration_without_a_file_loads_neither(tmp_path: Path) -> None:
@@ -41,21 +51,42 @@ def test_jsonschema_loads_once_a_file_is_validated(tmp_path: Path) -> None:
     assert loaded_after(code, tmp_path) == {"jsonschema"}
 
 
+@pytest.fixture
+def fresh_registry() -> Iterator[None]:
+    registry._entry_points.cache_clear()
+    yield
+    registry._entry_points.cache_clear()  # nothing a test faked stays for the next
+
+
+@pytest.mark.usefixtures("fresh_registry")
 def test_the_entry_points_are_read_once_and_again_for_a_name_not_found(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    registry._entry_points.cache_clear()
-    scans = []
+    reads = []
     real = registry.metadata.entry_points
 
-    def counted(**kwargs: str):  # type: ignore[no-untyped-def]
-        scans.append(kwargs["group"])
-        return real(**kwargs)
+    def counted() -> Any:
+        reads.append(1)
+        return real()
 
     monkeypatch.setattr(registry.metadata, "entry_points", counted)
     for kind in ("store", "oms", "state", "state"):
         registry.plugin(kind, registry.DEFAULTS[kind], "test")
-    assert len(scans) == len(registry.GROUPS)  # one scan of each group, for four lookups
+    assert len(reads) == 1  # four lookups, one read
     with pytest.raises(ConfigError, match="unknown oms connector 'no-such-oms'"):
         registry.plugin("oms", "no-such-oms", "test")
-    assert len(scans) == 2 * len(registry.GROUPS)  # looked again before saying it is unknown
-    registry._entry_points.cache_clear()
+    assert len(reads) == 2  # read again before saying it is unknown
+
+
+@pytest.mark.usefixtures("fresh_registry")
+def test_a_plugin_installed_after_the_first_read_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "late" not in registry.installed("oms")  # the first read, now cached
+    real = registry.metadata.entry_points
+    late = EntryPoint("late", "connectors.ledger.plugin:PLUGIN", "rulesync.oms")
+
+    def with_late() -> EntryPoints:
+        found = real()
+        return EntryPoints([*(point for group in registry.GROUPS.values()
+                              for point in found.select(group=group)), late])
+
+    monkeypatch.setattr(registry.metadata, "entry_points", with_late)
+    assert registry.plugin("oms", "late", "test").kind == "oms"

@@ -5,6 +5,7 @@ store), not from the rule files: a rule file that drifts from the tables fails h
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,9 +13,11 @@ import pytest
 import yaml
 
 import rules
+from engine.language import schema
 from engine.language.interpreter import evaluate
-from engine.language.loader import load_file
+from engine.language.loader import load_file, load_text
 from engine.language.model import Decision, RuleSet
+from engine.language.yamldoc import read
 
 INBOUND_FILE = rules.BIGCOMMERCE / "inbound.yaml"
 OUTBOUND_FILE = rules.BIGCOMMERCE / "outbound.yaml"
@@ -240,3 +243,39 @@ def test_default_push_order_info_is_off(outbound: RuleSet) -> None:
 def test_every_outbound_event_type_is_handled_with_push_on(outbound: RuleSet, kind: str) -> None:
     d = evaluate(outbound, out_event(kind), IMPORTED, {"push_order_info": True})
     assert len(d.matched) == 1 and (d.actions or d.no_update)
+
+
+# -- the shipped files' content, known to pass the JSON Schema (rules.SCHEMA_CHECKED) --------------
+
+RULESET_FILES = [INBOUND_FILE, OUTBOUND_FILE]
+
+
+@pytest.mark.parametrize("path", RULESET_FILES, ids=lambda p: p.name)
+def test_each_shipped_rule_file_passes_the_schema_and_its_hash_is_listed(path: Any) -> None:
+    doc = read(str(path), path.read_text(encoding="utf-8"))
+    assert doc.problems == [] and schema.problems(doc) == []
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest in rules.SCHEMA_CHECKED, (
+        f"{path.name} changed: it passes the schema, so put its new SHA-256 {digest} in "
+        "rules/__init__.py SCHEMA_CHECKED in place of the old one")
+
+
+def test_only_the_shipped_files_hashes_are_listed() -> None:
+    assert rules.SCHEMA_CHECKED == {hashlib.sha256(p.read_bytes()).hexdigest()
+                                    for p in RULESET_FILES}
+
+
+def test_only_other_content_gets_the_schema_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One key more than the shipped file: the schema's error, not a rule set without it."""
+    shipped = INBOUND_FILE.read_text(encoding="utf-8")
+    edited = shipped.replace("\nrules:", "\nmystery: 1\nrules:", 1)
+    assert [p.message for p in load_text("edited.yaml", edited).problems] == [
+        "unknown key 'mystery' (known: version, name, description, direction, hit_policy, "
+        "settings, rules)"]
+
+    def no_schema(*args: Any) -> None:
+        raise AssertionError("the shipped content went through the schema")
+
+    monkeypatch.setattr(schema, "problems", no_schema)
+    loaded = load_text(str(INBOUND_FILE), shipped)
+    assert loaded.problems == [] and loaded.ruleset is not None
