@@ -23,13 +23,14 @@ from engine.cli.main import COMMANDS
 from engine.conformance.samples import order_body
 from engine.conformance.world import RULESYNC, World
 
+ORDER, STATE = "<order>", "<state>"  # filled in with the order made for it and the state
 COMMANDS_TIMED = [  # (label, arguments after `rulesync`, the module the verb imports)
     ("--help", ["--help"], "engine.cli.main"),
-    ("orders show", ["orders", "show"], COMMANDS["orders"]),  # + the order made for it
-    ("failures list", ["failures", "list"], COMMANDS["failures"]),
+    ("orders show", ["orders", "show", ORDER, "--state", STATE], COMMANDS["orders"]),
+    ("failures list", ["failures", "list", "--state", STATE], COMMANDS["failures"]),
     ("validate", ["validate"], COMMANDS["validate"]),
-    ("plan", ["plan"], COMMANDS["plan"]),
-    ("apply (in step)", ["apply"], COMMANDS["apply"]),
+    ("plan", ["plan", "--state", STATE], COMMANDS["plan"]),
+    ("apply (in step)", ["apply", "--state", STATE], COMMANDS["apply"]),
 ]
 
 
@@ -52,18 +53,17 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, World(Path(tmp), seed_orders=args.orders) as w:
-        first = str(w.create(order_body(11)))  # Awaiting Fulfillment: imported by the apply
+        filled = {ORDER: str(w.create(order_body(11))),  # Awaiting Fulfillment: imported
+                  STATE: str(w.state)}
         w.tick()
         w.apply()
         env = w.env()
-        state = ["--state", str(w.state)]
         bare = cpu_of([sys.executable, "-c", "pass"], args.runs)
         print(f"python -c pass: {bare * 1000:.0f} ms CPU (median of {args.runs})")
         print(f"{'command':<18} {'CPU ms':>7} {'import ms':>10}")
         for label, argv, module in COMMANDS_TIMED:
-            extra = state if argv[0] in ("orders", "failures", "plan", "apply") else []
-            extra = [first, *extra] if argv[:2] == ["orders", "show"] else extra
-            total = cpu_of([RULESYNC, *argv, *extra], args.runs, cwd=w.dir, env=env)
+            command = [RULESYNC, *(filled.get(a, a) for a in argv)]
+            total = cpu_of(command, args.runs, cwd=w.dir, env=env)
             name = module.split(":")[0]
             imported = cpu_of([sys.executable, "-c", f"import {name}"], args.runs, cwd=w.dir)
             print(f"{label:<18} {total * 1000:>7.0f} {imported * 1000:>10.0f}")
