@@ -34,7 +34,7 @@ class Locks:
         return lock_key(self.schema, *names)
 
     @contextmanager
-    def _held(self, key: int, shared: bool = False) -> Iterator[bool]:
+    def _held(self, key: int, shared: bool = False, lead: bool = False) -> Iterator[bool]:
         """Taken once from the server however deeply nested (a Locks serves one thread):
         a decision inside an order's sync costs no round trip for its lock. Yields whether it
         was taken here (False: an outer block holds it already)."""
@@ -42,7 +42,9 @@ class Locks:
         self._held_here[(key, shared)] = depth + 1
         kind = "_shared" if shared else ""
         try:
-            if not depth:
+            if not depth and lead:
+                self.db.lead(f"SELECT pg_advisory_lock{kind}(?)", (key,))
+            elif not depth:
                 self.db.one(f"SELECT pg_advisory_lock{kind}(?)", (key,))
             yield not depth
         finally:
@@ -51,8 +53,11 @@ class Locks:
                 del self._held_here[(key, shared)]
                 self._release(f"SELECT pg_advisory_unlock{kind}(?)", key)
 
-    def order(self, order_id: int) -> AbstractContextManager[bool]:
-        return self._held(self._key("order", self.store, str(order_id)))
+    def order(self, order_id: int, lead: bool = False) -> AbstractContextManager[bool]:
+        """`lead`: the lock is taken in the round trip of the next statement on this
+        connection, before it runs (Database.lead): only where that statement is the first
+        that needs the lock."""
+        return self._held(self._key("order", self.store, str(order_id)), lead=lead)
 
     def store_shared(self) -> AbstractContextManager[bool]:
         # The key engine/storage/state.py's exclusive() takes for this store's sync lock.
@@ -78,9 +83,12 @@ class Locks:
         """What was written under the lock is committed before it goes (a deferred write that
         fails is an error), and the lock goes either way."""
         try:
-            self.db.flush()
-        finally:
+            self.db.one(unlock, (key,))  # the pending writes go first, in its round trip
+        except BaseException:
+            # A pending write failed, so the unlock behind it did not run: it is sent again
+            # (a lock already released answers false and stays released).
             try:
                 self.db.one(unlock, (key,))
             except DatabaseError:
                 pass  # the connection is gone, and its locks with it
+            raise

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from engine.config import Config
 from engine.connect.ports import HistoryEntry, Oms, OrderChange
@@ -27,6 +27,7 @@ from engine.connect.session import (
 from engine.distributed.locks import Locks
 from engine.distributed.runs import Runs
 from engine.errors import RulesyncError
+from engine.storage.retries import RetrySet as StoredRetries
 from engine.storage.state import SqlState
 from engine.sync.events import ledger_event
 from engine.sync.run import Sync
@@ -45,7 +46,10 @@ class LockedSync(Sync):
 
     def store_change(self, change: OrderChange, summary: Summary, *,
                      shipments_changed: bool = False) -> None:
-        with self._order(change.order_id):
+        # The lock travels with the read of what rulesync last saw of the order, its first
+        # statement (sync/run.py), in one round trip.
+        assert self.locks is not None
+        with self.locks.order(change.order_id, lead=True):
             super().store_change(change, summary, shipments_changed=shipments_changed)
 
     def _superseded(self, change: OrderChange, last_seen: Mapping[str, Any] | None) -> bool:
@@ -61,6 +65,12 @@ class LockedSync(Sync):
     def retry(self, order_id: int, direction: str, summary: Summary) -> None:
         with self._order(order_id):
             super().retry(order_id, direction, summary)
+
+    def _succeeded(self, order_id: int, direction: str, summary: Summary) -> None:
+        # No look first: the delete travels with the order's unlock, in no round trip of its own
+        # (distributed mode runs on the built-in state only: Sessions._thread).
+        cast(StoredRetries, self.retries).succeeded_later(order_id, direction)
+        summary.recorded.discard((order_id, direction))
 
     def _execute(self, row: dict[str, Any], summary: Summary) -> None:
         if row.get("status") != "pending":

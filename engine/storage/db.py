@@ -151,6 +151,12 @@ class Database:
         else:
             self.write(sql, params)
 
+    def lead(self, sql: str, params: Params = ()) -> None:
+        """A statement whose result nobody reads that must run before the connection's next
+        one (a lock taken for what that statement reads): on PostgreSQL it is sent with it, in
+        the same round trip; on SQLite it runs now."""
+        self.execute(sql, params)
+
     def in_transaction(self) -> bool:
         raise NotImplementedError
 

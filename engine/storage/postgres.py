@@ -54,9 +54,10 @@ class Postgres(Database):
     def __init__(self, url: str, owner: str, durable: bool = True) -> None:
         psycopg = _driver()
         # Sent with the next statement, in its round trip: a transaction's BEGIN and lock, and
-        # deferred writes (`defer`), in that order.
+        # deferred writes (`defer`), in that order; then statements that lead it (`lead`).
         self._begin_with: list[tuple[str, tuple[Any, ...]]] = []
         self._deferred: list[tuple[str, tuple[Any, ...]]] = []
+        self._leads: list[tuple[str, tuple[Any, ...]]] = []  # Database.lead
         self.where, self._errors = shown(url), psycopg.OperationalError
         self.errors = (psycopg.Error,)
         timeout = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT_S}
@@ -88,16 +89,17 @@ class Postgres(Database):
     def _run(self, sql: str, params: Params) -> Any:
         own = False
         try:
-            if not self._begin_with and not self._deferred:
+            if not self._begin_with and not self._deferred and not self._leads:
                 return self._cursor.execute(placeholders(sql), tuple(params))
             # What waits goes in one round trip with this statement: psycopg's pipeline sends
             # them all, then waits once. Deferred writes go in the transaction begun or under
             # way, or else in one of their own, committed before this statement runs.
             ahead = self._begin_with + self._deferred
-            own = not self._begin_with and not self.in_transaction()
+            own = bool(ahead) and not self._begin_with and not self.in_transaction()
             if own:
                 ahead = [("BEGIN", ()), *ahead, ("COMMIT", ())]
-            self._begin_with, self._deferred = [], []
+            ahead += self._leads
+            self._begin_with, self._deferred, self._leads = [], [], []
             with self.conn.pipeline():
                 for statement, args in ahead:
                     self.conn.execute(statement, args)
@@ -152,6 +154,9 @@ class Postgres(Database):
     def defer(self, sql: str, params: Params = ()) -> None:
         self._deferred.append((placeholders(sql), tuple(params)))
 
+    def lead(self, sql: str, params: Params = ()) -> None:
+        self._leads.append((placeholders(sql), tuple(params)))
+
     def in_transaction(self) -> bool:
         return self.conn.info.transaction_status != 0  # 0: idle
 
@@ -171,7 +176,7 @@ class Postgres(Database):
             self._begin_with.append(("SET LOCAL synchronous_commit = on", ()))
 
     def flush(self) -> None:
-        if self._begin_with or self._deferred:
+        if self._begin_with or self._deferred or self._leads:
             self._run("SELECT 1", ())
 
     def _commit(self) -> None:
@@ -181,7 +186,8 @@ class Postgres(Database):
         self._run("COMMIT", ())
 
     def _rollback(self) -> None:
-        self._begin_with, self._deferred = [], []  # a deferred write outside it is lost too
+        # a deferred write outside it is lost too
+        self._begin_with, self._deferred, self._leads = [], [], []
         if self.in_transaction() and not self.conn.closed:
             try:
                 self.conn.execute("ROLLBACK")

@@ -53,6 +53,11 @@ class RetrySet:
                       (reason, attempts, at, due, self.store, order_id, direction))
             return attempts
 
+    def succeeded_later(self, order_id: int, direction: str) -> None:
+        """As `succeeded`, deferred (Database.defer): its row goes with the next statement."""
+        self.state.db.defer("DELETE FROM sync_retries WHERE store = ? AND order_id = ? AND "
+                            "direction = ?", (self.store, order_id, direction))
+
     def succeeded(self, order_id: int, direction: str) -> bool:
         """The order went through: its row goes. True when it had one."""
         exists = self.state.db.one(  # a read first: most orders never failed

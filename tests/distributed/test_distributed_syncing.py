@@ -105,3 +105,26 @@ def test_a_worker_reads_every_stores_rules_at_start_and_shared_files_once(
     path.write_text(f"version: 1\nstores:\n{stores}    settings: {{auto_clos: true}}\n")
     with pytest.raises(ConfigError, match="unknown setting .auto_clos."):
         Sessions(configuration.load(path, environ=env))
+
+
+def test_an_order_in_step_costs_two_round_trips_and_leaves_the_retry_set(
+        world: tuple[LockedSync, Sandbox]) -> None:
+    """Its lock goes with the read of what was last seen of it; what it writes (the order
+    seen, its retry row deleted) goes with the unlock."""
+    sync, sb = world
+    (order_id,) = sb.store.order_ids({})
+    sync.store_change(sync.store.order_change(order_id, sync.state.known_items_shipped),
+                      Summary())
+    sync.retries.failed(order_id, "inbound", "the store was down", "t", 0.0)
+    again = sync.store.order_change(order_id, sync.state.known_items_shipped)
+    sent: list[str] = []
+    run = sync.state.db._run  # type: ignore[attr-defined]
+    sync.state.db._run = (  # type: ignore[attr-defined]
+        lambda sql, params: sent.append(sql) or run(sql, params))
+    summary = Summary()
+    sync.store_change(again, summary)
+    assert summary.read == {order_id} and summary.failures == []
+    assert len(sent) == 2, sent
+    assert sent[0].startswith("SELECT * FROM sync_store_orders"), sent
+    assert sent[1].startswith("SELECT pg_advisory_unlock"), sent
+    assert sync.retries.entries(order_id) == []

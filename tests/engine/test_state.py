@@ -169,6 +169,20 @@ def test_a_deferred_write_is_done_before_the_next_statement_and_kept_once_it_ran
     other.close()
 
 
+def test_a_lead_statement_runs_before_the_next_one(location: str) -> None:
+    """On PostgreSQL it waits for the next statement and goes in its round trip, ahead of it;
+    on SQLite it runs at once."""
+    one, other = connect(location, "sync"), connect(location, "sync")
+    one.write("CREATE TABLE kept (k INTEGER PRIMARY KEY)")
+    one.lead("INSERT INTO kept (k) VALUES (?)", (1,))
+    assert other.rows("SELECT k FROM kept") == ([] if location.startswith("postgresql")
+                                                 else [(1,)])
+    assert one.rows("SELECT k FROM kept") == [(1,)]
+    assert other.rows("SELECT k FROM kept") == [(1,)]
+    one.close()
+    other.close()
+
+
 def test_a_write_deferred_in_a_transaction_is_part_of_it(location: str) -> None:
     db = connect(location, "sync")
     db.write("CREATE TABLE kept (k INTEGER PRIMARY KEY)")
@@ -232,6 +246,32 @@ def test_the_same_action_twice_in_one_decision_runs_once(location: str) -> None:
     first, second = state.record_decision(row, [action, dict(action)])
     assert first["status"] == "pending" and second == {}
     state.close()
+
+
+def test_an_order_lock_sent_with_the_first_read_is_held_before_that_read_runs() -> None:
+    """`order(id, lead=True)` saves the lock its own round trip; the read it travels with
+    still waits for another holder of the lock."""
+    from engine.distributed.locks import Locks
+
+    with databases.fresh_schema() as url:
+        state, other = SqlState(url), SqlState(url)
+        locks, read = Locks(state), threading.Event()
+
+        def sync_the_order() -> None:
+            with locks.order(5, lead=True):
+                state.store_order(5)
+                read.set()
+
+        with Locks(other).order(5):
+            thread = threading.Thread(target=sync_the_order)
+            thread.start()
+            assert not read.wait(0.5)  # the read is behind the lock it travels with
+        thread.join(BOUND)
+        assert read.is_set()
+        key = locks._key("order", "default", "5")
+        assert other.db.one("SELECT pg_try_advisory_lock(?)", (key,)) == (True,)
+        state.close()
+        other.close()
 
 
 def test_an_order_lock_goes_even_when_a_write_deferred_under_it_fails() -> None:
