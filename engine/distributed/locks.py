@@ -82,13 +82,16 @@ class Locks:
     def _release(self, unlock: str, key: int) -> None:
         """What was written under the lock is committed before it goes (a deferred write that
         fails is an error), and the lock goes either way."""
+        writes = self.db.pending()
         try:
             self.db.one(unlock, (key,))  # the pending writes go first, in its round trip
-        except BaseException:
-            # A pending write failed, so the unlock behind it did not run: it is sent again
-            # (a lock already released answers false and stays released).
+        except BaseException as e:
+            # A write failed, so the unlock behind it did not run: it is sent again (a lock
+            # already released answers false and stays released). Or the connection is gone,
+            # and its locks with it: only an error if writes were lost with it.
             try:
                 self.db.one(unlock, (key,))
             except DatabaseError:
-                pass  # the connection is gone, and its locks with it
-            raise
+                pass
+            if writes or not isinstance(e, DatabaseError):
+                raise

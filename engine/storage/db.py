@@ -157,6 +157,10 @@ class Database:
         the same round trip; on SQLite it runs now."""
         self.execute(sql, params)
 
+    def pending(self) -> bool:
+        """Whether writes wait to be sent with the next statement (never on SQLite)."""
+        return False
+
     def in_transaction(self) -> bool:
         raise NotImplementedError
 

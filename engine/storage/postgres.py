@@ -69,6 +69,7 @@ class Postgres(Database):
         # third of psycopg's Python calls per statement): each caller reads its statement's
         # result before the next one runs (batches() has a server-side cursor of its own).
         self._cursor = self.conn.cursor()
+        self._ahead = self.conn.cursor()  # for what goes ahead in a pipeline, results unread
         found = self.one("SELECT current_schema()")
         if found is None or found[0] is None:
             self.conn.close()
@@ -85,6 +86,9 @@ class Postgres(Database):
         # sequential scan, kept as the outbox grew (10,000 orders: 2.3 ms a lookup, 0.2 ms once
         # planned on the table as it is). So every execution is planned on the tables as they are.
         self._run("SET plan_cache_mode = force_custom_plan", ())
+        # A statement sent with a lock ahead of it (`lead`) shares its implicit transaction: it
+        # must read what was committed while it waited for the lock, not a snapshot from before.
+        self._run("SET default_transaction_isolation = 'read committed'", ())
 
     def _run(self, sql: str, params: Params) -> Any:
         own = False
@@ -102,7 +106,7 @@ class Postgres(Database):
             self._begin_with, self._deferred, self._leads = [], [], []
             with self.conn.pipeline():
                 for statement, args in ahead:
-                    self.conn.execute(statement, args)
+                    self._ahead.execute(statement, args)
                 return self._cursor.execute(placeholders(sql), tuple(params))
         except BaseException as e:
             if own:
@@ -157,6 +161,9 @@ class Postgres(Database):
     def lead(self, sql: str, params: Params = ()) -> None:
         self._leads.append((placeholders(sql), tuple(params)))
 
+    def pending(self) -> bool:
+        return bool(self._deferred)
+
     def in_transaction(self) -> bool:
         return self.conn.info.transaction_status != 0  # 0: idle
 
@@ -167,6 +174,8 @@ class Postgres(Database):
         return self.rows(sql, params)
 
     def _begin(self, write: bool, durable: bool) -> None:
+        if self._leads:
+            self.flush()  # a lock led in must not wait inside a transaction holding the write lock
         if not write:
             self.flush()  # not inside a read-only transaction
             self._begin_with = [("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ())]
@@ -186,8 +195,8 @@ class Postgres(Database):
         self._run("COMMIT", ())
 
     def _rollback(self) -> None:
-        # a deferred write outside it is lost too
-        self._begin_with, self._deferred, self._leads = [], [], []
+        # A deferred write outside it is lost too; a lock still to be led in is kept.
+        self._begin_with, self._deferred = [], []
         if self.in_transaction() and not self.conn.closed:
             try:
                 self.conn.execute("ROLLBACK")

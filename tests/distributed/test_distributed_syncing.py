@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,14 +118,14 @@ def test_an_order_in_step_costs_two_round_trips_and_leaves_the_retry_set(
                       Summary())
     sync.retries.failed(order_id, "inbound", "the store was down", "t", 0.0)
     again = sync.store.order_change(order_id, sync.state.known_items_shipped)
-    sent: list[str] = []
-    run = sync.state.db._run  # type: ignore[attr-defined]
-    sync.state.db._run = (  # type: ignore[attr-defined]
-        lambda sql, params: sent.append(sql) or run(sql, params))
+    trips: list[list[str]] = []  # each round trip's statements, what went ahead of it too
+    db: Any = sync.state.db
+    run = db._run
+    db._run = lambda sql, params: trips.append([*(s for s, _ in db._leads), sql]) or run(
+        sql, params)
     summary = Summary()
     sync.store_change(again, summary)
     assert summary.read == {order_id} and summary.failures == []
-    assert len(sent) == 2, sent
-    assert sent[0].startswith("SELECT * FROM sync_store_orders"), sent
-    assert sent[1].startswith("SELECT pg_advisory_unlock"), sent
+    assert [[sql.split(" FROM ")[0].split("(")[0] for sql in trip] for trip in trips] == [
+        ["SELECT pg_advisory_lock", "SELECT *"], ["SELECT pg_advisory_unlock"]], trips
     assert sync.retries.entries(order_id) == []

@@ -2,6 +2,7 @@
 newer rulesync wrote it, one sync at a time."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from pathlib import Path
@@ -270,6 +271,90 @@ def test_an_order_lock_sent_with_the_first_read_is_held_before_that_read_runs() 
         assert read.is_set()
         key = locks._key("order", "default", "5")
         assert other.db.one("SELECT pg_try_advisory_lock(?)", (key,)) == (True,)
+        state.close()
+        other.close()
+
+
+def test_a_read_led_by_a_lock_sees_what_its_holder_committed_whatever_the_default_isolation(
+        ) -> None:
+    """The lock and the read go in one implicit transaction: under a server or URL default of
+    REPEATABLE READ its snapshot would predate the wait. rulesync's connections read committed."""
+    from engine.distributed.locks import Locks
+
+    with databases.fresh_schema() as url:
+        strict = url + "%20-cdefault_transaction_isolation%3Drepeatable%5C%20read"
+        state, other = SqlState(strict), SqlState(strict)
+        other.remember_store_order(5, status_id=1, date_modified="before")
+        seen: dict[str, object] = {}
+
+        def sync_the_order() -> None:
+            with Locks(state).order(5, lead=True):
+                seen.update(state.store_order(5) or {})
+
+        with Locks(other).order(5):
+            thread = threading.Thread(target=sync_the_order)
+            thread.start()
+            deadline = time.monotonic() + BOUND
+            reader = state.db.conn.info.backend_pid  # type: ignore[attr-defined]
+            while not other.db.one("SELECT count(*) FROM pg_locks WHERE pid = ? AND NOT granted",
+                                   (reader,))[0]:  # type: ignore[index]
+                assert time.monotonic() < deadline
+                time.sleep(0.01)  # until the reader waits for the lock
+            other.remember_store_order(5, status_id=2, date_modified="after")
+        thread.join(BOUND)
+        assert seen["date_modified"] == "after"
+        state.close()
+        other.close()
+
+
+@pytest.mark.parametrize("body_raises", [True, False])
+def test_a_connection_lost_under_an_order_lock_costs_nothing_at_its_release(
+        body_raises: bool) -> None:
+    """The server takes the lock with the connection: with nothing left to write, the release
+    is no error, and the block's own error is the one that comes out."""
+    from engine.distributed.locks import Locks
+
+    with databases.fresh_schema() as url:
+        state, other = SqlState(url), SqlState(url)
+        with pytest.raises(LookupError) if body_raises else contextlib.nullcontext():
+            with Locks(state).order(5):
+                state.store_order(5)
+                other.db.one("SELECT pg_terminate_backend(?)",
+                             (state.db.conn.info.backend_pid,))  # type: ignore[attr-defined]
+                if body_raises:
+                    raise LookupError("the store does not know the order")
+        other.close()
+
+
+def test_a_lock_led_in_is_taken_before_a_write_transaction_begins() -> None:
+    """Else it would wait for the order inside a transaction holding the write lock, which the
+    order's holder may need (a deadlock)."""
+    from engine.distributed.locks import Locks
+
+    with databases.fresh_schema() as url:
+        state, other = SqlState(url), SqlState(url)
+        state.db.write("CREATE TABLE kept (k INTEGER PRIMARY KEY)")
+        done: list[str] = []
+
+        def write_under_the_lock() -> None:
+            with Locks(state).order(6, lead=True), state.db.transaction():
+                state.db.execute("INSERT INTO kept (k) VALUES (1)")
+            done.append("led")
+
+        with Locks(other).order(6):
+            thread = threading.Thread(target=write_under_the_lock)
+            thread.start()
+            reader = state.db.conn.info.backend_pid  # type: ignore[attr-defined]
+            deadline = time.monotonic() + BOUND
+            while not other.db.one("SELECT count(*) FROM pg_locks WHERE pid = ? AND NOT granted",
+                                   (reader,))[0]:  # type: ignore[index]
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            with other.db.transaction():  # the holder writes under the order's lock
+                other.db.execute("INSERT INTO kept (k) VALUES (2)")
+        thread.join(BOUND)
+        assert done == ["led"]
+        assert other.db.rows("SELECT k FROM kept ORDER BY k") == [(1,), (2,)]
         state.close()
         other.close()
 
