@@ -42,10 +42,9 @@ class Locks:
         self._held_here[(key, shared)] = depth + 1
         kind = "_shared" if shared else ""
         try:
-            if not depth and lead:
-                self.db.lead(f"SELECT pg_advisory_lock{kind}(?)", (key,))
-            elif not depth:
-                self.db.one(f"SELECT pg_advisory_lock{kind}(?)", (key,))
+            if not depth:
+                take = self.db.lead if lead else self.db.one
+                take(f"SELECT pg_advisory_lock{kind}(?)", (key,))
             yield not depth
         finally:
             self._held_here[(key, shared)] = depth
