@@ -275,6 +275,16 @@ def test_an_order_lock_sent_with_the_first_read_is_held_before_that_read_runs() 
         other.close()
 
 
+def _until_waiting(waiter: SqlState, other: SqlState) -> None:
+    """Until `waiter`'s connection waits for a lock (as `other` sees it)."""
+    pid = waiter.db.conn.info.backend_pid  # type: ignore[attr-defined]
+    deadline = time.monotonic() + BOUND
+    while not other.db.one("SELECT count(*) FROM pg_locks WHERE pid = ? AND NOT granted",
+                           (pid,))[0]:  # type: ignore[index]
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 def test_a_read_led_by_a_lock_sees_what_its_holder_committed_whatever_the_default_isolation(
         ) -> None:
     """The lock and the read go in one implicit transaction: under a server or URL default of
@@ -294,12 +304,7 @@ def test_a_read_led_by_a_lock_sees_what_its_holder_committed_whatever_the_defaul
         with Locks(other).order(5):
             thread = threading.Thread(target=sync_the_order)
             thread.start()
-            deadline = time.monotonic() + BOUND
-            reader = state.db.conn.info.backend_pid  # type: ignore[attr-defined]
-            while not other.db.one("SELECT count(*) FROM pg_locks WHERE pid = ? AND NOT granted",
-                                   (reader,))[0]:  # type: ignore[index]
-                assert time.monotonic() < deadline
-                time.sleep(0.01)  # until the reader waits for the lock
+            _until_waiting(state, other)
             other.remember_store_order(5, status_id=2, date_modified="after")
         thread.join(BOUND)
         assert seen["date_modified"] == "after"
@@ -344,12 +349,7 @@ def test_a_lock_led_in_is_taken_before_a_write_transaction_begins() -> None:
         with Locks(other).order(6):
             thread = threading.Thread(target=write_under_the_lock)
             thread.start()
-            reader = state.db.conn.info.backend_pid  # type: ignore[attr-defined]
-            deadline = time.monotonic() + BOUND
-            while not other.db.one("SELECT count(*) FROM pg_locks WHERE pid = ? AND NOT granted",
-                                   (reader,))[0]:  # type: ignore[index]
-                assert time.monotonic() < deadline
-                time.sleep(0.01)
+            _until_waiting(state, other)
             with other.db.transaction():  # the holder writes under the order's lock
                 other.db.execute("INSERT INTO kept (k) VALUES (2)")
         thread.join(BOUND)
