@@ -1,6 +1,7 @@
 """Exact money and UTC dates from BigCommerce's wire formats (FACTS §4)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -10,11 +11,17 @@ from typing import Any
 from engine.errors import BadRecord
 
 _FOUR_PLACES = Decimal("0.0001")
+# The form every BigCommerce date takes (FACTS §4), read without the general RFC 2822 parser;
+# any other form goes through that parser.
+_UTC_RFC2822 = re.compile(r"[A-Z][a-z]{2}, (\d\d) ([A-Z][a-z]{2}) (\d{4}) (\d\d):(\d\d):(\d\d) \+0000")
+_MONTHS = {name: n for n, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 # Bounds on what a store may send as a number. Decimal accepts "1e1000000" as a finite value, and
 # turning that into an int builds a million-digit number (tens of seconds of CPU): refuse it first.
 MAX_INTEGER_DIGITS = 18  # ids and quantities fit in 64 bits
 MAX_AMOUNT_DIGITS = 15  # a trillion in any currency, with four places, is still exact
 MAX_PLACES = 12
+_INTEGER_LIMIT = 10 ** MAX_INTEGER_DIGITS
 
 
 class InvalidValue(BadRecord):
@@ -62,6 +69,14 @@ def utc_datetime(value: Any, field: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise InvalidValue(f"{field}: not a date ({value!r})")
+    usual = _UTC_RFC2822.fullmatch(value)
+    if usual and usual[2] in _MONTHS:
+        day, _, year, hour, minute, second = usual.groups()
+        try:
+            return datetime(int(year), _MONTHS[usual[2]], int(day), int(hour), int(minute),
+                            int(second), tzinfo=UTC)
+        except ValueError:
+            pass  # no such day or time: the general parser says so
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -108,6 +123,8 @@ def json_objects(value: Any, field: str) -> list[Mapping[str, Any]]:
 
 
 def integer(value: Any, field: str, default: int | None = None) -> int:
+    if type(value) is int and -_INTEGER_LIMIT < value < _INTEGER_LIMIT:
+        return value  # what a JSON integer within bounds reads as, without a Decimal
     if value is None and default is not None:
         return default
     if isinstance(value, bool):

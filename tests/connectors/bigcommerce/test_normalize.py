@@ -236,3 +236,52 @@ def test_shipment_carrier_falls_back_to_provider_and_sku_may_be_unknown() -> Non
     assert result["carrier"] == "fedex"
     assert result["tracking_link"] == "https://track/1Z999"
     assert result["items"][0]["sku"] is None
+
+
+@pytest.mark.parametrize("value", [
+    "Tue, 20 Nov 2012 00:00:00 +0000", "Sun, 29 Feb 2032 23:59:59 +0000",
+    "Xyz, 01 Jan 2026 12:00:00 +0000",  # the weekday is never checked, by either reader
+    "Mon, 30 Feb 2026 00:00:00 +0000", "Mon, 01 Jan 2026 24:00:00 +0000",  # no such time
+    "Mon, 01 Jan 2026 12:00:60 +0000", "Mon, 01 Foo 2026 12:00:00 +0000",
+    "Mon, 01 jan 2026 12:00:00 +0000", "Mon, 1 Jan 2026 12:00:00 +0000",
+    "Mon, 01 Jan 2026 12:00:00 -0500", "Mon, 01 Jan 2026 12:00:00 -0000",
+    "Mon, 01 Jan 2026 12:00:00 +0000 ", "Mon, 01 Jan 26 12:00:00 +0000",
+])
+def test_the_usual_date_form_reads_as_the_general_parser_reads_it(value: str) -> None:
+    """values.utc_datetime reads BigCommerce's one form without email.utils: the same result,
+    or the same error, as the general RFC 2822 reading it replaces there."""
+    from datetime import UTC
+    from email.utils import parsedate_to_datetime
+
+    from connectors.bigcommerce.values import utc_datetime
+
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        with pytest.raises(InvalidValue):
+            utc_datetime(value, "date_modified")
+        return
+    expected = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    got = utc_datetime(value, "date_modified")
+    assert got == expected and got is not None and got.utcoffset() == expected.utcoffset()
+    assert got.isoformat() == expected.isoformat()
+
+
+@pytest.mark.parametrize("value", [0, 7, -7, 10**18 - 1, -(10**18 - 1), 10**18, -(10**18),
+                                   2**63, True, False, 7.0, 7.5, "7", "1e3", "1e1000000"])
+def test_an_integer_reads_as_the_decimal_check_reads_it(value: Any) -> None:
+    """values.integer takes a JSON integer within bounds as it is: the same answer as the
+    general check (18 digits at most, bool refused)."""
+    from decimal import Decimal
+
+    from connectors.bigcommerce.values import MAX_INTEGER_DIGITS, integer
+
+    number = Decimal(str(int(value)) if isinstance(value, bool) else str(value))
+    fits = (not isinstance(value, bool) and number.is_finite()
+            and number.copy_abs() < 10 ** MAX_INTEGER_DIGITS
+            and number == number.to_integral_value())
+    if fits:
+        assert integer(value, "id") == int(number)
+    else:
+        with pytest.raises(InvalidValue):
+            integer(value, "id")
