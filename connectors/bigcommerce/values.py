@@ -71,9 +71,9 @@ def utc_datetime(value: Any, field: str) -> datetime | None:
         raise InvalidValue(f"{field}: not a date ({value!r})")
     usual = _UTC_RFC2822.fullmatch(value)
     if usual and usual[2] in _MONTHS:
-        day, _, year, hour, minute, second = usual.groups()
+        day, month, year, hour, minute, second = usual.groups()
         try:
-            return datetime(int(year), _MONTHS[usual[2]], int(day), int(hour), int(minute),
+            return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute),
                             int(second), tzinfo=UTC)
         except ValueError:
             pass  # no such day or time: the general parser says so

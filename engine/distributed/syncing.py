@@ -40,16 +40,15 @@ log = logging.getLogger("rulesync.worker")
 class LockedSync(Sync):
     locks: Locks | None = field(default=None, repr=False)
 
-    def _order(self, order_id: int) -> Any:
+    def _order(self, order_id: int, lead: bool = False) -> Any:
         assert self.locks is not None
-        return self.locks.order(order_id)
+        return self.locks.order(order_id, lead=lead)
 
     def store_change(self, change: OrderChange, summary: Summary, *,
                      shipments_changed: bool = False) -> None:
         # The lock travels with the read of what rulesync last saw of the order, its first
         # statement (sync/run.py), in one round trip.
-        assert self.locks is not None
-        with self.locks.order(change.order_id, lead=True):
+        with self._order(change.order_id, lead=True):
             super().store_change(change, summary, shipments_changed=shipments_changed)
 
     def _superseded(self, change: OrderChange, last_seen: Mapping[str, Any] | None) -> bool:

@@ -18,6 +18,7 @@ FIRST_WAIT = 30.0
 MAX_WAIT = 3600.0
 REASON_LIMIT = 1000  # characters kept of a failure's message
 _KEY = "(next_attempt_at, order_id, direction)"  # the order of the index on the next attempt
+_DELETE_ONE = "DELETE FROM sync_retries WHERE store = ? AND order_id = ? AND direction = ?"
 _PAGE_COLUMNS = ("order_id, direction, reason, attempts, first_failed_at, last_failed_at, "
                  "next_attempt_at")
 
@@ -55,8 +56,7 @@ class RetrySet:
 
     def succeeded_later(self, order_id: int, direction: str) -> None:
         """As `succeeded`, deferred (Database.defer): its row goes with the next statement."""
-        self.state.db.defer("DELETE FROM sync_retries WHERE store = ? AND order_id = ? AND "
-                            "direction = ?", (self.store, order_id, direction))
+        self.state.db.defer(_DELETE_ONE, (self.store, order_id, direction))
 
     def succeeded(self, order_id: int, direction: str) -> bool:
         """The order went through: its row goes. True when it had one."""
@@ -65,8 +65,7 @@ class RetrySet:
             (self.store, order_id, direction))
         if exists:
             with self.state.transaction() as c:
-                c.execute("DELETE FROM sync_retries WHERE store = ? AND order_id = ? AND "
-                          "direction = ?", (self.store, order_id, direction))
+                c.execute(_DELETE_ONE, (self.store, order_id, direction))
         return exists is not None
 
     def due_now(self, order_id: int, now: float) -> int:
