@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -29,11 +30,13 @@ from engine.distributed.runs import Runs
 from engine.errors import RulesyncError
 from engine.storage.retries import RetrySet as StoredRetries
 from engine.storage.state import SqlState
+from engine.sync.actions import SeenRows
 from engine.sync.events import ledger_event
 from engine.sync.run import Sync
 from engine.sync.summary import Summary
 
 log = logging.getLogger("rulesync.worker")
+GROUP = 50  # a page's orders locked at once, at most (PageLocks)
 
 
 @dataclass
@@ -50,6 +53,19 @@ class LockedSync(Sync):
         # statement (sync/run.py), in one round trip.
         with self._order(change.order_id, lead=True):
             super().store_change(change, summary, shipments_changed=shipments_changed)
+
+    def store_changes(self, feed: Callable[[SeenRows], Iterable[OrderChange]],
+                      summary: Summary) -> None:
+        """A change-feed slice's changes, `feed(known)` giving them a page at a time; each
+        page's orders are synced under their locks, taken when the feed asks what rulesync
+        last saw of them (PageLocks), and given back once they are synced."""
+        with ExitStack() as held:
+            self._seen = PageLocks(self, held)
+            try:
+                for change in feed(self._seen):
+                    self.store_change(change, summary)
+            finally:
+                self._seen = None
 
     def _superseded(self, change: OrderChange, last_seen: Mapping[str, Any] | None) -> bool:
         # Read under the order's lock: a newer read of this order was synced meanwhile.
@@ -98,6 +114,32 @@ class LockedSync(Sync):
             return False
         with self._order(entry.order_id):
             return super().ledger_change(entry, summary)
+
+
+class PageLocks(SeenRows):
+    """The feed's question for a page, what rulesync last saw of its orders, answered under
+    their locks: taken in one statement in the round trip of the one read of their rows (the
+    OMS's orders are read in one more), held until the feed asks for the next page or the slice
+    ends, and then given back in one statement with the writes made under them. An order's
+    webhook waits for its page at most.
+
+    A page of more than GROUP orders takes no locks here (so few are held at once, whatever
+    slice_orders says): its rows are only answered, and each order takes its own lock and
+    reads its row again under it."""
+
+    def __init__(self, sync: LockedSync, held: ExitStack) -> None:
+        super().__init__(sync.state, sync.ledger)
+        assert sync.locks is not None
+        self.locks, self.held = sync.locks, held
+
+    def many(self, order_ids: list[int]) -> dict[int, int | None]:
+        self.held.close()  # the feed's previous page is synced
+        if len(order_ids) > GROUP:
+            return {i: None if row is None else int(row["items_shipped"])
+                    for i, row in self.state.store_orders(order_ids).items()}
+        if order_ids:
+            self.held.enter_context(self.locks.orders(order_ids, lead=True))
+        return super().many(order_ids)
 
 
 @dataclass

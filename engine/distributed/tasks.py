@@ -62,15 +62,11 @@ def sync_slice(session: Session, run_id: str, n: int, send: Send) -> str:
         return stages.DONE
     if not part["done"]:
         summary = Summary()
-        # What the store orders looked like when last synced, read once for the slice rather
-        # than once per order: it only decides whether their shipments are read, and each
-        # order's sync reads its own row again under the order's lock (syncing.py).
-        known = sync.state.items_shipped_between(  # type: ignore[attr-defined]
-            part["first_id"], part["last_id"])
-        for change in sync.store.feed_slice(  # type: ignore[attr-defined]
-                run["cursor_from"], run["lower_s"], run["upper_s"], part["first_id"],
-                part["last_id"], known.get):
-            sync.store_change(change, summary)
+        # Each page's orders are locked, and their rows read, when the feed asks what they
+        # looked like when last synced, before it reads their shipments (syncing.py).
+        sync.store_changes(lambda known: sync.store.feed_slice(  # type: ignore[attr-defined]
+            run["cursor_from"], run["lower_s"], run["upper_s"], part["first_id"],
+            part["last_id"], known), summary)
         logged(summary)
         stage = run_rows.slice_done(run_id, n, summary)
     else:

@@ -141,12 +141,6 @@ class SqlState(RecentRows):
         row = self.store_order(order_id)
         return None if row is None else int(row["items_shipped"])
 
-    def items_shipped_between(self, first: int, last: int) -> dict[int, int]:
-        """`known_items_shipped` of the orders with ids first..last, in one read."""
-        return {int(order_id): int(shipped) for order_id, shipped in self.db.rows(
-            "SELECT order_id, items_shipped FROM sync_store_orders WHERE store = ? AND "
-            "order_id BETWEEN ? AND ?", (self.store, first, last))}
-
     def record_decision(self, row: dict[str, Any], actions: list[dict[str, Any]]
                         ) -> list[dict[str, Any]]:
         """The decision and its actions, written together before any action runs; returns the

@@ -28,7 +28,8 @@ T = TypeVar("T")
 class SeenRows:
     """The change feed's question, what the sync last saw of its page's orders, answered with
     one read of their rows; the rows are kept for store_change (each read once, not twice).
-    Only while `run` holds the store's exclusive lock: nobody changes a row in between.
+    Only while nobody else can change those rows: while `run` holds the store's exclusive
+    lock, or a worker the orders' locks (engine/distributed/syncing.py `store_changes`).
 
     The page's OMS orders are read with them where the OMS can read many at once (`get_many`,
     engine/connect/ports.py), each used once: an order is synced only by its own events, so

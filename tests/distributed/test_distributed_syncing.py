@@ -3,6 +3,7 @@ sandbox store and a fresh PostgreSQL schema: no broker needed."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -11,26 +12,34 @@ import pytest
 
 from connectors.bigcommerce.sandbox import Sandbox
 from engine import config as configuration
+from engine.distributed import syncing
 from engine.distributed.syncing import LockedSync, Sessions
 from engine.errors import ConfigError
+from engine.storage.state import SqlState
 from engine.sync.summary import Summary
 from tests.support import databases
 from tests.support.distributed_world import store_entries
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[LockedSync, Sandbox]]:
-    """One store with one order, and a worker's sync of it."""
+@contextmanager
+def _world(tmp_path: Path, orders: int) -> Iterator[tuple[LockedSync, Sandbox, str]]:
+    """One store with these orders, a worker's sync of it, and the state's URL."""
     with databases.fresh_schema() as state, Sandbox(port=0, store_hash="hash-s1",
-                                                    token="token-s1", seed_orders=1) as sb:
+                                                    token="token-s1", seed_orders=orders) as sb:
         path = tmp_path / "rulesync.yaml"
         path.write_text(f"version: 1\nstores:\n{store_entries({'s1': sb.base_url})}")
         sessions = Sessions(configuration.load(path, environ={
             "RULESYNC_DATABASE_URL": state, "S1_TOKEN": "token-s1"}))
         try:
-            yield sessions.get("s1").sync, sb
+            yield sessions.get("s1").sync, sb, state
         finally:
             sessions.drop()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[LockedSync, Sandbox]]:
+    with _world(tmp_path, 1) as (sync, sb, _):
+        yield sync, sb
 
 
 def test_a_store_record_older_than_the_one_synced_is_skipped(
@@ -129,3 +138,70 @@ def test_an_order_in_step_costs_two_round_trips_and_leaves_the_retry_set(
     assert [[sql.split(" FROM ")[0].split("(")[0] for sql in trip] for trip in trips] == [
         ["SELECT pg_advisory_lock", "SELECT *"], ["SELECT pg_advisory_unlock"]], trips
     assert sync.retries.entries(order_id) == []
+
+
+def _slice(sync: LockedSync) -> Summary:
+    """The store's change feed synced as one slice, as a worker's slice task does."""
+    plan = sync.store.feed_plan("", 50)  # type: ignore[attr-defined]
+    ((first, last),) = plan["slices"]
+    summary = Summary()
+    sync.store_changes(lambda known: sync.store.feed_slice(  # type: ignore[attr-defined]
+        plan["cursor"], plan["lower"], plan["upper"], first, last, known), summary)
+    return summary
+
+
+def _trips(sync: LockedSync) -> list[list[str]]:
+    """Each round trip to the state from now on: the first words of its statements."""
+    trips: list[list[str]] = []
+    db: Any = sync.state.db
+    run = db._run
+    db._run = lambda sql, params: trips.append([
+        s.split(" FROM ")[0].split(" (")[0].split("(")[0]
+        for s, _ in [*db._begin_with, *db._deferred, *db._leads, (sql, ())]]) or run(sql, params)
+    return trips
+
+
+def test_a_pages_orders_are_synced_under_their_locks_taken_and_given_back_together(
+        tmp_path: Path) -> None:
+    with _world(tmp_path, 6) as (sync, sb, url):
+        ids = sorted(sb.store.order_ids({}))
+        other = SqlState(url)
+        assert sync.locks is not None
+        keys = [sync.locks._key("order", "s1", str(i)) for i in ids]
+
+        def held() -> list[bool]:
+            free = [other.db.one("SELECT pg_try_advisory_lock(?)", (k,))[0] for k in keys]  # type: ignore[index]
+            for key, got in zip(keys, free):
+                if got:
+                    other.db.one("SELECT pg_advisory_unlock(?)", (key,))
+            return [not got for got in free]
+
+        store_change, seen = sync.store_change, []
+        sync.store_change = lambda change, summary, **kw: (  # type: ignore[method-assign]
+            seen.append(held()) or store_change(change, summary, **kw))
+        first = _slice(sync)
+        assert first.read == set(ids) and first.failures == []
+        assert seen == [[True] * len(ids)] * len(ids)  # every order's sync: all the page's locks
+        assert held() == [False] * len(ids)
+        assert all(sync.state.store_order(i) for i in ids)
+
+        del sync.store_change
+        trips = _trips(sync)
+        again = _slice(sync)  # every order in step now
+        assert again.read == set(ids) and again.actions == []
+        assert trips == [["SELECT count", "SELECT *"],  # the locks, with the rows' one read
+                         [*["INSERT INTO sync_store_orders", "DELETE"] * len(ids),
+                          "SELECT count"]], trips  # what was seen, with the unlock
+        other.close()
+
+
+def test_a_page_of_more_orders_than_a_group_locks_each_order_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """So few locks are held at once however large slice_orders is."""
+    monkeypatch.setattr(syncing, "GROUP", 2)
+    with _world(tmp_path, 3) as (sync, sb, _):
+        trips = _trips(sync)
+        summary = _slice(sync)
+        assert summary.read == set(sb.store.order_ids({})) and summary.failures == []
+        sent = [statement for trip in trips for statement in trip]
+        assert sent.count("SELECT pg_advisory_lock") == 3 and "SELECT count" not in sent, trips

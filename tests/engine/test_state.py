@@ -70,20 +70,6 @@ def test_the_outbox_keeps_one_row_per_key_and_finishes_only_pending_rows(locatio
     state.close()
 
 
-def test_what_a_range_of_store_orders_looked_like_is_one_read_of_this_stores_rows(
-        location: str) -> None:
-    state = SqlState(location)
-    for order_id, shipped in ((3, 0), (5, 2), (9, 1)):
-        state.remember_store_order(order_id, status_id=2, items_shipped=shipped,
-                                   date_modified="t")
-    state.for_store("other").remember_store_order(4, status_id=2, items_shipped=7,
-                                                  date_modified="t")
-    assert state.items_shipped_between(3, 8) == {3: 0, 5: 2}
-    assert state.items_shipped_between(3, 8).get(4) == state.known_items_shipped(4) is None
-    assert state.for_store("other").items_shipped_between(1, 9) == {4: 7}
-    state.close()
-
-
 def test_a_failed_delivery_waits_longer_each_time_then_is_dead(location: str) -> None:
     inbox = Inbox(SqlState(location))
     assert inbox.add("h1", 7, "store/order/created", "{}", "t")
@@ -274,6 +260,34 @@ def test_an_order_lock_sent_with_the_first_read_is_held_before_that_read_runs() 
         state.close()
         other.close()
 
+
+
+def test_a_groups_order_locks_are_taken_in_one_statement_and_given_back_in_one() -> None:
+    """`orders(ids)`: one statement for the group, nested locks of its orders cost none, and
+    what was written under them is committed before they go."""
+    from engine.distributed.locks import Locks
+
+    with databases.fresh_schema() as url:
+        state, other = SqlState(url), SqlState(url)
+        locks, sent = Locks(state), []
+        run = state.db._run  # type: ignore[attr-defined]
+        state.db._run = lambda sql, params: sent.append(sql) or run(sql, params)  # type: ignore[attr-defined]
+        keys = [locks._key("order", "default", str(i)) for i in (9, 3, 5)]
+
+        def held_by_state() -> list[bool]:
+            return [not other.db.one("SELECT pg_try_advisory_lock(?)", (key,))[0]  # type: ignore[index]
+                    for key in keys]
+
+        with locks.orders([9, 3, 5]):
+            with locks.order(3) as taken_here:
+                assert not taken_here  # the group holds it: no statement
+            state.remember_store_order(3, deferred=True, status_id=2, date_modified="t")
+            assert held_by_state() == [True] * 3
+        assert len(sent) == 2 and "unnest" in sent[0] and "unnest" in sent[1], sent
+        assert other.store_order(3)["status_id"] == 2  # type: ignore[index]
+        assert held_by_state() == [False] * 3
+        state.close()
+        other.close()
 
 def _until_waiting(waiter: SqlState, other: SqlState) -> None:
     """Until `waiter`'s connection waits for a lock (as `other` sees it)."""
