@@ -82,8 +82,13 @@ class LockedSync(Sync):
             super().retry(order_id, direction, summary)
 
     def _succeeded(self, order_id: int, direction: str, summary: Summary) -> None:
-        # No look first: the delete travels with the order's unlock, in no round trip of its own
+        # Not in the retry set as read with its page (PageLocks): nothing to delete. Else no
+        # look first: the delete travels with the order's unlock, in no round trip of its own
         # (distributed mode runs on the built-in state only: Sessions._thread).
+        if self._waiting is not None:
+            if (order_id, direction) not in self._waiting:
+                return
+            self._waiting.discard((order_id, direction))
         cast(StoredRetries, self.retries).succeeded_later(order_id, direction)
         summary.recorded.discard((order_id, direction))
 
@@ -130,16 +135,22 @@ class PageLocks(SeenRows):
     def __init__(self, sync: LockedSync, held: ExitStack) -> None:
         super().__init__(sync.state, sync.ledger)
         assert sync.locks is not None
-        self.locks, self.held = sync.locks, held
+        self.sync, self.locks, self.held = sync, sync.locks, held
 
     def many(self, order_ids: list[int]) -> dict[int, int | None]:
         self.held.close()  # the feed's previous page is synced
+        if not order_ids:
+            return {}
         if len(order_ids) > GROUP:
             return {i: None if row is None else int(row["items_shipped"])
                     for i, row in self.state.store_orders(order_ids).items()}
-        if order_ids:
-            self.held.enter_context(self.locks.orders(order_ids, lead=True))
-        return super().many(order_ids)
+        self.held.enter_context(self.locks.orders(order_ids, lead=True))
+        known = super().many(order_ids)
+        # Which of them are in the retry set: only those have a row to delete once synced
+        # (Decisions._waiting, for this page's orders only while their locks are held).
+        self.sync._waiting = cast(StoredRetries, self.sync.retries).waiting(order_ids)
+        self.held.callback(setattr, self.sync, "_waiting", None)
+        return known
 
 
 @dataclass

@@ -88,9 +88,13 @@ class RetrySet:
             "ORDER BY next_attempt_at, order_id, direction", (self.store, *args))
         return [_view(r) for r in rows]
 
-    def waiting(self) -> set[tuple[int, str]]:
+    def waiting(self, order_ids: list[int] | None = None) -> set[tuple[int, str]]:
+        """The store's orders in the retry set, with their directions; of these orders only,
+        when given."""
+        among = "" if order_ids is None else f" AND order_id IN ({', '.join('?' * len(order_ids))})"
         return {(int(order_id), str(direction)) for order_id, direction in self.state.db.rows(
-            "SELECT order_id, direction FROM sync_retries WHERE store = ?", (self.store,))}
+            f"SELECT order_id, direction FROM sync_retries WHERE store = ?{among}",
+            (self.store, *(order_ids or ())))}
 
     def due(self, now: float, limit: int = 500) -> list[dict[str, Any]]:
         rows = self.state.db.dicts(

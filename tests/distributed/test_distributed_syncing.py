@@ -186,12 +186,16 @@ def test_a_pages_orders_are_synced_under_their_locks_taken_and_given_back_togeth
         assert all(sync.state.store_order(i) for i in ids)
 
         del sync.store_change
+        sync.retries.failed(ids[0], "inbound", "the store was down", "t", 0.0)
         trips = _trips(sync)
         again = _slice(sync)  # every order in step now
         assert again.read == set(ids) and again.actions == []
         assert trips == [["SELECT count", "SELECT *"],  # the locks, with the rows' one read
-                         [*["INSERT INTO sync_store_orders", "DELETE"] * len(ids),
+                         ["SELECT order_id, direction"],  # which are in the retry set
+                         ["INSERT INTO sync_store_orders", "DELETE",  # only the first is
+                          *["INSERT INTO sync_store_orders"] * (len(ids) - 1),
                           "SELECT count"]], trips  # what was seen, with the unlock
+        assert sync.retries.waiting() == set()
         other.close()
 
 

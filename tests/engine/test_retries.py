@@ -54,6 +54,8 @@ def test_success_and_forget_take_orders_out(state: SqlState) -> None:
     assert retries.counts(T) == {"waiting": 2, "due": 0}  # orders, not rows
     assert retries.waiting() == {(7, "inbound"), (7, "outbound"), (8, "inbound")}
     assert RetrySet(state.for_store("other")).waiting() == set()
+    assert retries.waiting([7, 9]) == {(7, "inbound"), (7, "outbound")}
+    assert RetrySet(state.for_store("other")).waiting([7, 8]) == set()
     assert retries.succeeded(8, "inbound") is True
     assert retries.succeeded(8, "inbound") is False
     assert [e["direction"] for e in retries.entries(7)] == ["inbound", "outbound"]
