@@ -175,6 +175,16 @@ class Database:
         with self.transaction(durable=durable):
             return self.rows(sql, params)
 
+    def transaction_dicts(self, statements: Sequence[tuple[str, Params]]) -> list[dict[str, Any]]:
+        """Statements whose results nobody reads but the last one's, as one write transaction;
+        returns the last one's rows (its RETURNING clause). On PostgreSQL they go in one round
+        trip with their BEGIN and COMMIT, so the owner's write lock is never held across a
+        wait for this process."""
+        with self.transaction() as c:
+            for sql, params in statements[:-1]:
+                c.execute(sql, params)
+            return c.dicts(*statements[-1])
+
     @contextmanager
     def transaction(self, write: bool = True, durable: bool = False) -> Iterator[Database]:
         """One transaction; a writer holds the owner's write lock from its first statement.

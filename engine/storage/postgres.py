@@ -58,6 +58,7 @@ class Postgres(Database):
         self._begin_with: list[tuple[str, tuple[Any, ...]]] = []
         self._deferred: list[tuple[str, tuple[Any, ...]]] = []
         self._leads: list[tuple[str, tuple[Any, ...]]] = []  # Database.lead
+        self._trail: list[tuple[str, tuple[Any, ...]]] = []  # sent after it: transaction_dicts
         self.where, self._errors = shown(url), psycopg.OperationalError
         self.errors = (psycopg.Error,)
         timeout = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT_S}
@@ -93,7 +94,8 @@ class Postgres(Database):
     def _run(self, sql: str, params: Params) -> Any:
         own = False
         try:
-            if not self._begin_with and not self._deferred and not self._leads:
+            if not self._begin_with and not self._deferred and not self._leads \
+                    and not self._trail:
                 return self._cursor.execute(placeholders(sql), tuple(params))
             # What waits goes in one round trip with this statement: psycopg's pipeline sends
             # them all, then waits once. Deferred writes go in the transaction begun or under
@@ -103,11 +105,15 @@ class Postgres(Database):
             if own:
                 ahead = [("BEGIN", ()), *ahead, ("COMMIT", ())]
             ahead += self._leads
-            self._begin_with, self._deferred, self._leads = [], [], []
+            trail = self._trail
+            self._begin_with, self._deferred, self._leads, self._trail = [], [], [], []
             with self.conn.pipeline():
                 for statement, args in ahead:
                     self._ahead.execute(statement, args)
-                return self._cursor.execute(placeholders(sql), tuple(params))
+                found = self._cursor.execute(placeholders(sql), tuple(params))
+                for statement, args in trail:
+                    self._ahead.execute(statement, args)
+                return found
         except BaseException as e:
             if own:
                 self._rollback()  # a deferred write failed: the transaction made for it ends
@@ -157,6 +163,18 @@ class Postgres(Database):
 
     def defer(self, sql: str, params: Params = ()) -> None:
         self._deferred.append((placeholders(sql), tuple(params)))
+
+    def transaction_dicts(self, statements: Sequence[tuple[str, Params]]) -> list[dict[str, Any]]:
+        self._begin(True, False)
+        for sql, params in statements[:-1]:
+            self.defer(sql, params)
+        self._trail = [("COMMIT", ())]
+        try:
+            return self.dicts(*statements[-1])
+        except BaseException:
+            self._trail = []
+            self._rollback()
+            raise
 
     def lead(self, sql: str, params: Params = ()) -> None:
         self._leads.append((placeholders(sql), tuple(params)))

@@ -175,17 +175,16 @@ class SqlState(RecentRows):
                    json.dumps(a["params"]), a["rule_id"], a["event"], a["at"], a["at"],
                    int(counted and n == 1)) for n, a in enumerate(unique.values(), 1)]
         one_row = f"(?, ?, (SELECT coalesce(max(seq), 0) FROM sync_outbox) + ?{', ?' * 9})"
-        with self.db.transaction() as c:
-            c.execute(decision, list(row.values()))
-            new = {r["key"]: r for r in c.dicts(
-                "INSERT INTO sync_outbox (store, key, seq, order_id, direction, action, params, "
-                f"rule_id, event, created_at, updated_at, attempts) VALUES "
-                f"{', '.join([one_row] * len(values))} ON CONFLICT (store, key) DO UPDATE SET "
-                "status = 'pending', params = excluded.params, event = excluded.event, "
-                "updated_at = excluded.updated_at, "
-                "attempts = sync_outbox.attempts + excluded.attempts "
-                "WHERE sync_outbox.status = 'failed' RETURNING *",
-                [v for value in values for v in value])}
+        new = {r["key"]: r for r in self.db.transaction_dicts([
+            (decision, list(row.values())),
+            ("INSERT INTO sync_outbox (store, key, seq, order_id, direction, action, params, "
+             f"rule_id, event, created_at, updated_at, attempts) VALUES "
+             f"{', '.join([one_row] * len(values))} ON CONFLICT (store, key) DO UPDATE SET "
+             "status = 'pending', params = excluded.params, event = excluded.event, "
+             "updated_at = excluded.updated_at, "
+             "attempts = sync_outbox.attempts + excluded.attempts "
+             "WHERE sync_outbox.status = 'failed' RETURNING *",
+             [v for value in values for v in value])])}
         if counted and actions[0]["key"] in new:
             new[actions[0]["key"]]["counted"] = True
         written = []

@@ -6,6 +6,7 @@ import contextlib
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -226,6 +227,28 @@ def test_what_rulesync_wrote_to_the_store_is_remembered_at_once(location: str) -
     state.close()
     other.close()
 
+
+
+def test_statements_written_together_give_the_last_ones_rows_or_change_nothing(
+        location: str) -> None:
+    """`transaction_dicts`: on PostgreSQL one round trip, BEGIN and COMMIT included."""
+    state = SqlState(location)
+    db: Any = state.db
+    insert = "INSERT INTO sync_meta (key, value) VALUES (?, ?)"
+    sent: list[str] = []
+    run = db._run
+    db._run = lambda sql, params: sent.append(sql) or run(sql, params)
+    rows = db.transaction_dicts([(insert, ("a", "1")), (f"{insert} RETURNING key, value",
+                                                        ("b", "2"))])
+    assert rows == [{"key": "b", "value": "2"}] and not db.in_transaction()
+    if db.dialect == "postgresql":
+        assert len(sent) == 1, sent
+    with pytest.raises(db.errors):  # b is there already: c goes with it
+        db.transaction_dicts([(insert, ("c", "3")), (f"{insert} RETURNING key", ("b", "x"))])
+    assert not db.in_transaction()
+    assert db.rows("SELECT key, value FROM sync_meta WHERE key IN ('a', 'b', 'c') ORDER BY key"
+                   ) == [("a", "1"), ("b", "2")]
+    state.close()
 
 def test_the_same_action_twice_in_one_decision_runs_once(location: str) -> None:
     state = SqlState(location)
