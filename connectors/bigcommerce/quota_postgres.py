@@ -1,10 +1,11 @@
 """The store's token bucket in PostgreSQL: one row per store, shared by every process using it.
 
-Each take is one short transaction: the row is locked (`SELECT ... FOR UPDATE`), refilled by the
-database's clock (`clock_timestamp()`, the one clock every machine shares), a token taken or a
-wait computed with the same code as the in-process bucket (connectors/bigcommerce/quota.py), and
-written back. Other takers wait on the row lock for the few statements this lasts, never across
-a wait for tokens: that sleep happens outside the transaction.
+Each take is two statements, no transaction: the row is read with the database's clock
+(`clock_timestamp()`, the one clock every machine shares), refilled, a token taken or a wait
+computed with the same code as the in-process bucket (connectors/bigcommerce/quota.py), and
+written back only if the row is still as read (compare and swap); if another process wrote it
+in between, the take starts again from the row as it now is. Nobody waits on a row lock held
+across a process's turn, and the sleep for tokens happens between takes.
 
 The table is not part of the state's migrations: it holds nothing worth keeping (a lost row is a
 full bucket again), may live in another database than the state (`store.quota.url`) and is
@@ -44,7 +45,7 @@ class _Dropped(DatabaseError):
 class _Link:
     """One connection per database in this process, shared by the buckets of every store and
     thread that use it: a worker syncing many stores on many threads holds one connection for
-    them, not one each (a server's connections are few). Their transactions take turns; each
+    them, not one each (a server's connections are few). Their takes take turns; each
     lasts a few statements. A connection the server dropped, or one inherited through a fork,
     is opened anew on next use."""
 
@@ -53,7 +54,7 @@ class _Link:
 
     def __init__(self, url: str) -> None:
         self.url, self.where, self.users = url, shown(url), 0
-        self.lock = threading.Lock()  # one transaction at a time on the connection
+        self.lock = threading.Lock()  # one take at a time on the connection
         self._driver: Any = _driver()  # a clear error when the postgres extra is missing
         self._conn: Any = None
         self._pid = 0
@@ -78,8 +79,8 @@ class _Link:
             self._conn = None
 
     def run(self, work: Callable[[Any], T]) -> T:
-        """`work(connection)` in one transaction; once more on a new connection when the old
-        one turns out dropped (a restarted server: nothing was committed on it)."""
+        """`work(connection)`, each of its statements committed by itself; once more on a new
+        connection when the old one turns out dropped (a restarted server)."""
         try:
             return self._run(work)
         except _Dropped:
@@ -89,8 +90,7 @@ class _Link:
         with self.lock:
             conn = self._connected()
             try:
-                with conn.transaction():
-                    return work(conn)
+                return work(conn)
             except self._driver.Error as e:
                 if not (conn.closed or conn.broken):
                     raise DatabaseError(self.where, first_line(e)) from None
@@ -133,10 +133,10 @@ class PostgresBucket(Waiting):
             raise
 
     def _read(self, conn: Any) -> tuple[Bucket, float]:
-        """The store's row, locked until the transaction ends (made, full, if missing: the
-        first of two processes to make it wins, the other waits and then reads it)."""
+        """The store's row and the database's clock (the row made, full, if missing: the first
+        of two processes to make it wins, the other reads it)."""
         select = (f"SELECT requests, window_s, tokens, stamp, paused_until, {_NOW} FROM {TABLE} "
-                  "WHERE store = %s FOR UPDATE")
+                  "WHERE store = %s")
         row = conn.execute(select, (self.store,)).fetchone()
         if row is None:
             limits = self._limits
@@ -151,20 +151,25 @@ class PostgresBucket(Waiting):
     def _read_limits(self) -> Limits:
         return self._link.run(lambda conn: self._read(conn)[0].limits)
 
-    def _write(self, conn: Any, b: Bucket) -> None:
-        self._limits = b.limits
-        conn.execute(
-            f"UPDATE {TABLE} SET requests = %s, window_s = %s, tokens = %s, stamp = %s, "
-            "paused_until = %s WHERE store = %s",
-            (b.limits.requests, b.limits.window, b.tokens, b.stamp, b.paused_until, self.store))
+    def _change(self, change: Callable[[Bucket, float], tuple[Bucket, T]]) -> T:
+        """The row read, changed and written back if nobody wrote it meanwhile, else again."""
+        def changing(conn: Any) -> T:
+            while True:
+                before, now = self._read(conn)
+                after, result = change(before, now)
+                fields = ("requests", "window_s", "tokens", "stamp", "paused_until")
+                written = conn.execute(
+                    f"UPDATE {TABLE} SET {', '.join(f'{f} = %s' for f in fields)} WHERE store = %s "
+                    f"AND {' AND '.join(f'{f} = %s' for f in fields)}",
+                    (*_values(after), self.store, *_values(before))).rowcount
+                if written:
+                    self._limits = after.limits
+                    return result
+
+        return self._link.run(changing)
 
     def _take(self, kind: str) -> float:
-        def taking(conn: Any) -> float:
-            bucket, wait = take(*self._read(conn), kind)
-            self._write(conn, bucket)
-            return wait
-
-        return self._link.run(taking)
+        return self._change(lambda bucket, now: take(bucket, now, kind))
 
     @property
     def limits(self) -> Limits:
@@ -178,9 +183,12 @@ class PostgresBucket(Waiting):
             return
         if not advice.changes(self._limits, self._ceiling):
             return  # the common case: nothing to write, no round trip
-        self._link.run(lambda conn: self._write(
-            conn, observe(*self._read(conn), advice, self._ceiling)))
+        self._change(lambda bucket, now: (observe(bucket, now, advice, self._ceiling), None))
 
     def close(self) -> None:
         self._finalizer()
 
+
+
+def _values(b: Bucket) -> tuple[Any, ...]:
+    return b.limits.requests, b.limits.window, b.tokens, b.stamp, b.paused_until

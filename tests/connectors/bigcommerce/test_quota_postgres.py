@@ -2,6 +2,7 @@
 store's headers seen by one hold for the other, and the configuration picks the backend."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,32 @@ def test_two_buckets_of_one_store_share_its_tokens(url: str) -> None:
         for bucket in (a, b, other):
             bucket.close()
 
+
+
+def test_processes_taking_at_once_never_take_the_same_token(url: str) -> None:
+    """Takes from two connections at once (two processes): each written only over the row as
+    it read it, so none is lost and no more go than the bucket holds."""
+    from connectors.bigcommerce.quota_postgres import PostgresBucket
+
+    limits = Limits(3000, 300_000)  # a token comes back every 100 s: none during the test
+    a, b = (PostgresBucket(f"{url}&application_name={name}", "s", limits) for name in "ab")
+    assert a._link is not b._link  # two connections, as two processes have
+    taken: list[int] = []
+
+    def take_all(bucket: PostgresBucket) -> None:
+        taken.append(sum(bucket._take(BULK) == 0 for _ in range(limits.capacity)))
+
+    try:
+        threads = [threading.Thread(target=take_all, args=(bucket,)) for bucket in (a, b)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sum(taken) == limits.capacity - limits.reserve, taken
+        assert min(taken) > 0  # both took some: they ran at once
+    finally:
+        a.close()
+        b.close()
 
 def test_a_used_up_window_pauses_every_bucket_of_the_store(url: str) -> None:
     from connectors.bigcommerce.quota_postgres import PostgresBucket
