@@ -33,6 +33,7 @@ _CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
     paused_until DOUBLE PRECISION NOT NULL DEFAULT 0)"""
 T = TypeVar("T")
 _NOW = "extract(epoch FROM clock_timestamp())::float8"
+SWAPS = 100  # tries of a take whose row others keep writing
 
 
 class _Dropped(DatabaseError):
@@ -132,11 +133,11 @@ class PostgresBucket(Waiting):
             self._finalizer()
             raise
 
-    def _read(self, conn: Any) -> tuple[Bucket, float]:
+    def _read(self, conn: Any) -> tuple[Bucket, float, str]:
         """The store's row and the database's clock (the row made, full, if missing: the first
         of two processes to make it wins, the other reads it)."""
-        select = (f"SELECT requests, window_s, tokens, stamp, paused_until, {_NOW} FROM {TABLE} "
-                  "WHERE store = %s")
+        select = (f"SELECT requests, window_s, tokens, stamp, paused_until, {_NOW}, xmin::text "
+                  f"FROM {TABLE} WHERE store = %s")
         row = conn.execute(select, (self.store,)).fetchone()
         if row is None:
             limits = self._limits
@@ -144,27 +145,31 @@ class PostgresBucket(Waiting):
                          f"VALUES (%s, %s, %s, %s, {_NOW}) ON CONFLICT (store) DO NOTHING",
                          (self.store, limits.requests, limits.window, float(limits.capacity)))
             row = conn.execute(select, (self.store,)).fetchone()
-        requests, window, tokens, stamp, paused, now = row
+        requests, window, tokens, stamp, paused, now, version = row
         return Bucket(Limits(int(requests), float(window)), float(tokens), float(stamp),
-                      float(paused)), float(now)
+                      float(paused)), float(now), str(version)
 
     def _read_limits(self) -> Limits:
         return self._link.run(lambda conn: self._read(conn)[0].limits)
 
     def _change(self, change: Callable[[Bucket, float], tuple[Bucket, T]]) -> T:
-        """The row read, changed and written back if nobody wrote it meanwhile, else again."""
+        """The row read, changed and written back if nobody wrote it meanwhile (its row
+        version, xmin, unchanged), else again; a row written over by others every time is an
+        error after SWAPS tries, never a spin."""
         def changing(conn: Any) -> T:
-            while True:
-                before, now = self._read(conn)
+            for _ in range(SWAPS):
+                before, now, version = self._read(conn)
                 after, result = change(before, now)
                 fields = ("requests", "window_s", "tokens", "stamp", "paused_until")
                 written = conn.execute(
-                    f"UPDATE {TABLE} SET {', '.join(f'{f} = %s' for f in fields)} WHERE store = %s "
-                    f"AND {' AND '.join(f'{f} = %s' for f in fields)}",
-                    (*_values(after), self.store, *_values(before))).rowcount
+                    f"UPDATE {TABLE} SET {', '.join(f'{f} = %s' for f in fields)} "
+                    "WHERE store = %s AND xmin::text = %s",
+                    (*_values(after), self.store, version)).rowcount
                 if written:
                     self._limits = after.limits
                     return result
+            raise DatabaseError(self.where, f"the quota row of {self.store} changed under "
+                                f"every one of {SWAPS} takes")
 
         return self._link.run(changing)
 

@@ -85,7 +85,8 @@ class LockedSync(Sync):
         # Not in the retry set as read with its page (PageLocks): nothing to delete. Else no
         # look first: the delete travels with the order's unlock, in no round trip of its own
         # (distributed mode runs on the built-in state only: Sessions._thread).
-        if self._waiting is not None:
+        if self._waiting is not None and isinstance(self._seen, PageLocks) \
+                and order_id in self._seen.ids:
             if (order_id, direction) not in self._waiting:
                 return
             self._waiting.discard((order_id, direction))
@@ -136,6 +137,7 @@ class PageLocks(SeenRows):
         super().__init__(sync.state, sync.ledger)
         assert sync.locks is not None
         self.sync, self.locks, self.held = sync, sync.locks, held
+        self.ids: frozenset[int] = frozenset()  # the page whose locks are held
 
     def many(self, order_ids: list[int]) -> dict[int, int | None]:
         self.held.close()  # the feed's previous page is synced
@@ -149,8 +151,15 @@ class PageLocks(SeenRows):
         # Which of them are in the retry set: only those have a row to delete once synced
         # (Decisions._waiting, for this page's orders only while their locks are held).
         self.sync._waiting = cast(StoredRetries, self.sync.retries).waiting(order_ids)
-        self.held.callback(setattr, self.sync, "_waiting", None)
+        self.ids = frozenset(order_ids)
+        self.held.callback(self._forget)
         return known
+
+    def _forget(self) -> None:
+        """Once the page's locks go, nothing read under them is trusted."""
+        self.rows.clear()
+        self.orders.clear()
+        self.ids, self.sync._waiting = frozenset(), None
 
 
 @dataclass

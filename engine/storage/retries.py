@@ -91,6 +91,8 @@ class RetrySet:
     def waiting(self, order_ids: list[int] | None = None) -> set[tuple[int, str]]:
         """The store's orders in the retry set, with their directions; of these orders only,
         when given."""
+        if order_ids == []:
+            return set()
         among = "" if order_ids is None else f" AND order_id IN ({', '.join('?' * len(order_ids))})"
         return {(int(order_id), str(direction)) for order_id, direction in self.state.db.rows(
             f"SELECT order_id, direction FROM sync_retries WHERE store = ?{among}",
