@@ -34,6 +34,7 @@ _CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
 T = TypeVar("T")
 _NOW = "extract(epoch FROM clock_timestamp())::float8"
 SWAPS = 100  # tries of a take whose row others keep writing
+_SET = ", ".join(f"{f} = %s" for f in ("requests", "window_s", "tokens", "stamp", "paused_until"))
 
 
 class _Dropped(DatabaseError):
@@ -160,10 +161,8 @@ class PostgresBucket(Waiting):
             for _ in range(SWAPS):
                 before, now, version = self._read(conn)
                 after, result = change(before, now)
-                fields = ("requests", "window_s", "tokens", "stamp", "paused_until")
                 written = conn.execute(
-                    f"UPDATE {TABLE} SET {', '.join(f'{f} = %s' for f in fields)} "
-                    "WHERE store = %s AND xmin::text = %s",
+                    f"UPDATE {TABLE} SET {_SET} WHERE store = %s AND xmin::text = %s",
                     (*_values(after), self.store, version)).rowcount
                 if written:
                     self._limits = after.limits
@@ -192,7 +191,6 @@ class PostgresBucket(Waiting):
 
     def close(self) -> None:
         self._finalizer()
-
 
 
 def _values(b: Bucket) -> tuple[Any, ...]:
