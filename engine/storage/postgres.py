@@ -192,6 +192,10 @@ class Postgres(Database):
         return self.rows(sql, params)
 
     def _begin(self, write: bool, durable: bool) -> None:
+        if self._begin_with or self.in_transaction():
+            # BEGIN inside a transaction only warns on PostgreSQL, and the inner COMMIT would
+            # end the outer transaction early: a caller's mistake, refused.
+            raise RuntimeError("a transaction is already open on this connection")
         if self._leads:
             self.flush()  # a lock led in must not wait inside a transaction holding the write lock
         if not write:

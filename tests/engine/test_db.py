@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.storage.db import exists, is_url, location, shown
+import pytest
+
+from engine.storage.db import connect, exists, is_url, location, shown
 from engine.storage.postgres import Postgres, lock_key, placeholders
 
 
@@ -52,3 +54,21 @@ def test_a_database_password_is_redacted_from_every_line() -> None:
     assert found.state == "postgresql://sync:Pa55word-x@db.example/rulesync"
     assert secrets.redact("auth failed with Pa55word-x for postgresql://sync:Pa55word-x@db/x") \
         == "auth failed with *** for postgresql://***@db/x"
+
+
+def test_a_transaction_inside_a_transaction_is_refused_and_the_outer_one_rolls_back(
+        location: str) -> None:
+    """On PostgreSQL a second BEGIN would only warn and its COMMIT end the outer transaction
+    early; both databases refuse it instead."""
+    db = connect(location, "sync")
+    try:
+        db.execute("CREATE TABLE t (n INTEGER)")
+        with pytest.raises(Exception, match="transaction"):
+            with db.transaction():
+                db.execute("INSERT INTO t (n) VALUES (1)")
+                with db.transaction():
+                    db.execute("INSERT INTO t (n) VALUES (2)")
+        assert db.one("SELECT count(*) FROM t") == (0,)
+        assert not db.in_transaction()
+    finally:
+        db.close()
