@@ -161,20 +161,25 @@ def _trips(sync: LockedSync) -> list[list[str]]:
     return trips
 
 
+def _held(sync: LockedSync, other: SqlState, ids: list[int]) -> list[bool]:
+    """Whether each order's lock is held, as another connection finds it."""
+    assert sync.locks is not None
+    keys = [sync.locks._key("order", "s1", str(i)) for i in ids]
+    free = [other.db.one("SELECT pg_try_advisory_lock(?)", (k,))[0] for k in keys]  # type: ignore[index]
+    for key, got in zip(keys, free):
+        if got:
+            other.db.one("SELECT pg_advisory_unlock(?)", (key,))
+    return [not got for got in free]
+
+
 def test_a_pages_orders_are_synced_under_their_locks_taken_and_given_back_together(
         tmp_path: Path) -> None:
     with _world(tmp_path, 6) as (sync, sb, url):
         ids = sorted(sb.store.order_ids({}))
         other = SqlState(url)
-        assert sync.locks is not None
-        keys = [sync.locks._key("order", "s1", str(i)) for i in ids]
 
         def held() -> list[bool]:
-            free = [other.db.one("SELECT pg_try_advisory_lock(?)", (k,))[0] for k in keys]  # type: ignore[index]
-            for key, got in zip(keys, free):
-                if got:
-                    other.db.one("SELECT pg_advisory_unlock(?)", (key,))
-            return [not got for got in free]
+            return _held(sync, other, ids)
 
         store_change, seen = sync.store_change, []
         sync.store_change = lambda change, summary, **kw: (  # type: ignore[method-assign]
@@ -209,3 +214,46 @@ def test_a_page_of_more_orders_than_a_group_locks_each_order_alone(
         assert summary.read == set(sb.store.order_ids({})) and summary.failures == []
         sent = [statement for trip in trips for statement in trip]
         assert sent.count("SELECT pg_advisory_lock") == 3 and "SELECT count" not in sent, trips
+
+
+def test_a_page_of_more_orders_than_a_group_still_takes_a_synced_order_out_of_the_retry_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Such a page reads no retry entries with its rows: each order's delete is sent."""
+    monkeypatch.setattr(syncing, "GROUP", 2)
+    with _world(tmp_path, 3) as (sync, sb, _):
+        ids = sorted(sb.store.order_ids({}))
+        _slice(sync)
+        sync.retries.failed(ids[1], "inbound", "the store was down", "t", 0.0)
+        summary = _slice(sync)
+        assert summary.read == set(ids) and summary.failures == []
+        assert sync.retries.waiting() == set()
+
+
+def test_a_slice_that_raised_holds_no_lock_and_trusts_nothing_read_under_them(
+        tmp_path: Path) -> None:
+    """The page's locks go with the error, and with them its rows and retry entries: an order
+    of that page synced later, alone, still leaves the retry set."""
+    with _world(tmp_path, 3) as (sync, sb, url):
+        ids = sorted(sb.store.order_ids({}))
+        _slice(sync)
+        sync.retries.failed(ids[2], "inbound", "the store was down", "t", 0.0)
+        plan = sync.store.feed_plan("", 50)  # type: ignore[attr-defined]
+        ((first, last),) = plan["slices"]
+
+        def failing(known: Any) -> Iterator[Any]:
+            for n, change in enumerate(sync.store.feed_slice(  # type: ignore[attr-defined]
+                    plan["cursor"], plan["lower"], plan["upper"], first, last, known)):
+                if n == 1:
+                    raise RuntimeError("the task failed here")
+                yield change
+
+        with pytest.raises(RuntimeError, match="failed here"):
+            sync.store_changes(failing, Summary())
+        other = SqlState(url)
+        assert _held(sync, other, ids) == [False] * 3
+        assert sync._waiting is None and sync._seen is None
+        assert sync.retries.waiting() == {(ids[2], "inbound")}
+        sync.store_change(sync.store.order_change(ids[2], sync.state.known_items_shipped),
+                          Summary())
+        assert sync.retries.entries(ids[2]) == []
+        other.close()
