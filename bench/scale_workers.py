@@ -11,7 +11,8 @@ from 1 to 4 workers; the exit status is 1 when it is MISSED.
 Each run also says how busy the machine's cores were (all processes, from /proc/stat on Linux):
 a run that keeps them busy a fraction b of its time can go at most 1/b times as fast on this
 machine, at the same CPU per order, however many workers run. The one-worker run's 1/b is the
-ceiling printed beside the target.
+ceiling printed beside the target. And it says whose CPU that was, in seconds: the workers', the
+stores' (sandboxes), PostgreSQL's, the broker's (RabbitMQ) and `apply --queue`'s.
 
     python bench/scale_workers.py [--stores 10] [--orders 300] [--shipped 0.3]
         [--latency-ms 100] [--workers 1,2,4] [--concurrency 1]
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -57,13 +59,41 @@ def cpu_jiffies() -> tuple[int, int] | None:
     return sum(fields) - idle, sum(fields)
 
 
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+ROLES = {" worker ": "workers", " sandbox ": "stores", "postgres": "PostgreSQL", "beam": "broker"}
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds so far of each running process, by role (ROLES, from its command line)."""
+    seconds: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            command = Path(stat.parent, "cmdline").read_bytes().replace(b"\0", b" ")
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        role = next((r for k, r in ROLES.items() if k.encode() in command), None)
+        if role is not None:
+            seconds[f"{stat.parent.name} {role}"] = (int(fields[11]) + int(fields[12])) / TICKS
+    return seconds
+
+
+def roles_between(before: dict[str, float], after: dict[str, float], apply: float) -> str:
+    """What each role spent between the two readings, with `apply --queue`'s (read from
+    the children this process waited for, as it had exited by then)."""
+    spent: dict[str, float] = {**dict.fromkeys(ROLES.values(), 0.0), "apply": apply}
+    for key, seconds in after.items():
+        spent[key.split(" ", 1)[1]] += seconds - before.get(key, 0.0)
+    return ", ".join(f"{role} {seconds:.1f}" for role, seconds in spent.items())
+
+
 def busy_between(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
     if before is None or after is None or after[1] == before[1]:
         return None
     return (after[0] - before[0]) / (after[1] - before[1])
 
 
-def one_run(workers: int, args: argparse.Namespace) -> tuple[float, float | None]:
+def one_run(workers: int, args: argparse.Namespace) -> tuple[float, float | None, str]:
     names = [f"s{i:02d}" for i in range(args.stores)]
     tag = uuid.uuid4().hex[:10]
     stores = [sandbox(n, args) for n in names]
@@ -87,17 +117,21 @@ def one_run(workers: int, args: argparse.Namespace) -> tuple[float, float | None
                     [RULESYNC, "status", "--json"], cwd=folder, env=env, capture_output=True,
                     text=True).stdout or '{"workers": []}')["workers"]) < workers:
                 time.sleep(0.5)
-            started, jiffies = time.monotonic(), cpu_jiffies()
+            started, jiffies, roles = time.monotonic(), cpu_jiffies(), cpu_by_role()
+            waited = resource.getrusage(resource.RUSAGE_CHILDREN)
             done = subprocess.run([RULESYNC, "apply", "--queue", "--json", "--timeout", "600"],
                                   cwd=folder, env=env, capture_output=True, text=True)
             elapsed, busy = time.monotonic() - started, busy_between(jiffies, cpu_jiffies())
+            reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+            spent = roles_between(roles, cpu_by_role(), reaped.ru_utime + reaped.ru_stime
+                                  - waited.ru_utime - waited.ru_stime)
             if done.returncode or json.loads(done.stdout)["failed"]:
                 kept = Path(tempfile.mkdtemp(prefix="scale-workers-"))
                 for log in Path(folder).glob("worker-*.log"):
                     log.rename(kept / log.name)
                 raise SystemExit(f"the run failed ({done.returncode}); worker logs in {kept}\n"
                                  f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-            return elapsed, busy
+            return elapsed, busy, spent
         finally:
             for proc in procs:
                 proc.kill()
@@ -148,12 +182,13 @@ def main() -> int:
     rates: dict[int, float] = {}
     busy: dict[int, float | None] = {}
     for workers in [int(w) for w in args.workers.split(",")]:
-        elapsed, busy[workers] = one_run(workers, args)
+        elapsed, busy[workers], spent = one_run(workers, args)
         rates[workers] = total / elapsed
         print(f"  {workers} worker(s): {elapsed:6.1f} s, {rates[workers]:6.1f} orders/s"
               + (f", {rates[workers] / rates[min(rates)]:.2f}x" if workers != min(rates) else "")
               + (f", cores {busy[workers]:.0%} busy" if busy[workers] is not None else ""),
               flush=True)
+        print(f"    CPU seconds: {spent}", flush=True)
     if 1 in rates and 4 in rates:
         gain, one = rates[4] / rates[1], busy[1]
         ceiling = f"; this machine's ceiling {1 / one:.2f}x ({os.cpu_count()} cores " \
