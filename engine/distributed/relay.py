@@ -13,18 +13,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import suppress
 
 from engine.config import Config
 from engine.connect.session import open_state
 from engine.distributed.app import make_app, queue_of
 from engine.distributed.settings import Settings, shown
-from engine.storage.inbox import Inbox
+from engine.errors import DatabaseError
+from engine.storage.inbox import Inbox, cutoff
 from engine.storage.state import SqlState
 
 log = logging.getLogger("rulesync.serve")
 RESEND_S = 600.0
 IDLE_S = 1.0  # a look at the inbox at least this often, besides every delivery's nudge
 BACKOFF_S = 2.0
+PRUNE_S = 3600.0
+
+
+def _closed(state: SqlState | None) -> None:
+    if state is not None:
+        with suppress(DatabaseError):  # its connection may be gone already
+            state.close()
 
 
 class Relay(threading.Thread):
@@ -32,31 +41,53 @@ class Relay(threading.Thread):
         super().__init__(name="rulesync-relay", daemon=True)
         self.config, self.settings, self.stop = config, settings, stop
         self.wake = threading.Event()
-        self.stores = [s.store_name for s in config.each_store()]
+        self.stores = list(config.each_store())
 
     def run(self) -> None:
         app = make_app(self.settings)
-        state = open_state(self.config.state, self.stores[0])
-        assert isinstance(state, SqlState)
-        down = False
+        state: SqlState | None = None
+        trouble, pruned = "", -PRUNE_S
         try:
             while not self.stop.is_set():
                 self.wake.wait(IDLE_S)
                 self.wake.clear()
                 try:
+                    if state is None:  # (again) after the database was unreachable
+                        found = open_state(self.config.state, self.stores[0].store_name)
+                        assert isinstance(found, SqlState)
+                        state = found
                     for store in self.stores:
-                        self.relay(app, state.for_store(store))
-                    if down:
-                        log.info("the broker is back: queued deliveries go to the workers")
-                    down = False
+                        self.relay(app, state.for_store(store.store_name))
+                    if time.monotonic() - pruned >= PRUNE_S:
+                        self.prune(state)
+                        pruned = time.monotonic()
+                    if trouble:
+                        log.info("deliveries go to the workers again")
+                    trouble = ""
                 except Exception as e:  # noqa: BLE001 - kombu raises many kinds
-                    if not down:
-                        log.warning("cannot queue deliveries (they wait in the inbox): broker "
-                                    "%s: %s", shown(self.settings.url), e)
-                    down = True
+                    if isinstance(e, DatabaseError):  # a dropped connection: a new one next time
+                        where = "the inbox"
+                        _closed(state)
+                        state = None
+                    else:
+                        where = f"the broker {shown(self.settings.url)}"
+                    if trouble != where:
+                        log.warning("cannot queue deliveries (they wait in the inbox): %s: %s",
+                                    where, e)
+                    trouble = where
                     self.stop.wait(BACKOFF_S)
         finally:
-            state.close()
+            _closed(state)
+
+    def prune(self, state: SqlState) -> None:
+        """Handled deliveries older than each store's retention go, as `serve` without --queue
+        does after each poll."""
+        for store in self.stores:
+            before = cutoff(store.inbox_retention_days)
+            pruned = state.for_store(store.store_name).inbox().prune(before)
+            if pruned:
+                log.info("store %s: pruned %d handled webhook deliveries received before %s",
+                         store.store_name, pruned, before)
 
     def relay(self, app: object, state: SqlState) -> int:
         """Claim the store's waiting deliveries and queue one task per order."""

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.config import Config
@@ -23,6 +22,7 @@ from engine.errors import DatabaseError, OrderNotFound, StoreError
 from engine.language.catalog import INBOUND
 from engine.secrets import redact
 from engine.serve import hooks
+from engine.storage.inbox import cutoff
 from engine.sync.run import Sync
 from engine.sync.summary import Summary, utc_now
 
@@ -123,11 +123,11 @@ class Worker(threading.Thread):
 
     def prune(self, inbox: Inbox) -> None:
         """Handled deliveries older than the retention go; the decision log keeps what they led to."""
-        cutoff = datetime.now(UTC) - timedelta(days=self.config.inbox_retention_days)
-        pruned = inbox.prune(cutoff.isoformat(timespec="seconds"))
+        before = cutoff(self.config.inbox_retention_days)
+        pruned = inbox.prune(before)
         if pruned:
             self.log.info("pruned %d handled webhook deliveries received before %s", pruned,
-                     cutoff.isoformat(timespec="seconds"))
+                          before)
 
     def drain(self, sync: Sync, inbox: Inbox) -> set[str]:
         """Apply queued deliveries: one re-fetch per order, orders in order of first arrival.
