@@ -77,9 +77,10 @@ def register(app: Celery, settings: Settings, sessions: Sessions) -> None:
         except Exception as e:
             if not run_id:
                 raise
-            log.error("store %s: run %s failed: %s", store, run_id[:8], e)
-            reason = str(e)
-            sessions.using(store, lambda s: s.runs.fail(run_id, reason))
+            failure = e
+            log.error("store %s: run %s failed: %s", store, run_id[:8],
+                      str(e) or type(e).__name__)
+            sessions.using(store, lambda s: s.runs.fail(run_id, failure))
             return None
 
     @app.task(name="rulesync.catch_up", acks_late=True)

@@ -163,8 +163,11 @@ class Runs:
             c.execute("UPDATE dist_runs SET touched = ? WHERE id = ?", (time.time(), run_id))
             if run["stage"] != SLICES or (left and left[0]):
                 return str(run["stage"])
+            # Only from `slices`: a run that failed since it was read here stays failed.
+            if not c.execute("UPDATE dist_runs SET stage = ? WHERE id = ? AND stage = ?",
+                             (FINISHING, run_id, SLICES)):
+                return DONE
             self._advance(c, run["cursor_from"], run["cursor_to"])
-            c.execute("UPDATE dist_runs SET stage = ? WHERE id = ?", (FINISHING, run_id))
         return FINISHING
 
     def _advance(self, c: Database, cursor_from: str, cursor_to: str) -> None:
@@ -186,10 +189,12 @@ class Runs:
                           (meta_key(self.store, "last_sync"), at))
         return bool(done)
 
-    def fail(self, run_id: str, error: str) -> None:
-        """The run ends with its error; the cursor stays where it started, for the next run."""
+    def fail(self, run_id: str, error: BaseException) -> None:
+        """The run ends with its error (never empty: an empty one reads as success); the
+        cursor stays where it started, for the next run."""
+        reason = str(error) or type(error).__name__
         self.db.write("UPDATE dist_runs SET stage = ?, error = ?, touched = ? WHERE id = ? AND "
-                      "stage <> ?", (DONE, error[:2000], time.time(), run_id, DONE))
+                      "stage <> ?", (DONE, reason[:2000], time.time(), run_id, DONE))
 
     def summary(self, run_id: str) -> Summary:
         run = self.get(run_id) or {}

@@ -1,0 +1,70 @@
+"""A distributed run's rows (engine/distributed/runs.py) on the real PostgreSQL: how a run that
+fails meets its last slice, and what a failure without a message records."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from engine.distributed.runs import DONE, FINISHING, Runs
+from engine.storage.state import SqlState
+from engine.sync.summary import Summary
+from tests.support import databases
+
+PLAN = {"cursor": "C1", "lower": 0, "upper": 1, "slices": [[1, 10], [11, 20]]}
+
+
+@pytest.fixture
+def two() -> Iterator[tuple[SqlState, SqlState]]:
+    """Two connections to one fresh state, as two workers have."""
+    with databases.fresh_schema() as url:
+        a, b = SqlState(url, "eu"), SqlState(url, "eu")
+        try:
+            yield a, b
+        finally:
+            a.close()
+            b.close()
+
+
+def test_a_run_failed_while_its_last_slice_is_marked_done_stays_failed_and_keeps_its_cursor(
+        two: tuple[SqlState, SqlState], monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = two
+    mine, other = Runs(a), Runs(b)
+    a.set_meta("inbound_cursor", "C0")
+    run_id, _ = mine.open()
+    mine.listed(run_id, "C0", PLAN, Summary())
+    mine.slice_done(run_id, 0, Summary())
+    real_one = a.db.one
+
+    def one(sql: str, params: Any = ()) -> Any:
+        # Another worker's copy of a slice fails the run after the last slice read it.
+        if sql.startswith("SELECT count(*) FROM dist_slices"):
+            other.fail(run_id, RuntimeError("the store is down"))
+        return real_one(sql, params)
+
+    monkeypatch.setattr(a.db, "one", one)
+    assert mine.slice_done(run_id, 1, Summary()) == DONE
+    run = other.get(run_id)
+    assert run is not None and (run["stage"], run["error"]) == (DONE, "the store is down")
+    assert b.get_meta("inbound_cursor") == "C0"  # the next run reads the window again
+
+
+def test_the_last_slice_moves_the_cursor_and_the_run_on(two: tuple[SqlState, SqlState]) -> None:
+    a, _ = two
+    runs = Runs(a)
+    a.set_meta("inbound_cursor", "C0")
+    run_id, _ = runs.open()
+    runs.listed(run_id, "C0", PLAN, Summary())
+    assert [runs.slice_done(run_id, n, Summary()) for n in (1, 0)] == ["slices", FINISHING]
+    assert a.get_meta("inbound_cursor") == "C1"
+
+
+def test_a_failure_without_a_message_is_recorded_by_its_kind(
+        two: tuple[SqlState, SqlState]) -> None:
+    """`apply --queue` tells failure from success by the error; an empty one read as success."""
+    runs = Runs(two[0])
+    run_id, _ = runs.open()
+    runs.fail(run_id, TimeoutError())
+    run = runs.get(run_id)
+    assert run is not None and (run["stage"], run["error"]) == (DONE, "TimeoutError")
