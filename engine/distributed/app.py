@@ -65,10 +65,22 @@ def sender(app: Celery, settings: Settings) -> tasks.Send:
     return send
 
 
+def waiting(settings: Settings) -> Callable[[], int]:
+    """The messages ready in the two queues (0 when the broker cannot say: a task sent then
+    fails alone, and is sent again later)."""
+    def count() -> int:
+        from engine.distributed.status import broker_queues
+
+        found = broker_queues(settings.url, [settings.feed_queue, settings.orders_queue])
+        return sum(int(q["messages"]) for q in found.values() if isinstance(q, dict))
+    return count
+
+
 def register(app: Celery, settings: Settings, sessions: Sessions) -> None:
     """The tasks, each a thin call into tasks.py on the worker thread's session."""
     send = sender(app, settings)
-    stall = float(os.environ.get(STALL_ENV) or max(60.0, settings.poll_seconds / 2))
+    stall = tasks.Stall(float(os.environ.get(STALL_ENV) or max(60.0, settings.poll_seconds / 2)),
+                        waiting(settings))
 
     def on(store: str, work: Callable[[Session], Any], run_id: str = "", kind: str = "") -> Any:
         try:

@@ -16,11 +16,11 @@ from typing import Any
 from engine.config import Config
 from engine.connect.session import open_state
 from engine.distributed import runs as stages
-from engine.distributed.app import STALL_ENV, make_app, sender
+from engine.distributed.app import STALL_ENV, make_app, sender, waiting
 from engine.distributed.runs import Runs
 from engine.distributed.settings import Settings, settings, shown
 from engine.distributed.status import ALIVE_S, workers_alive
-from engine.distributed.tasks import Send, nudge
+from engine.distributed.tasks import Send, Stall, nudge
 from engine.errors import RulesyncError
 from engine.secrets import redact
 from engine.storage.state import SqlState
@@ -44,7 +44,7 @@ def apply_queued(config: Config, stores: tuple[Config, ...], timeout: float | No
     app = make_app(found)
     _reachable(app, found)
     send = sender(app, found)
-    stall = float(os.environ.get(STALL_ENV) or 60.0)
+    stall = Stall(float(os.environ.get(STALL_ENV) or 60.0), waiting(found))
     state = open_state(config.state, stores[0].store_name)
     assert isinstance(state, SqlState)
     try:
@@ -71,7 +71,7 @@ def apply_queued(config: Config, stores: tuple[Config, ...], timeout: float | No
         state.close()
 
 
-def _advance(w: Waiting, post: Send, stall: float, run: dict[str, Any] | None) -> bool:
+def _advance(w: Waiting, post: Send, stall: Stall, run: dict[str, Any] | None) -> bool:
     """One look at a store (`run`: its own run, as just read); True once that run is done."""
     if not w.run_id:
         run_id, new = w.runs.open()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from engine.distributed import runs as stages
@@ -130,25 +131,41 @@ def due_retries(session: Session, send: Send) -> int:
     return len(due)
 
 
-def poll(session: Session, send: Send, stall_seconds: float) -> str:
+@dataclass(frozen=True)
+class Stall:
+    """A run is stalled when it made no progress for `seconds` while nothing waits in the
+    queues (`waiting()`: the messages ready there, as the broker counts them): a run whose
+    tasks sit behind other stores' is waiting its turn, and its tasks sent again would only
+    pile up behind them."""
+    seconds: float
+    waiting: Callable[[], int] = lambda: 0
+
+
+def poll(session: Session, send: Send, stall: Stall) -> str:
     """A catch-up run (beat, every poll_seconds): a new one, or the one in progress re-sent
-    when it made no progress for stall_seconds."""
+    when it is stalled."""
     run_id, new = session.runs.open()
     if new:
         send("catch_up", (session.sync.state.store, run_id))
     else:
-        nudge(session.runs, session.runs.get(run_id), send, stall_seconds)
+        nudge(session.runs, session.runs.get(run_id), send, stall)
     return run_id
 
 
-def nudge(runs: Runs, run: dict[str, Any] | None, send: Send, stall_seconds: float) -> None:
-    """Send a run's next tasks again when it made no progress for stall_seconds."""
-    if run is not None and run["stage"] != stages.DONE and \
-            time.time() - float(run["touched"]) > stall_seconds:
-        log.warning("store %s: run %s made no progress for %.0f s: its tasks are sent again",
-                    runs.store, str(run["id"])[:8], stall_seconds)
-        runs.touch(str(run["id"]))
-        resend(runs, run, send)
+def nudge(runs: Runs, run: dict[str, Any] | None, send: Send, stall: Stall) -> None:
+    """Send a stalled run's next tasks again (a message lost with the broker)."""
+    if run is None or run["stage"] == stages.DONE or \
+            time.time() - float(run["touched"]) <= stall.seconds:
+        return
+    runs.touch(str(run["id"]))  # looked at: the next look is stall.seconds away
+    waiting = stall.waiting()
+    if waiting:
+        log.info("store %s: run %s made no progress for %.0f s, behind %d queued task(s)",
+                 runs.store, str(run["id"])[:8], stall.seconds, waiting)
+        return
+    log.warning("store %s: run %s made no progress for %.0f s: its tasks are sent again",
+                runs.store, str(run["id"])[:8], stall.seconds)
+    resend(runs, run, send)
 
 
 def resend(runs: Runs, run: dict[str, Any], send: Send) -> None:
@@ -169,5 +186,5 @@ def logged(summary: Summary) -> Summary:
     return summary
 
 
-__all__ = ["HELD", "catch_up", "due_retries", "nudge", "poll", "push", "sync_order",
+__all__ = ["HELD", "Stall", "catch_up", "due_retries", "nudge", "poll", "push", "sync_order",
            "sync_slice"]

@@ -1,16 +1,22 @@
 """A distributed run's rows (engine/distributed/runs.py) on the real PostgreSQL: how a run that
-fails meets its last slice, and what a failure without a message records."""
+fails meets its last slice, what a failure without a message records, and when a run that made
+no progress is sent again (with the queues counted on the real RabbitMQ)."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from engine.distributed.app import make_app, sender, waiting
 from engine.distributed.runs import DONE, FINISHING, Runs
+from engine.distributed.settings import Settings
+from engine.distributed.tasks import Stall, nudge
 from engine.storage.state import SqlState
 from engine.sync.summary import Summary
 from tests.support import databases
+from tests.support.distributed_world import broker_url, delete_queues
 
 PLAN = {"cursor": "C1", "lower": 0, "upper": 1, "slices": [[1, 10], [11, 20]]}
 
@@ -68,3 +74,41 @@ def test_a_failure_without_a_message_is_recorded_by_its_kind(
     runs.fail(run_id, TimeoutError())
     run = runs.get(run_id)
     assert run is not None and (run["stage"], run["error"]) == (DONE, "TimeoutError")
+
+
+def test_a_run_stalled_behind_queued_tasks_is_not_sent_again_until_the_queues_drain(
+        two: tuple[SqlState, SqlState]) -> None:
+    a, _ = two
+    runs = Runs(a)
+    run_id, _ = runs.open()
+    runs.listed(run_id, "", PLAN, Summary())
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    backlog = [5]
+    stall = Stall(60.0, lambda: backlog[0])
+
+    def look() -> None:
+        a.db.write("UPDATE dist_runs SET touched = touched - 61 WHERE id = ?", (run_id,))
+        nudge(runs, runs.get(run_id), lambda name, args: sent.append((name, args)), stall)
+
+    look()
+    assert sent == []  # its two slices are somewhere in those five messages
+    nudge(runs, runs.get(run_id), lambda name, args: sent.append((name, args)), stall)
+    assert sent == []  # looked at just now: not stalled again yet
+    backlog[0] = 0
+    look()
+    assert sent == [("sync_slice", ("eu", run_id, 0)), ("sync_slice", ("eu", run_id, 1))]
+
+
+def test_waiting_counts_the_messages_ready_in_both_queues_on_the_broker() -> None:
+    settings = Settings(url=broker_url(), prefix=f"runs{uuid.uuid4().hex[:8]}")
+    app = make_app(settings)
+    count = waiting(settings)
+    try:
+        assert count() == 0  # not even declared yet
+        send = sender(app, settings)
+        send("sync_slice", ("eu", "r", 0))
+        send("push", ("eu", "r"))
+        send("push", ("eu", "r"))
+        assert count() == 3
+    finally:
+        delete_queues(settings.url, settings.prefix)
