@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,11 @@ class Config:
     # With `stores:` in rulesync.yaml, one Config per store (each with its own store settings,
     # rules and name); empty when the configuration is itself the one store.
     stores: tuple[Config, ...] = ()
+
+    def inbox_cutoff(self) -> str:
+        """The `received_at` before which a handled webhook delivery may be pruned."""
+        return (datetime.now(UTC) - timedelta(days=self.inbox_retention_days)).isoformat(
+            timespec="seconds")
 
     def each_store(self) -> tuple[Config, ...]:
         return self.stores or (self,)

@@ -24,7 +24,7 @@ from connectors.bigcommerce.policy import DEFAULT_MAX_WAIT
 from connectors.bigcommerce.quota import Advice, Bucket, Limits, Waiting, observe, take
 from engine.errors import DatabaseError
 from engine.storage.db import first_line, shown
-from engine.storage.postgres import CONNECT_TIMEOUT_S, _driver, lock_key
+from engine.storage.postgres import _driver, connect_options, lock_key
 
 TABLE = "rulesync_store_quota"
 _CREATE = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -102,9 +102,8 @@ class _Link:
     def _connected(self) -> Any:
         if self._conn is not None and not self._conn.closed and self._pid == os.getpid():
             return self._conn
-        timeout = {} if "connect_timeout" in self.url else {"connect_timeout": CONNECT_TIMEOUT_S}
         try:
-            conn = self._driver.connect(self.url, autocommit=True, **timeout)
+            conn = self._driver.connect(self.url, autocommit=True, **connect_options(self.url))
             with conn.transaction():
                 schema = conn.execute("SELECT current_schema()").fetchone()[0]
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(str(schema), TABLE),))

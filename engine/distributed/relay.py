@@ -20,7 +20,7 @@ from engine.connect.session import open_state
 from engine.distributed.app import make_app, queue_of
 from engine.distributed.settings import Settings, shown
 from engine.errors import DatabaseError
-from engine.storage.inbox import Inbox, cutoff
+from engine.storage.inbox import Inbox
 from engine.storage.state import SqlState
 
 log = logging.getLogger("rulesync.serve")
@@ -83,7 +83,7 @@ class Relay(threading.Thread):
         """Handled deliveries older than each store's retention go, as `serve` without --queue
         does after each poll."""
         for store in self.stores:
-            before = cutoff(store.inbox_retention_days)
+            before = store.inbox_cutoff()
             pruned = state.for_store(store.store_name).inbox().prune(before)
             if pruned:
                 log.info("store %s: pruned %d handled webhook deliveries received before %s",

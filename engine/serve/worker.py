@@ -22,7 +22,6 @@ from engine.errors import DatabaseError, OrderNotFound, StoreError
 from engine.language.catalog import INBOUND
 from engine.secrets import redact
 from engine.serve import hooks
-from engine.storage.inbox import cutoff
 from engine.sync.run import Sync
 from engine.sync.summary import Summary, utc_now
 
@@ -123,7 +122,7 @@ class Worker(threading.Thread):
 
     def prune(self, inbox: Inbox) -> None:
         """Handled deliveries older than the retention go; the decision log keeps what they led to."""
-        before = cutoff(self.config.inbox_retention_days)
+        before = self.config.inbox_cutoff()
         pruned = inbox.prune(before)
         if pruned:
             self.log.info("pruned %d handled webhook deliveries received before %s", pruned,

@@ -2,16 +2,11 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engine.storage.state import SqlState
-
-
-def cutoff(days: float) -> str:
-    """The `received_at` before which a handled delivery kept `days` days may be pruned."""
-    return (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
 
 
 class Inbox:

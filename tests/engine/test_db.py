@@ -72,3 +72,21 @@ def test_a_transaction_inside_a_transaction_is_refused_and_the_outer_one_rolls_b
         assert not db.in_transaction()
     finally:
         db.close()
+
+
+def test_a_postgresql_connection_finds_a_dead_peer_in_minutes_not_hours() -> None:
+    """A worker's machine gone (power, network) must not hold its advisory locks for the two
+    hours of the kernel's default: the server probes its connection after 60 s of silence."""
+    from tests.support import databases
+
+    with databases.fresh_schema() as url:
+        db = connect(url, "sync")
+        try:
+            found = db.one("SELECT current_setting('tcp_keepalives_idle'), "
+                           "current_setting('tcp_keepalives_interval'), "
+                           "current_setting('tcp_keepalives_count')")
+            assert found == ("60", "10", "6"), found
+            params = db.conn.info.get_parameters()  # type: ignore[attr-defined]
+            assert params["keepalives_idle"] == "60" and params["connect_timeout"] == "10"
+        finally:
+            db.close()
