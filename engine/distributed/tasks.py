@@ -105,8 +105,8 @@ def sync_order(session: Session, order_id: int, inbox_ids: list[int], shipments:
                retry: bool) -> Summary:
     """One order read now and synced: a webhook's (its inbox rows then done), or a retry."""
     sync, summary = session.sync, Summary()
-    if retry:
-        for entry in sync.retries.entries(order_id):
+    if retry:  # what is still due: a second copy of the message finds it retried already
+        for entry in sync.retries.entries(order_id, due_by=time.time()):
             sync.retry(order_id, entry["direction"], summary)
     else:
         try:

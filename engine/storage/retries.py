@@ -81,8 +81,12 @@ class RetrySet:
             return c.execute("DELETE FROM sync_retries WHERE store = ? AND order_id = ?",
                              (self.store, order_id))
 
-    def entries(self, order_id: int | None = None) -> list[dict[str, Any]]:
+    def entries(self, order_id: int | None = None, due_by: float | None = None
+                ) -> list[dict[str, Any]]:
+        """The rows (of one order), all or those whose next attempt is due by `due_by`."""
         where, args = ("AND order_id = ?", (order_id,)) if order_id is not None else ("", ())
+        if due_by is not None:
+            where, args = f"{where} AND next_attempt_at <= ?", (*args, due_by)
         rows = self.state.db.dicts(
             f"SELECT * FROM sync_retries WHERE store = ? {where} "
             "ORDER BY next_attempt_at, order_id, direction", (self.store, *args))

@@ -2,21 +2,23 @@
 sandbox store and a fresh PostgreSQL schema: no broker needed."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from connectors.bigcommerce.sandbox import Sandbox
 from engine import config as configuration
-from engine.distributed import syncing
+from engine.distributed import syncing, tasks
 from engine.distributed.syncing import LockedSync, Sessions
 from engine.errors import ConfigError
 from engine.storage.state import SqlState
-from engine.sync.summary import Summary
+from engine.sync.summary import Summary, iso
 from tests.support import databases
 from tests.support.distributed_world import store_entries
 
@@ -257,3 +259,19 @@ def test_a_slice_that_raised_holds_no_lock_and_trusts_nothing_read_under_them(
                           Summary())
         assert sync.retries.entries(ids[2]) == []
         other.close()
+
+
+def test_a_retry_task_retries_only_what_is_still_due(world: tuple[LockedSync, Sandbox]) -> None:
+    """Beat queues a retry of each due order every retry_seconds; a second copy that finds the
+    first one's failure rescheduled does not count another attempt."""
+    sync, sb = world
+    (order_id,) = sb.store.order_ids({})
+    session: Any = SimpleNamespace(sync=sync)
+    sync.retries.failed(order_id, "inbound", "the store was down", "t", time.time())
+    (entry,) = sync.retries.entries(order_id)
+    assert entry["next_attempt_at"] > iso(time.time())  # not due yet
+    tasks.sync_order(session, order_id, [], False, True)
+    assert sync.retries.entries(order_id) == [entry]
+    sync.retries.due_now(order_id, time.time())
+    tasks.sync_order(session, order_id, [], False, True)
+    assert sync.retries.entries(order_id) == []  # retried: the store answers now
