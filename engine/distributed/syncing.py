@@ -108,10 +108,14 @@ class LockedSync(Sync):
         with self._order(event["order_id"]):
             return super()._decide(ruleset, event, state, summary)
 
-    def outbound(self, summary: Summary) -> int:
+    def outbound(self, summary: Summary, wait: bool = True) -> int:
         """The ledger's changes since the store's outbound position, one pusher at a time per
-        store; each change decided on the ledger state read under its order's lock."""
+        store; each change decided on the ledger state read under its order's lock. Not
+        `wait`ing: nothing when another pusher is at it (it pushes what this one would)."""
         assert self.locks is not None
+        if not wait:
+            with self.locks.try_named("outbound") as mine:
+                return super().outbound(summary) if mine else 0
         with self.locks.named("outbound"):
             return super().outbound(summary)
 

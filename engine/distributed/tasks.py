@@ -81,9 +81,9 @@ def push(session: Session, run_id: str) -> int:
     """The store's pending ledger changes pushed; for a run, its last stage first: the due
     inbound retries, then the pushes, then the run's end."""
     sync = session.sync
-    if not run_id:
+    if not run_id:  # beat's, every push_seconds: none waits for another, holding a thread
         summary = Summary()
-        sync.outbound(summary)
+        sync.outbound(summary, wait=False)
         return len(logged(summary).actions)
     with session.locks.try_named("run", run_id) as mine:
         run = session.runs.get(run_id)

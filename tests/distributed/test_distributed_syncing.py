@@ -2,6 +2,7 @@
 sandbox store and a fresh PostgreSQL schema: no broker needed."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -275,3 +276,23 @@ def test_a_retry_task_retries_only_what_is_still_due(world: tuple[LockedSync, Sa
     sync.retries.due_now(order_id, time.time())
     tasks.sync_order(session, order_id, [], False, True)
     assert sync.retries.entries(order_id) == []  # retried: the store answers now
+
+
+def test_beats_push_does_not_wait_for_another_pusher_of_the_store(tmp_path: Path) -> None:
+    """One push at a time per store; beat queues one every push_seconds, and each waiting for a
+    slow one would hold a worker thread of the orders queue, which webhooks need."""
+    with _world(tmp_path, 1) as (sync, _, url):
+        assert sync.locks is not None
+        other = SqlState(url)
+        key = sync.locks._key("distributed", "s1", "outbound")
+        other.db.one("SELECT pg_advisory_lock(?)", (key,))
+        try:
+            pushed: list[int] = []
+            session: Any = SimpleNamespace(sync=sync)
+            pusher = threading.Thread(target=lambda: pushed.append(tasks.push(session, "")))
+            pusher.start()
+            pusher.join(10)
+            assert not pusher.is_alive() and pushed == [0]
+        finally:
+            other.db.one("SELECT pg_advisory_unlock(?)", (key,))
+            other.close()
