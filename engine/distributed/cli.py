@@ -38,6 +38,11 @@ def _checked(ctx: click.Context, state_path: str | None) -> tuple[Config, Settin
     rules = read_rules(config)  # invalid rules stop here, before any task is taken
     for store in config.each_store():
         store.token()
+        if dict(store.quota).get("backend") == "process":
+            log.warning("store %s: store.quota.backend: process gives each worker process the "
+                        "store's whole API quota, so several workers together can pass it; "
+                        "leave it out (postgresql, shared by all, with a PostgreSQL state)",
+                        store.store_name)
     return config, found, rules
 
 

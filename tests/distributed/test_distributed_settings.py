@@ -89,3 +89,20 @@ def test_worker_and_beat_refuse_a_stores_unknown_setting_before_any_connection(
                                             "RULESYNC_BROKER_URL": "amqp://g:g@127.0.0.1:9//"})
     assert done.returncode == 1, done.stderr
     assert "rulesync.yaml:11:" in done.stderr and "unknown setting 'auto_clos'" in done.stderr
+
+
+def test_a_worker_warns_that_a_per_process_quota_is_not_shared(tmp_path: Path) -> None:
+    stores = store_entries({"s1": "http://127.0.0.1:9"})
+    (tmp_path / "rulesync.yaml").write_text(
+        f"version: 1\nstores:\n{stores}    quota: {{backend: process}}\n")
+    rulesync = str(Path(sys.executable).parent / "rulesync")
+    try:  # the broker is not there: the worker waits for it, after its checks
+        done = subprocess.run([rulesync, "worker"], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=20, env={
+                                  "PATH": "/usr/bin:/bin", "S1_TOKEN": "t",
+                                  "RULESYNC_DATABASE_URL": PG,
+                                  "RULESYNC_BROKER_URL": "amqp://g:g@127.0.0.1:9//"})
+        stderr = done.stderr
+    except subprocess.TimeoutExpired as e:
+        stderr = e.stderr.decode() if isinstance(e.stderr, bytes) else str(e.stderr or "")
+    assert "store s1: store.quota.backend: process gives each worker process" in stderr, stderr
