@@ -65,14 +65,15 @@ def sender(app: Celery, settings: Settings) -> tasks.Send:
     return send
 
 
-def waiting(settings: Settings) -> Callable[[], int]:
-    """The messages ready in the two queues (0 when the broker cannot say: a task sent then
-    fails alone, and is sent again later)."""
-    def count() -> int:
+def waiting(settings: Settings) -> Callable[[str], int]:
+    """The messages ready in the queue a task goes to (0 when the broker cannot say: a task
+    sent then fails alone, and is sent again later)."""
+    def count(task: str) -> int:
         from engine.distributed.status import broker_queues
 
-        found = broker_queues(settings.url, [settings.feed_queue, settings.orders_queue])
-        return sum(int(q["messages"]) for q in found.values() if isinstance(q, dict))
+        name = queue_of(settings, task)
+        found = broker_queues(settings.url, [name]).get(name)
+        return int(found["messages"]) if isinstance(found, dict) else 0
     return count
 
 

@@ -25,7 +25,8 @@ HEARTBEAT_S = 10.0
 QUEUES = ("orders", "feed")
 
 
-def _checked(ctx: click.Context, state_path: str | None) -> tuple[Config, Settings, Rules]:
+def _checked(ctx: click.Context, state_path: str | None, worker: bool = False
+             ) -> tuple[Config, Settings, Rules]:
     try:
         import celery  # noqa: F401
     except ImportError:
@@ -38,7 +39,7 @@ def _checked(ctx: click.Context, state_path: str | None) -> tuple[Config, Settin
     rules = read_rules(config)  # invalid rules stop here, before any task is taken
     for store in config.each_store():
         store.token()
-        if dict(store.quota).get("backend") == "process":
+        if worker and dict(store.quota).get("backend") == "process":
             log.warning("store %s: store.quota.backend: process gives each worker process the "
                         "store's whole API quota, so several workers together can pass it; "
                         "leave it out (postgresql, shared by all, with a PostgreSQL state)",
@@ -117,7 +118,7 @@ def worker(ctx: click.Context, state_path: str | None, concurrency: int,
     from engine.distributed.app import make_app, register
     from engine.distributed.syncing import Sessions
 
-    config, found, rules = _checked(ctx, state_path)
+    config, found, rules = _checked(ctx, state_path, worker=True)
     app = make_app(found)
     register(app, found, Sessions(config, rules))
     if beat:

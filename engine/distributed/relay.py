@@ -65,12 +65,10 @@ class Relay(threading.Thread):
                         log.info("deliveries go to the workers again")
                     trouble = ""
                 except Exception as e:  # noqa: BLE001 - kombu raises many kinds
-                    if isinstance(e, DatabaseError):  # a dropped connection: a new one next time
-                        where = "the inbox"
-                        _closed(state)
-                        state = None
-                    else:
-                        where = f"the broker {shown(self.settings.url)}"
+                    where = "the inbox" if isinstance(e, DatabaseError) else \
+                        f"the broker {shown(self.settings.url)}"
+                    _closed(state)  # whatever failed, a new connection next time
+                    state = None
                     if trouble != where:
                         log.warning("cannot queue deliveries (they wait in the inbox): %s: %s",
                                     where, e)

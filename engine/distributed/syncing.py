@@ -111,7 +111,7 @@ class LockedSync(Sync):
     def outbound(self, summary: Summary, wait: bool = True) -> int:
         """The ledger's changes since the store's outbound position, one pusher at a time per
         store; each change decided on the ledger state read under its order's lock. Not
-        `wait`ing: nothing when another pusher is at it (it pushes what this one would)."""
+        `wait`ing: nothing when another pusher is at it (what it leaves, the next push takes)."""
         assert self.locks is not None
         if not wait:
             with self.locks.try_named("outbound") as mine:

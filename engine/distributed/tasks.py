@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.distributed import runs as stages
@@ -106,7 +106,7 @@ def sync_order(session: Session, order_id: int, inbox_ids: list[int], shipments:
     """One order read now and synced: a webhook's (its inbox rows then done), or a retry."""
     sync, summary = session.sync, Summary()
     if retry:  # what is still due: a second copy of the message finds it retried already
-        for entry in sync.retries.entries(order_id, due_by=time.time()):
+        for entry in sync.retries.entries(order_id, due_by=sync.clock()):
             sync.retry(order_id, entry["direction"], summary)
     else:
         try:
@@ -131,14 +131,19 @@ def due_retries(session: Session, send: Send) -> int:
     return len(due)
 
 
-@dataclass(frozen=True)
+DEFERRALS = 4  # stall periods a run may wait behind a backlog before it is sent again anyway
+
+
+@dataclass
 class Stall:
-    """A run is stalled when it made no progress for `seconds` while nothing waits in the
-    queues (`waiting()`: the messages ready there, as the broker counts them): a run whose
-    tasks sit behind other stores' is waiting its turn, and its tasks sent again would only
-    pile up behind them."""
+    """A run is stalled when it made no progress for `seconds`. If tasks then wait in the queue
+    its next task goes to (`waiting(task)`: the messages ready there, as the broker counts
+    them), it may only be waiting its turn behind other stores' work, and its tasks sent again
+    would pile up behind them: it is sent again only after DEFERRALS such looks in a row (a
+    message lost while a backlog never drains). `deferred`: those looks, by store."""
     seconds: float
-    waiting: Callable[[], int] = lambda: 0
+    waiting: Callable[[str], int] = lambda task: 0
+    deferred: dict[str, int] = field(default_factory=dict)
 
 
 def poll(session: Session, send: Send, stall: Stall) -> str:
@@ -158,14 +163,20 @@ def nudge(runs: Runs, run: dict[str, Any] | None, send: Send, stall: Stall) -> N
             time.time() - float(run["touched"]) <= stall.seconds:
         return
     runs.touch(str(run["id"]))  # looked at: the next look is stall.seconds away
-    waiting = stall.waiting()
+    looks = stall.deferred.get(runs.store, 0)
+    waiting = stall.waiting(NEXT[run["stage"]]) if looks < DEFERRALS else 0
     if waiting:
+        stall.deferred[runs.store] = looks + 1
         log.info("store %s: run %s made no progress for %.0f s, behind %d queued task(s)",
                  runs.store, str(run["id"])[:8], stall.seconds, waiting)
         return
-    log.warning("store %s: run %s made no progress for %.0f s: its tasks are sent again",
+    stall.deferred.pop(runs.store, None)
+    log.warning("store %s: run %s made no progress for %.0f s or more: its tasks are sent again",
                 runs.store, str(run["id"])[:8], stall.seconds)
     resend(runs, run, send)
+
+
+NEXT = {stages.LISTING: "catch_up", stages.SLICES: "sync_slice", stages.FINISHING: "push"}
 
 
 def resend(runs: Runs, run: dict[str, Any], send: Send) -> None:

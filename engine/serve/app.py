@@ -13,12 +13,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from typing import Any
 
 from engine.config import Config
 from engine.connect.ports import Inbox, SyncState
 from engine.connect.session import open_state
-from engine.errors import RulesyncError
+from engine.errors import DatabaseError, RulesyncError
 from engine.serve.status_page import StatusPage, claims
 from engine.serve.webhooks import MAX_BODY, authenticated, check
 from engine.sync.summary import utc_now
@@ -113,7 +114,15 @@ class App:
             return self._answer(environ, start)
         except RulesyncError as e:  # the state cannot be used: nothing is acknowledged
             log.error("%s", e)
+            if isinstance(e, DatabaseError):  # a dropped connection: a new one next time
+                self._forget_state()
             return self._reply(start, 503, f"the state cannot be used: {e}")
+
+    def _forget_state(self) -> None:
+        state = self._local.__dict__.pop("state", None)
+        if state is not None:
+            with suppress(RulesyncError):
+                state.close()
 
     def _answer(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")

@@ -3,6 +3,7 @@ fails meets its last slice, what a failure without a message records, and when a
 no progress is sent again (with the queues counted on the real RabbitMQ)."""
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from engine.distributed.app import make_app, sender, waiting
 from engine.distributed.runs import DONE, FINISHING, Runs
 from engine.distributed.settings import Settings
-from engine.distributed.tasks import Stall, nudge
+from engine.distributed.tasks import DEFERRALS, Stall, nudge
 from engine.storage.state import SqlState
 from engine.sync.summary import Summary
 from tests.support import databases
@@ -76,39 +77,48 @@ def test_a_failure_without_a_message_is_recorded_by_its_kind(
     assert run is not None and (run["stage"], run["error"]) == (DONE, "TimeoutError")
 
 
-def test_a_run_stalled_behind_queued_tasks_is_not_sent_again_until_the_queues_drain(
+def test_a_run_stalled_behind_queued_tasks_waits_its_turn_a_few_times_then_is_sent_again(
         two: tuple[SqlState, SqlState]) -> None:
     a, _ = two
     runs = Runs(a)
     run_id, _ = runs.open()
     runs.listed(run_id, "", PLAN, Summary())
     sent: list[tuple[str, tuple[Any, ...]]] = []
+    asked: list[str] = []
     backlog = [5]
-    stall = Stall(60.0, lambda: backlog[0])
+    stall = Stall(60.0, lambda task: asked.append(task) or backlog[0])
+    slices = [("sync_slice", ("eu", run_id, 0)), ("sync_slice", ("eu", run_id, 1))]
 
-    def look() -> None:
-        a.db.write("UPDATE dist_runs SET touched = touched - 61 WHERE id = ?", (run_id,))
+    def look(idle: float = 61) -> None:
+        a.db.write("UPDATE dist_runs SET touched = ? WHERE id = ?", (time.time() - idle, run_id))
         nudge(runs, runs.get(run_id), lambda name, args: sent.append((name, args)), stall)
 
     look()
-    assert sent == []  # its two slices are somewhere in those five messages
-    nudge(runs, runs.get(run_id), lambda name, args: sent.append((name, args)), stall)
-    assert sent == []  # looked at just now: not stalled again yet
+    assert sent == [] and asked == ["sync_slice"]  # its slices may be among those five
+    look(idle=30)
+    assert sent == [] and asked == ["sync_slice"]  # not stalled yet: the broker not asked
     backlog[0] = 0
     look()
-    assert sent == [("sync_slice", ("eu", run_id, 0)), ("sync_slice", ("eu", run_id, 1))]
+    assert sent == slices  # the queue drained and the run still made no progress
+    sent.clear()
+    backlog[0] = 5
+    for _ in range(DEFERRALS):
+        look()
+        assert sent == []
+    look()  # a message lost while the backlog never drains: sent again all the same
+    assert sent == slices
 
 
-def test_waiting_counts_the_messages_ready_in_both_queues_on_the_broker() -> None:
+def test_waiting_counts_the_messages_ready_in_a_tasks_queue_on_the_broker() -> None:
     settings = Settings(url=broker_url(), prefix=f"runs{uuid.uuid4().hex[:8]}")
     app = make_app(settings)
     count = waiting(settings)
     try:
-        assert count() == 0  # not even declared yet
+        assert count("sync_slice") == 0  # not even declared yet
         send = sender(app, settings)
         send("sync_slice", ("eu", "r", 0))
         send("push", ("eu", "r"))
         send("push", ("eu", "r"))
-        assert count() == 3
+        assert (count("sync_slice"), count("catch_up"), count("push")) == (1, 1, 2)
     finally:
         delete_queues(settings.url, settings.prefix)

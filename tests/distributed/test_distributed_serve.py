@@ -3,6 +3,7 @@ sandbox stores: webhooks (duplicated, reordered, some sent while no worker runs)
 state one `apply` gives; beat's catch-up poll syncs a change no webhook announced."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -89,3 +90,36 @@ def _ledger(state: str, store: str) -> dict:
 
 
 
+
+
+def test_serve_queue_takes_webhooks_again_after_its_database_connections_were_dropped(
+        cluster: Cluster) -> None:
+    """A PostgreSQL restart or failover cuts every connection: a delivery is answered 503 (not
+    acknowledged, so the store sends it again) while a thread finds its connection gone, and
+    200 once it has a new one; the relay queues what was acknowledged."""
+    import urllib.error
+
+    import psycopg
+
+    tag = f"rulesync-test-{uuid.uuid4().hex[:12]}"
+    cluster.state += f"&application_name={tag}"  # serve's connections, told from the others'
+    served = Served(cluster, "--threads", "1")
+
+    def post(order_id: int) -> int:
+        try:
+            return served.post(hook(cluster, "eu", order_id, 11, 7))
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert post(1) == 200
+    with psycopg.connect(databases.server_url(), autocommit=True) as admin:
+        cut = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE application_name = %s", (tag,)).fetchone()
+    assert cut is not None and cut[0] >= 2  # the HTTP thread's and the relay's at least
+    codes = [post(order_id) for order_id in (2, 3, 4)]
+    assert codes[-1] == 200 and set(codes) <= {200, 503}, codes
+    acknowledged = [1] + [n for n, code in zip((2, 3, 4), codes) if code == 200]
+    wait_for("the relay to queue every acknowledged delivery", lambda: sorted(
+        n for (n,) in cluster.query("SELECT order_id FROM sync_inbox WHERE retry_at > 0"))
+        == acknowledged, timeout=30)
+    assert served.proc.poll() is None
