@@ -206,8 +206,11 @@ class ChangeFeed:
                 return
             last_id = max(int(raw["id"]) for raw in page)
 
-    def change(self, raw: Mapping[str, Any]) -> OrderChange:
-        known = self._known_of([int(raw["id"])])
+    def change(self, raw: Mapping[str, Any], known_items_shipped: KnownShipped | None = None
+               ) -> OrderChange:
+        """One order's change; `known_items_shipped` for it alone (the feed's own by default,
+        which is left as it is: a slice may be half read)."""
+        known = self._known_of([int(raw["id"])], known_items_shipped)
         return self._finish(*self._start(raw, known), self.client.list_shipments)
 
     def changes_of(self, raws: list[dict[str, Any]], fetcher: Fetcher
@@ -220,10 +223,11 @@ class ChangeFeed:
         for change, needed in started:
             yield self._finish(change, needed, read)
 
-    def _known_of(self, order_ids: list[int]) -> Mapping[int, int | None]:
+    def _known_of(self, order_ids: list[int], known: KnownShipped | None = None
+                  ) -> Mapping[int, int | None]:
         """What the caller last saw of these orders: a page's in one question where it can
         answer so (`many`), else one order at a time."""
-        known = self.known
+        known = self.known if known is None else known
         if isinstance(known, Mapping):
             return known
         many = getattr(known, "many", None)

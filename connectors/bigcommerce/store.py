@@ -57,9 +57,8 @@ class BigCommerceStore:
     # Work on one order goes before the change feed's bulk in the store's quota, unless the
     # caller (a task layer) said otherwise (connectors/bigcommerce/quota.py).
     def order_change(self, order_id: int, known_items_shipped: Known) -> OrderChange:
-        self._feed.known = known_items_shipped
         with work(SINGLE, unless_said=True):
-            return self._feed.change(self.client.get_order(order_id))
+            return self._feed.change(self.client.get_order(order_id), known_items_shipped)
 
     def shipments(self, order_id: int, line_items: Iterable[Mapping[str, Any]]
                   ) -> list[dict[str, Any]]:

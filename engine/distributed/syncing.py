@@ -67,10 +67,22 @@ class LockedSync(Sync):
             finally:
                 self._seen = None
 
-    def _superseded(self, change: OrderChange, last_seen: Mapping[str, Any] | None) -> bool:
-        # Read under the order's lock: a newer read of this order was synced meanwhile.
-        return bool(last_seen and change.order
-                    and last_seen["date_modified"] > change.order["date_modified"])
+    def _current(self, change: OrderChange, last_seen: Mapping[str, Any] | None
+                 ) -> OrderChange | None:
+        # `last_seen` is read under the order's lock; `change` may have been read before it
+        # (a slice's page). A newer read of the order synced meanwhile: this one is skipped.
+        # One synced in the same second with other content (the store's dates count whole
+        # seconds), which of the two is newer cannot be told: the order is read again now.
+        if not (last_seen and change.order):
+            return change
+        seen, read = last_seen["date_modified"], change.order["date_modified"]
+        if seen > read:
+            return None
+        if seen == read and (last_seen["status_id"], last_seen["items_shipped"]) != (
+                change.order["status_id"], change.order["items_shipped"]):
+            shipped = int(last_seen["items_shipped"])
+            return self.store.order_change(change.order_id, lambda _: shipped)
+        return change
 
     def refresh(self, order_id: int, summary: Summary, *, shipments_changed: bool = False
                 ) -> None:

@@ -84,8 +84,10 @@ class Sync(Retrying):
         failed. An order that went through leaves the retry set."""
         oid, mark = change.order_id, len(summary.failures)
         last_seen = self._last_seen(oid)
-        if self._superseded(change, last_seen):
+        current = self._current(change, last_seen)
+        if current is None:
             return
+        change = current
         summary.read.add(oid)
         if change.order is None:  # an unknown status or a broken record: reported, not guessed
             message = change.error.message if change.error else "unreadable order"
@@ -117,10 +119,11 @@ class Sync(Retrying):
                 date_modified=change.order["date_modified"])
             self._succeeded(oid, INBOUND, summary)
 
-    def _superseded(self, change: OrderChange, last_seen: Mapping[str, Any] | None) -> bool:
-        """Whether a newer read of the order was synced already: only where several workers
-        sync at once (engine/distributed/syncing.py)."""
-        return False
+    def _current(self, change: OrderChange, last_seen: Mapping[str, Any] | None
+                 ) -> OrderChange | None:
+        """The change to sync; None when a newer read of the order was synced already: only
+        where several workers sync at once (engine/distributed/syncing.py)."""
+        return change
 
     def _shipments(self, change: OrderChange, changed: bool) -> Any:
         """The change feed fetches shipments when items_shipped moved. A shipment deleted and

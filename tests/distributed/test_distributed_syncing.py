@@ -120,6 +120,33 @@ def test_a_worker_reads_every_stores_rules_at_start_and_shared_files_once(
         Sessions(configuration.load(path, environ=env))
 
 
+def test_a_read_from_the_same_second_as_the_one_synced_but_unlike_it_is_read_again(
+        world: tuple[LockedSync, Sandbox]) -> None:
+    """The store's dates count whole seconds: a slice's page read before its locks, and a
+    webhook's read synced in between, can share one date. Which is newer cannot be told, so
+    the order is read again under its lock, and the older one is never applied on top."""
+    sync, sb = world
+    (order_id,) = sb.store.order_ids({})
+    read = sync.store.order_change(order_id, sync.state.known_items_shipped)
+    assert read.order is not None
+    sync.store_change(read, Summary())
+    decided, synced = len(sync.state.decisions(order_id)), sync.state.store_order(order_id)
+
+    def reads() -> int:
+        return sum(n for path, n in sb.api_calls().items() if path.endswith("/orders/{id}"))
+
+    before = reads()
+    sync.store_change(read, Summary())  # the same read again: nothing to ask the store
+    assert reads() == before
+    other = 10 if read.order["status_id"] == 11 else 11
+    older = replace(read, order={**read.order, "status_id": other})  # type: ignore[type-var]
+    summary = Summary()
+    sync.store_change(older, summary)
+    assert reads() == before + 1  # read again, and as the store has it
+    assert sync.state.store_order(order_id) == synced and summary.failures == []
+    assert len(sync.state.decisions(order_id)) == decided
+
+
 def test_an_order_in_step_costs_two_round_trips_and_leaves_the_retry_set(
         world: tuple[LockedSync, Sandbox]) -> None:
     """Its lock goes with the read of what was last seen of it; what it writes (the order
@@ -296,3 +323,17 @@ def test_beats_push_does_not_wait_for_another_pusher_of_the_store(tmp_path: Path
         finally:
             other.db.one("SELECT pg_advisory_unlock(?)", (key,))
             other.close()
+
+
+def test_reading_one_order_leaves_the_change_feeds_own_question_alone(
+        world: tuple[LockedSync, Sandbox]) -> None:
+    """An order read again in the middle of a slice must not change what the rest of the
+    slice's pages ask (their page locks, PageLocks)."""
+    sync, sb = world
+    (order_id,) = sb.store.order_ids({})
+    feed: Any = sync.store._feed  # type: ignore[attr-defined]
+    asked: list[int] = []
+    feed.known = own = asked.append
+    change = sync.store.order_change(order_id, lambda _: 0)
+    assert change.order is not None and asked == []  # asked the question it was given
+    assert feed.known is own
