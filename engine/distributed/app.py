@@ -25,6 +25,7 @@ from celery import Celery
 from kombu import Queue
 
 from engine.distributed import tasks
+from engine.distributed.runs import reason
 from engine.distributed.settings import BROKER_ENV, Settings
 from engine.distributed.syncing import Session, Sessions
 
@@ -90,9 +91,8 @@ def register(app: Celery, settings: Settings, sessions: Sessions) -> None:
         except Exception as e:
             if not run_id:
                 raise
-            failure = e
-            log.error("store %s: run %s failed: %s", store, run_id[:8],
-                      str(e) or type(e).__name__)
+            failure = e  # (`e` is unbound once the except block ends)
+            log.error("store %s: run %s failed: %s", store, run_id[:8], reason(e))
             sessions.using(store, lambda s: s.runs.fail(run_id, failure))
             return None
 

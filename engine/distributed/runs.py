@@ -63,6 +63,11 @@ def _too_new(found: int, known: int, where: str) -> RulesyncError:
 VERSIONED = Versioned(MIGRATIONS, (), _read, _write, _too_new)
 
 
+def reason(error: BaseException) -> str:
+    """What a run failed of: never empty, as an empty error reads as success."""
+    return str(error) or type(error).__name__
+
+
 def dump(summary: Summary) -> str:
     return json.dumps({"counts": dict(summary.counts), "actions": summary.actions,
                        "problems": summary.problems, "failures": summary.failures,
@@ -190,11 +195,9 @@ class Runs:
         return bool(done)
 
     def fail(self, run_id: str, error: BaseException) -> None:
-        """The run ends with its error (never empty: an empty one reads as success); the
-        cursor stays where it started, for the next run."""
-        reason = str(error) or type(error).__name__
+        """The run ends with its error; the cursor stays where it started, for the next run."""
         self.db.write("UPDATE dist_runs SET stage = ?, error = ?, touched = ? WHERE id = ? AND "
-                      "stage <> ?", (DONE, reason[:2000], time.time(), run_id, DONE))
+                      "stage <> ?", (DONE, reason(error)[:2000], time.time(), run_id, DONE))
 
     def summary(self, run_id: str) -> Summary:
         run = self.get(run_id) or {}

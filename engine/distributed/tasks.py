@@ -132,6 +132,7 @@ def due_retries(session: Session, send: Send) -> int:
 
 
 DEFERRALS = 4  # stall periods a run may wait behind a backlog before it is sent again anyway
+NEXT = {stages.LISTING: "catch_up", stages.SLICES: "sync_slice", stages.FINISHING: "push"}
 
 
 @dataclass
@@ -174,9 +175,6 @@ def nudge(runs: Runs, run: dict[str, Any] | None, send: Send, stall: Stall) -> N
     log.warning("store %s: run %s made no progress for %.0f s or more: its tasks are sent again",
                 runs.store, str(run["id"])[:8], stall.seconds)
     resend(runs, run, send)
-
-
-NEXT = {stages.LISTING: "catch_up", stages.SLICES: "sync_slice", stages.FINISHING: "push"}
 
 
 def resend(runs: Runs, run: dict[str, Any], send: Send) -> None:
