@@ -16,7 +16,7 @@ from typing import Any
 from engine.distributed import runs as stages
 from engine.distributed.runs import Runs
 from engine.distributed.syncing import Session
-from engine.errors import OrderNotFound, RulesyncError, StoreError
+from engine.errors import DatabaseError, OrderNotFound, RulesyncError, StoreError
 from engine.language.catalog import INBOUND, OUTBOUND
 from engine.sync.summary import HELD, Summary
 
@@ -114,9 +114,12 @@ def sync_order(session: Session, order_id: int, inbox_ids: list[int], shipments:
         except OrderNotFound:
             log.warning("store %s: order %s from a webhook is not in the store: ignored",
                         sync.state.store, order_id)
-        except StoreError as e:
-            if e.status == 401:
+        except DatabaseError:
+            raise  # the state itself: the deliveries wait, and are queued again
+        except Exception as e:  # noqa: BLE001 - one bad order must not keep its deliveries
+            if isinstance(e, StoreError) and e.status == 401:
                 raise  # every order would fail alike: the deliveries wait
+            # As `serve` without --queue: the order waits in the retry set, the delivery is done.
             sync.fail_order(order_id, INBOUND, str(e), summary)
     if inbox_ids:
         sync.state.inbox().mark_done(inbox_ids)

@@ -17,7 +17,7 @@ from connectors.bigcommerce.sandbox import Sandbox
 from engine import config as configuration
 from engine.distributed import syncing, tasks
 from engine.distributed.syncing import LockedSync, Sessions
-from engine.errors import ConfigError
+from engine.errors import ConfigError, StoreError
 from engine.storage.state import SqlState
 from engine.sync.summary import Summary, iso
 from tests.support import databases
@@ -303,6 +303,47 @@ def test_a_retry_task_retries_only_what_is_still_due(world: tuple[LockedSync, Sa
     sync.retries.due_now(order_id, time.time())
     tasks.sync_order(session, order_id, [], False, True)
     assert sync.retries.entries(order_id) == []  # retried: the store answers now
+
+
+def test_a_webhooks_order_that_fails_to_sync_waits_in_the_retry_set_and_its_delivery_is_done(
+        world: tuple[LockedSync, Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:
+    """As `serve` without --queue: any failure of one order but a refused token or the state
+    itself puts the order in the retry set, so that its delivery is not queued again and again."""
+    sync, sb = world
+    (order_id,) = sb.store.order_ids({})
+    session: Any = SimpleNamespace(sync=sync)
+    inbox = sync.state.inbox()
+    assert inbox.add("h1", order_id, "store/order/updated", "{}", iso(time.time()))
+    ids = [row["id"] for row in inbox.pending()]
+
+    def broken(*args: Any) -> None:
+        raise KeyError("status_id")  # a bug, or a record no one foresaw
+
+    monkeypatch.setattr(sync.store, "order_change", broken)
+    summary = tasks.sync_order(session, order_id, ids, False, False)
+    assert [f[:2] for f in summary.failures] == [(order_id, "inbound")]
+    assert [e["direction"] for e in sync.retries.entries(order_id)] == ["inbound"]
+    assert "status_id" in sync.retries.entries(order_id)[0]["reason"]
+    assert inbox.pending() == [] and inbox.depth() == 0
+
+    monkeypatch.undo()
+    sync.retries.due_now(order_id, time.time())
+    tasks.sync_order(session, order_id, [], False, True)
+    assert sync.retries.entries(order_id) == []  # retried: the order syncs now
+
+
+def test_a_refused_token_keeps_a_webhooks_delivery_waiting(
+        world: tuple[LockedSync, Sandbox]) -> None:
+    sync, sb = world
+    (order_id,) = sb.store.order_ids({})
+    inbox = sync.state.inbox()
+    assert inbox.add("h2", order_id, "store/order/updated", "{}", iso(time.time()))
+    ids = [row["id"] for row in inbox.pending()]
+    sb.app.token = "rotated"  # the store no longer accepts rulesync's token
+    with pytest.raises(StoreError) as refused:
+        tasks.sync_order(SimpleNamespace(sync=sync), order_id, ids, False, False)  # type: ignore[arg-type]
+    assert refused.value.status == 401
+    assert inbox.depth() == 1 and sync.retries.entries(order_id) == []
 
 
 def test_beats_push_does_not_wait_for_another_pusher_of_the_store(tmp_path: Path) -> None:
