@@ -93,7 +93,7 @@ def register(app: Celery, settings: Settings, sessions: Sessions) -> None:
                 raise
             failure = e  # (`e` is unbound once the except block ends)
             log.error("store %s: run %s failed: %s", store, run_id[:8], reason(e))
-            sessions.using(store, lambda s: s.runs.fail(run_id, failure))
+            sessions.fail_run(store, run_id, failure)
             return None
 
     @app.task(name="rulesync.catch_up", acks_late=True)

@@ -262,6 +262,15 @@ class Sessions:
             thread.sessions[store] = Session(locked, Runs(state))
         return thread.sessions[store]
 
+    def fail_run(self, store: str, run_id: str, error: Exception) -> None:
+        """End a run with its task's error; also for a store this worker is not configured
+        for (a store added without restarting the workers), whose session cannot be opened."""
+        try:
+            Runs(self._thread().state.for_store(store)).fail(run_id, error)
+        except Exception:
+            self.drop()
+            raise
+
     def drop(self) -> None:
         found: _Thread | None = getattr(self._local, "thread", None)
         self._local.thread = None

@@ -346,6 +346,31 @@ def test_a_refused_token_keeps_a_webhooks_delivery_waiting(
     assert inbox.depth() == 1 and sync.retries.entries(order_id) == []
 
 
+def test_a_run_of_a_store_this_worker_does_not_know_fails_with_the_reason(
+        tmp_path: Path) -> None:
+    """A store added to the configuration but not to a running worker's: its run ends with a
+    clear error instead of waiting for ever (the run's failure needs no session of the store)."""
+    from engine.distributed.app import make_app, register
+    from engine.distributed.runs import DONE, Runs
+    from engine.distributed.settings import Settings
+
+    with _world(tmp_path, 1) as (sync, _, url):
+        sessions = Sessions(configuration.load(tmp_path / "rulesync.yaml", environ={
+            "RULESYNC_DATABASE_URL": url, "S1_TOKEN": "token-s1"}))
+        app = make_app(Settings(url="memory://"))
+        register(app, Settings(url="memory://"), sessions)
+        runs = Runs(sync.state.for_store("s2"))
+        run_id, new = runs.open()
+        assert new
+        try:
+            app.tasks["rulesync.catch_up"]("s2", run_id)
+            run = runs.get(run_id)
+            assert run is not None and run["stage"] == DONE
+            assert "s2: not in this worker's configuration" in str(run["error"])
+        finally:
+            sessions.drop()
+
+
 def test_beats_push_does_not_wait_for_another_pusher_of_the_store(tmp_path: Path) -> None:
     """One push at a time per store; beat queues one every push_seconds, and each waiting for a
     slow one would hold a worker thread of the orders queue, which webhooks need."""
