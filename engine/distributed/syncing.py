@@ -90,8 +90,13 @@ class LockedSync(Sync):
             super().refresh(order_id, summary, shipments_changed=shipments_changed)
 
     def retry(self, order_id: int, direction: str, summary: Summary) -> None:
+        """Only if still due as read under the order's lock: two copies of a retry running at
+        once (beat queues one every retry_seconds, a run retries the due ones too) count one
+        attempt, not two."""
         with self._order(order_id):
-            super().retry(order_id, direction, summary)
+            if any(e["direction"] == direction
+                   for e in self.retries.entries(order_id, due_by=self.clock())):
+                super().retry(order_id, direction, summary)
 
     def _succeeded(self, order_id: int, direction: str, summary: Summary) -> None:
         # Not in the retry set as read with its page (PageLocks): nothing to delete. Else no

@@ -305,6 +305,18 @@ def test_a_retry_task_retries_only_what_is_still_due(world: tuple[LockedSync, Sa
     assert sync.retries.entries(order_id) == []  # retried: the store answers now
 
 
+def test_a_retry_that_another_copy_made_meanwhile_is_not_made_again(
+        world: tuple[LockedSync, Sandbox]) -> None:
+    """Two copies of a retry message running at once both find the entry due before they take
+    the order's lock; the second, once it holds the lock, finds it rescheduled by the first."""
+    sync, sb = world
+    (order_id,) = sb.store.order_ids({})
+    sync.retries.failed(order_id, "inbound", "the store was down", "t", time.time())
+    (entry,) = sync.retries.entries(order_id)  # rescheduled: what the first copy left
+    sync.retry(order_id, "inbound", Summary())  # the second copy, past its look at the due ones
+    assert sync.retries.entries(order_id) == [entry]
+
+
 def test_a_webhooks_order_that_fails_to_sync_waits_in_the_retry_set_and_its_delivery_is_done(
         world: tuple[LockedSync, Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:
     """As `serve` without --queue: any failure of one order but a refused token or the state
