@@ -26,8 +26,9 @@ from kombu import Queue
 
 from engine.distributed import tasks
 from engine.distributed.runs import reason
-from engine.distributed.settings import BROKER_ENV, Settings
+from engine.distributed.settings import BROKER_ENV, Settings, shown
 from engine.distributed.syncing import Session, Sessions
+from engine.errors import RulesyncError
 
 log = logging.getLogger("rulesync.worker")
 NAMES = ("catch_up", "sync_slice", "push", "sync_order", "retries", "poll")
@@ -49,6 +50,16 @@ def make_app(settings: Settings) -> Celery:
         worker_send_task_events=False, task_send_sent_event=False,
         worker_enable_remote_control=True)
     return app
+
+
+def reachable(app: Celery, found: Settings) -> None:
+    """A clear error now rather than a wait: the broker answers."""
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=2, interval_start=0.2, interval_step=0.5)
+    except Exception as e:  # noqa: BLE001 - kombu and py-amqp raise many kinds
+        raise RulesyncError(f"cannot reach the broker {shown(found.url)}: {e}") from None
+
 
 
 def queue_of(settings: Settings, name: str) -> str:

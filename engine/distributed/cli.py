@@ -18,6 +18,8 @@ from engine.distributed.settings import Settings, settings, shown
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:
+    from celery import Celery
+
     from engine.distributed.syncing import Rules
 
 log = logging.getLogger("rulesync.worker")
@@ -45,6 +47,19 @@ def _checked(ctx: click.Context, state_path: str | None, worker: bool = False
                         "leave it out (postgresql, shared by all, with a PostgreSQL state)",
                         store.store_name)
     return config, found, rules
+
+
+def _started(found: Settings, config: Config | None = None) -> Celery:
+    """The app, once its broker answers (and the state, for a worker): a wrong URL, password
+    or vhost is one line and exit 1 now, not a task failed and dropped or a loop of reconnects.
+    An outage later is ridden out (systemd restarts one started while the broker was down)."""
+    from engine.distributed.app import make_app, reachable
+
+    if config is not None:
+        open_state(config.state).close()
+    app = make_app(found)
+    reachable(app, found)
+    return app
 
 
 def _level() -> str:
@@ -115,11 +130,11 @@ def worker(ctx: click.Context, state_path: str | None, concurrency: int,
     """Run a Celery worker: take the tasks of every configured store from the broker
     (broker.url in rulesync.yaml or RULESYNC_BROKER_URL). Start as many as you like, on as many
     machines: they share the state in PostgreSQL."""
-    from engine.distributed.app import make_app, register
+    from engine.distributed.app import register
     from engine.distributed.syncing import Sessions
 
     config, found, rules = _checked(ctx, state_path, worker=True)
-    app = make_app(found)
+    app = _started(found, config)
     register(app, found, Sessions(config, rules))
     if beat:
         app.conf.beat_schedule = schedule(config, found)
@@ -159,10 +174,8 @@ def worker(ctx: click.Context, state_path: str | None, concurrency: int,
 def beat(ctx: click.Context, state_path: str | None, schedule_file: Path) -> None:
     """Run the schedule: each store's catch-up poll, due retries and pending pushes, queued for
     the workers. Run exactly one."""
-    from engine.distributed.app import make_app
-
     config, found, _ = _checked(ctx, state_path)
-    app = make_app(found)
+    app = _started(found)
     app.conf.beat_schedule = schedule(config, found)
     schedule_file.parent.mkdir(parents=True, exist_ok=True)
     click.echo(f"rulesync beat: {len(app.conf.beat_schedule)} schedule(s) at "

@@ -16,9 +16,9 @@ from typing import Any
 from engine.config import Config
 from engine.connect.session import open_state
 from engine.distributed import runs as stages
-from engine.distributed.app import STALL_ENV, make_app, sender, waiting
+from engine.distributed.app import STALL_ENV, make_app, reachable, sender, waiting
 from engine.distributed.runs import Runs
-from engine.distributed.settings import Settings, settings, shown
+from engine.distributed.settings import settings
 from engine.distributed.status import ALIVE_S, workers_alive
 from engine.distributed.tasks import Send, Stall, nudge
 from engine.errors import RulesyncError
@@ -42,7 +42,7 @@ def apply_queued(config: Config, stores: tuple[Config, ...], timeout: float | No
                  ) -> list[Outcome]:
     found = settings(config)
     app = make_app(found)
-    _reachable(app, found)
+    reachable(app, found)
     send = sender(app, found)
     stall = Stall(float(os.environ.get(STALL_ENV) or 60.0), waiting(found))
     state = open_state(config.state, stores[0].store_name)
@@ -95,12 +95,3 @@ def _outcome(w: Waiting) -> Outcome:
     if run.get("error"):
         return Outcome(w.store, error=redact(str(run["error"])))
     return Outcome(w.store, w.runs.summary(w.run_id))
-
-
-def _reachable(app: object, found: Settings) -> None:
-    """A clear error now rather than a wait: the broker answers."""
-    try:
-        with app.connection_for_write() as conn:  # type: ignore[attr-defined]
-            conn.ensure_connection(max_retries=2, interval_start=0.2, interval_step=0.5)
-    except Exception as e:  # noqa: BLE001 - kombu and py-amqp raise many kinds
-        raise RulesyncError(f"cannot reach the broker {shown(found.url)}: {e}") from None

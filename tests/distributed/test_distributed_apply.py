@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -53,6 +54,32 @@ def test_apply_queue_without_a_broker_is_a_clear_error(cluster: Cluster, tmp_pat
     r = cluster.run("apply", "--queue", RULESYNC_BROKER_URL="amqp://guest:guest@127.0.0.1:1//")
     assert r.returncode == 1, r.stderr
     assert r.stderr.startswith("error: cannot reach the broker amqp://***@127.0.0.1:1//: "), \
+        r.stderr
+
+
+@pytest.mark.parametrize("command", ["worker", "beat"])
+def test_a_wrong_broker_password_or_vhost_stops_worker_and_beat_at_once(
+        cluster: Cluster, command: str) -> None:
+    """The broker answers but refuses: one line and exit 1, not a traceback (exit 3) or a
+    worker reconnecting for ever."""
+    url = urlsplit(cluster.broker)
+    wrong = {"password": url._replace(netloc=f"{url.username}:not-{url.password}@"
+                                             f"{url.hostname}:{url.port}").geturl(),
+             "vhost": url._replace(path="/no-such-vhost").geturl()}
+    for what, broker in wrong.items():
+        r = cluster.run(command, "--schedule", str(cluster.folder / "schedule"), timeout=60,
+                        RULESYNC_BROKER_URL=broker)
+        assert r.returncode == 1, (what, r.stderr)
+        assert r.stderr.splitlines()[-1].startswith("error: cannot reach the broker "), r.stderr
+        assert "Traceback" not in r.stderr and url.password not in r.stderr
+
+
+def test_a_worker_whose_database_cannot_be_opened_stops_at_once(cluster: Cluster) -> None:
+    """Rather than taking tasks from the broker and failing each (dropped once failed)."""
+    missing = urlsplit(cluster.state)._replace(path="/rulesync_no_such_database").geturl()
+    r = cluster.run("worker", timeout=60, RULESYNC_DATABASE_URL=missing)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.splitlines()[-1].startswith("error: cannot open the state database"), \
         r.stderr
 
 

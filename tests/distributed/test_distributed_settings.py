@@ -97,7 +97,7 @@ def test_a_worker_warns_that_a_per_process_quota_is_not_shared(tmp_path: Path) -
     (tmp_path / "rulesync.yaml").write_text(
         f"version: 1\nstores:\n{stores}    quota: {{backend: process}}\n")
     rulesync = str(Path(sys.executable).parent / "rulesync")
-    # The broker is not there: the worker waits for it, after its checks, until killed.
+    # Said in its checks, before it finds that the database is not there and stops.
     proc = subprocess.Popen([rulesync, "worker"], cwd=tmp_path, stderr=subprocess.PIPE,
                             stdout=subprocess.DEVNULL, text=True, env={
                                 "PATH": "/usr/bin:/bin", "S1_TOKEN": "t",
