@@ -47,7 +47,7 @@ def settings(config: Config) -> Settings:
     url = (config.environ.get(BROKER_ENV) or str(broker.get("url", ""))).strip()
     if not url:
         raise ConfigError(f"no broker: set {BROKER_ENV} or broker.url in rulesync.yaml "
-                          "(amqp://user:password@host:5672/vhost for RabbitMQ)")
+                          "(for RabbitMQ, amqp:// followed by user:password@host:5672/vhost)")
     add_url_secrets(url)
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme not in SCHEMES:
