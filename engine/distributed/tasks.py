@@ -105,6 +105,8 @@ def sync_order(session: Session, order_id: int, inbox_ids: list[int], shipments:
                retry: bool) -> Summary:
     """One order read now and synced: a webhook's (its inbox rows then done), or a retry."""
     sync, summary = session.sync, Summary()
+    if inbox_ids and not sync.state.inbox().undone(inbox_ids):
+        return summary  # a copy queued again while the first waited behind a backlog: done
     if retry:  # what is still due: a second copy of the message finds it retried already
         for entry in sync.retries.entries(order_id, due_by=sync.clock()):
             sync.retry(order_id, entry["direction"], summary)

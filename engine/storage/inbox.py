@@ -54,6 +54,14 @@ class Inbox:
         with self.state.transaction() as c:
             c.executemany("UPDATE sync_inbox SET done = 1 WHERE id = ?", [(i,) for i in ids])
 
+    def undone(self, ids: list[int]) -> list[int]:
+        """Those of these deliveries not handled yet."""
+        if not ids:
+            return []
+        return [int(i) for (i,) in self.state.db.rows(
+            f"SELECT id FROM sync_inbox WHERE done = 0 AND id IN ({', '.join('?' * len(ids))})",
+            tuple(ids))]
+
     def depth(self) -> int:
         return self._count("attempts < ?")
 

@@ -344,6 +344,23 @@ def test_a_webhooks_order_that_fails_to_sync_waits_in_the_retry_set_and_its_deli
     assert sync.retries.entries(order_id) == []  # retried: the order syncs now
 
 
+def test_a_webhook_task_whose_deliveries_are_done_already_reads_nothing(
+        world: tuple[LockedSync, Sandbox]) -> None:
+    """The relay queues a delivery again when it is not done 10 minutes on (a message lost); behind
+    a long backlog both copies run, and the second costs no request of the store's quota."""
+    sync, sb = world
+    (order_id,) = sb.store.order_ids({})
+    session: Any = SimpleNamespace(sync=sync)
+    inbox = sync.state.inbox()
+    assert inbox.add("h3", order_id, "store/order/updated", "{}", iso(time.time()))
+    ids = [row["id"] for row in inbox.pending()]
+    tasks.sync_order(session, order_id, ids, False, False)
+    assert inbox.undone(ids) == []
+    calls = sb.app.api_calls()
+    again = tasks.sync_order(session, order_id, ids, False, False)
+    assert sb.app.api_calls() == calls and again.read == set()
+
+
 def test_a_refused_token_keeps_a_webhooks_delivery_waiting(
         world: tuple[LockedSync, Sandbox]) -> None:
     sync, sb = world
