@@ -17,9 +17,9 @@ from contextlib import suppress
 
 from engine.config import Config
 from engine.connect.session import open_state
-from engine.distributed.app import make_app, queue_of
+from engine.distributed.app import make_app, queue_of, reachable
 from engine.distributed.settings import Settings, shown
-from engine.errors import DatabaseError
+from engine.errors import DatabaseError, RulesyncError
 from engine.storage.inbox import Inbox
 from engine.storage.state import SqlState
 
@@ -47,6 +47,11 @@ class Relay(threading.Thread):
         app = make_app(self.settings)
         state: SqlState | None = None
         trouble, pruned = "", -PRUNE_S
+        try:  # a wrong URL said at start, not at the first delivery; the deliveries wait
+            reachable(app, self.settings)
+        except RulesyncError as e:
+            log.warning("%s: deliveries wait in the inbox until it answers", e)
+            trouble = f"the broker {shown(self.settings.url)}"
         try:
             while not self.stop.is_set():
                 self.wake.wait(IDLE_S)

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -61,6 +62,20 @@ def test_webhooks_through_the_queue_end_as_one_apply(cluster: Cluster) -> None:
             assert cluster.ledger(name) == _ledger(elsewhere, name)
     for name in NAMES:
         assert cluster.plan(name)["actions"] == []
+
+
+def test_serve_queue_says_at_start_that_its_broker_refuses_and_keeps_the_deliveries(
+        cluster: Cluster) -> None:
+    url = urlsplit(cluster.broker)
+    wrong = url._replace(netloc=f"{url.username}:not-{url.password}@{url.hostname}:{url.port}")
+    served = Served(cluster, RULESYNC_BROKER_URL=wrong.geturl())
+    said = wait_for("the warning", lambda: [line for line in served.lines
+                                            if "cannot reach the broker" in line], timeout=30)
+    assert "deliveries wait in the inbox until it answers" in said[0], said
+    assert f"not-{url.password}" not in "".join(served.lines)
+    order_id = int(cluster.sandboxes["eu"].store.create_order(order_body(11))["id"])
+    assert served.post(hook(cluster, "eu", order_id, 11, 7)) == 200
+    assert waiting(cluster) == 1
 
 
 def test_beat_polls_each_stores_change_feed(cluster: Cluster) -> None:

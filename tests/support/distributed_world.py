@@ -143,14 +143,14 @@ SECRET = "s3cret-for-tests-0123456789"
 class Served:
     """`rulesync serve --queue` in a subprocess, its stderr kept."""
 
-    def __init__(self, cluster: Cluster, *args: str) -> None:
+    def __init__(self, cluster: Cluster, *args: str, **env: str) -> None:
         import re
         import threading
         import time
 
         self.proc = subprocess.Popen(
             [RULESYNC, "serve", "--queue", "--port", "0", *args], cwd=cluster.folder,
-            env=cluster.env(RULESYNC_WEBHOOK_SECRET=SECRET), stdout=subprocess.DEVNULL,
+            env=cluster.env(RULESYNC_WEBHOOK_SECRET=SECRET, **env), stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True)
         cluster.stack.callback(self.stop)
         self.lines: list[str] = []
