@@ -70,7 +70,8 @@ def load_text(file: str, text: str, content_hash: str = "") -> Loaded:
     content_hash = content_hash or hashlib.sha256(text.encode()).hexdigest()
     doc = read(file, text)
     if doc.data is None:  # a syntax error or an empty file: nothing more can be checked
-        return Loaded(file, problems=doc.problems)
+        return Loaded(file, problems=doc.problems or [
+            Problem(file, 1, 1, "$", "the file holds no rules (its document is null)")])
     bad_version = schema.check_version(doc)
     if bad_version:  # alone, unless the reader found why (a tag, a value it could not read)
         return Loaded(file, problems=sort(doc.problems + [bad_version]))

@@ -118,6 +118,11 @@ def _build(doc: Document, node: yaml.Node, path: Path, loader: yaml.SafeLoader) 
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 doc.problems.append(doc.problem(path, "mapping keys must be scalars"))
                 continue
+            if not isinstance(key, str):  # YAML reads `5:`, `true:`, `~:` as a number, ...
+                doc.problems.append(Problem(
+                    doc.file, *_pos(key_node), json_path(path),
+                    f"key {key_node.value!r} must be text: put it in quotes ('{key_node.value}')"))
+                continue
             if key in out:
                 first = doc.keys[path + (key,)]
                 doc.problems.append(Problem(doc.file, *_pos(key_node), json_path(path + (key,)),
