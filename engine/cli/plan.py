@@ -40,6 +40,7 @@ def plan(ctx: click.Context, state_path: str | None, store_name: str | None,
     store's plan (or --store NAME's)."""
     config = load_config(ctx, state_path, sets)
     if not config.stores:
+        config.select(store_name)  # an unknown --store is refused, not ignored
         summary = _plan(ctx, config, push_current)
         click.echo(report_sync.plan_json(summary) if as_json else report_sync.plan_text(summary))
         return

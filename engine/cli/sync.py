@@ -88,6 +88,7 @@ def apply(ctx: click.Context, state_path: str | None, store_name: str | None,
         return _apply(ctx, store, push_current)
 
     if not config.stores:
+        config.select(store_name)  # an unknown --store is refused, not ignored
         summary = run(config)
         click.echo(report_sync.apply_json(summary) if as_json else report_sync.apply_text(summary))
         raise SystemExit(1 if summary.counts["errors"] else 0)

@@ -156,6 +156,19 @@ def test_unknown_setting_is_refused_before_any_change(world: World) -> None:
     assert world.writes() == {}
 
 
+def test_an_unknown_store_is_refused_by_plan_and_apply_with_no_stores_configured(
+        world: World) -> None:
+    """Not ignored: `apply --store eu` would otherwise sync the one store there is."""
+    world.create(order_body(7))
+    world.tick()
+    for command in ("plan", "apply"):
+        r = world.run(command, "--state", str(world.state), "--store", "eu")
+        assert r.returncode == 1, r.stderr
+        assert "--store eu:" in r.stderr and "names no stores" in r.stderr, r.stderr
+    assert not world.state_exists()
+    assert world.writes() == {}
+
+
 def test_wrong_token_is_a_clear_error_that_never_shows_the_token(world: World) -> None:
     world.create(order_body(7))
     world.tick()
