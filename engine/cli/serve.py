@@ -68,6 +68,9 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
     from engine.serve.server import addresses, create_server
     from engine.serve.worker import Worker
 
+    if not hook_path.startswith("/"):
+        raise click.BadParameter(f"{hook_path!r} is not a URL path: begin it with / "
+                                 f"(/{hook_path})", param_hint="--path")
     if claims(hook_path) or hook_path == "/healthz":
         raise click.BadParameter(f"{hook_path} belongs to the status page or /healthz",
                                  param_hint="--path")

@@ -19,6 +19,16 @@ def test_the_hook_path_cannot_be_one_of_the_pages(tmp_path: Path, path: str) -> 
     assert not (tmp_path / ".rulesync").exists()
 
 
+def test_a_hook_path_without_its_leading_slash_is_refused(tmp_path: Path) -> None:
+    """It could never be posted to."""
+    with sandbox() as sb:
+        r = run(sb, tmp_path, "serve", "--port", "0", "--path", "hooks")
+    assert r.returncode == 2
+    assert "Invalid value for --path: 'hooks' is not a URL path: begin it with / (/hooks)" \
+        in r.stderr
+    assert not (tmp_path / ".rulesync").exists()
+
+
 def test_a_short_admin_token_is_refused(tmp_path: Path) -> None:
     with sandbox() as sb:
         r = run(sb, tmp_path, "serve", "--port", "0", RULESYNC_ADMIN_TOKEN="short")
