@@ -20,9 +20,10 @@ gets what single-order work leaves. The caller says which work a request serves 
 unsaid, a request is bulk.
 
 The store's headers adjust the bucket (`observe`): its advertised quota and window replace the
-default (an explicitly configured quota stays a ceiling), fewer requests left than tokens
-drains the bucket (another app used them), and a window used up pauses everyone until it
-refills.
+default (an explicitly configured quota stays a ceiling on the pace, whatever the windows),
+fewer requests left than tokens drains the bucket (another app used them), and a window used up
+pauses everyone until it refills; so does a 429 answered to anyone, for the wait it asks for
+(or the backoff when it says none): the other threads and processes do not keep sending.
 
 Every wait is capped at `max_wait` (store.max_wait_seconds, default the 30 s window, as for a
 429 in policy.py): headers whose quota and window would pace requests further apart, or that
@@ -161,12 +162,11 @@ class Advice:
     def sets_limits(self) -> bool:
         return self.quota is not None and self.quota >= 2 and bool(self.window)
 
-    def limits(self, current: Limits, ceiling: int | None) -> Limits:
+    def limits(self, current: Limits, ceiling: Limits | None) -> Limits:
         if not self.sets_limits:
             return current
         assert self.quota is not None and self.window is not None
-        requests = int(self.quota) if ceiling is None else min(int(self.quota), ceiling)
-        return Limits(requests, min(self.window, 3600.0))
+        return capped(Limits(int(self.quota), min(self.window, 3600.0)), ceiling)
 
     def pause(self, limits: Limits) -> float:
         """Seconds a window used up pauses the bucket (0: not used up, or no reset said); never
@@ -175,13 +175,13 @@ class Advice:
             return 0.0
         return min(self.reset, limits.window)
 
-    def changes(self, limits: Limits, ceiling: int | None) -> bool:
+    def changes(self, limits: Limits, ceiling: Limits | None) -> bool:
         """Whether `observe` could change a bucket of these limits (its tokens never exceed
         their capacity)."""
         return (self.limits(limits, ceiling) != limits
                 or (self.left is not None and self.left < limits.capacity))
 
-    def refusal(self, current: Limits, ceiling: int | None, max_wait: float, source: str = ""
+    def refusal(self, current: Limits, ceiling: Limits | None, max_wait: float, source: str = ""
                 ) -> WaitTooLong | None:
         """The error for a bucket of `current` limits that these headers would make wait longer
         than `max_wait` (by the pace of the limits they set, or by a pause), quoting them."""
@@ -195,7 +195,7 @@ class Advice:
         return None
 
 
-def observe(bucket: Bucket, now: float, advice: Advice, ceiling: int | None) -> Bucket:
+def observe(bucket: Bucket, now: float, advice: Advice, ceiling: Limits | None) -> Bucket:
     b = bucket.at(now)
     limits = advice.limits(b.limits, ceiling)
     tokens, paused = min(b.tokens, limits.capacity), b.paused_until
@@ -206,9 +206,25 @@ def observe(bucket: Bucket, now: float, advice: Advice, ceiling: int | None) -> 
     return Bucket(limits, tokens, b.stamp, paused)
 
 
+def capped(limits: Limits, ceiling: Limits | None) -> Limits:
+    """`limits` (the store's window) at most as fast as a configured quota, whatever its window:
+    100 per 60 s configured and 150 per 30 s said by the store give 50 per 30 s."""
+    if ceiling is None:
+        return limits
+    most = max(1, int(ceiling.requests * limits.window / ceiling.window + _EPSILON))
+    return limits if limits.requests <= most else Limits(most, limits.window)
+
+
+def paused(bucket: Bucket, now: float, seconds: float) -> Bucket:
+    """Nobody's request goes for `seconds` (a 429 answered to anyone)."""
+    b = bucket.at(now)
+    return replace(b, tokens=0.0, paused_until=max(b.paused_until, b.stamp + seconds))
+
+
 class QuotaBucket(Protocol):
     def acquire(self, kind: str | None = None) -> float: ...
     def observe(self, headers: Mapping[str, str], source: str = "") -> None: ...
+    def pause(self, seconds: float) -> None: ...
     def close(self) -> None: ...
 
 
@@ -257,7 +273,7 @@ class Waiting:
 class ProcessBucket(Waiting):
     """The bucket in this process's memory: every thread of one `apply` or `serve` shares it."""
 
-    def __init__(self, limits: Limits, ceiling: int | None = None,
+    def __init__(self, limits: Limits, ceiling: Limits | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
                  max_wait: float = DEFAULT_MAX_WAIT) -> None:
@@ -283,6 +299,10 @@ class ProcessBucket(Waiting):
                 self.refuse(refused)
             elif advice.changes(self.bucket.limits, self._ceiling):
                 self.bucket = observe(self.bucket, self._clock(), advice, self._ceiling)
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self.bucket = paused(self.bucket, self._clock(), seconds)
 
     def close(self) -> None:
         pass

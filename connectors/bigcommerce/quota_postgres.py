@@ -21,7 +21,16 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from connectors.bigcommerce.policy import DEFAULT_MAX_WAIT
-from connectors.bigcommerce.quota import Advice, Bucket, Limits, Waiting, observe, take
+from connectors.bigcommerce.quota import (
+    Advice,
+    Bucket,
+    Limits,
+    Waiting,
+    capped,
+    observe,
+    paused,
+    take,
+)
 from engine.errors import DatabaseError
 from engine.storage.db import first_line, shown
 from engine.storage.postgres import _driver, connect_options, lock_key
@@ -118,7 +127,7 @@ class PostgresBucket(Waiting):
     """`store` names the row (the API origin and store hash); `limits` are used until the
     store's headers say otherwise (`ceiling`: a configured quota they may not raise)."""
 
-    def __init__(self, url: str, store: str, limits: Limits, ceiling: int | None = None,
+    def __init__(self, url: str, store: str, limits: Limits, ceiling: Limits | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  max_wait: float = DEFAULT_MAX_WAIT) -> None:
         super().__init__(sleep, max_wait)
@@ -146,7 +155,9 @@ class PostgresBucket(Waiting):
                          (self.store, limits.requests, limits.window, float(limits.capacity)))
             row = conn.execute(select, (self.store,)).fetchone()
         requests, window, tokens, stamp, paused, now, version = row
-        return Bucket(Limits(int(requests), float(window)), float(tokens), float(stamp),
+        # A row written under a faster configured quota than today's is held to today's.
+        limits = capped(Limits(int(requests), float(window)), self._ceiling)
+        return Bucket(limits, min(float(tokens), limits.capacity), float(stamp),
                       float(paused)), float(now), str(version)
 
     def _read_limits(self) -> Limits:
@@ -187,6 +198,9 @@ class PostgresBucket(Waiting):
         if not advice.changes(self._limits, self._ceiling):
             return  # the common case: nothing to write, no round trip
         self._change(lambda bucket, now: (observe(bucket, now, advice, self._ceiling), None))
+
+    def pause(self, seconds: float) -> None:
+        self._change(lambda bucket, now: (paused(bucket, now, seconds), None))
 
     def close(self) -> None:
         self._finalizer()

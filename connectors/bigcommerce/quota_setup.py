@@ -49,9 +49,10 @@ def backend_of(config: Config) -> tuple[str, str]:
 
 def bucket_for(config: Config, *, read_only: bool = False) -> QuotaBucket:
     options: dict[str, Any] = dict(config.quota)
-    ceiling = options.get("requests")
-    limits = Limits(int(ceiling or DEFAULT_REQUESTS),
+    limits = Limits(int(options.get("requests") or DEFAULT_REQUESTS),
                     float(options.get("window_seconds") or DEFAULT_WINDOW))
+    # A configured quota is a ceiling on the pace that the store's headers cannot raise.
+    ceiling = limits if options.get("requests") else None
     max_wait = float(config.max_wait_seconds or DEFAULT_MAX_WAIT)  # as for a 429 (policy.py)
     backend, url = backend_of(config)
     if read_only or backend == PROCESS:

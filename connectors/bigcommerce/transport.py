@@ -194,6 +194,8 @@ class Transport:
             except WaitTooLong as e:
                 raise RateLimitError(method, template, status, body, str(e),
                                      secret=self._token) from None
+            if self.quota is not None:  # everyone waits, not only this thread (FACTS §8)
+                self.quota.pause(delay)
             error = RetriableApiError(method, template, status, body, secret=self._token)
             raise _Transient(error, delay, "HTTP 429 (rate limited)", self._policy.max_retries)
         if status >= 500:

@@ -50,6 +50,23 @@ def test_429_falls_back_to_retry_after_then_backoff() -> None:
     assert 1.0 <= sleeps[1] <= 2.0  # no headers: the platform is busy, back off (attempt 1)
 
 
+def test_a_429_without_headers_pauses_the_stores_bucket_for_everyone() -> None:
+    """The bucket every thread (and, in PostgreSQL, every process) takes from is paused for the
+    backoff: the request retried waits for it there, as any other would."""
+    from connectors.bigcommerce.quota import Limits, ProcessBucket
+
+    now, waits = [1000.0], []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    bucket = ProcessBucket(Limits(150, 30), clock=lambda: now[0], sleep=wait)
+    client, _, sleeps = make_client(scripted(Reply(429), TIME), policy=FAST, quota=bucket)
+    assert client.server_time() == 1
+    assert sleeps[0] > 0 and waits[0] == pytest.approx(sleeps[0])  # then the refill's pace
+
+
 def test_repeated_429_backs_off_further() -> None:
     limited = Reply(429, None, {"X-Rate-Limit-Time-Reset-Ms": "1000"})
     client, _, sleeps = make_client(scripted(limited, limited, TIME), policy=FAST)

@@ -86,7 +86,10 @@ def test_the_stores_headers_set_the_limits_under_a_configured_ceiling() -> None:
                "X-Rate-Limit-Requests-Left": "400", "X-Rate-Limit-Time-Reset-Ms": "12000"}
     b = Bucket.full(Limits(), 0.0)
     assert observe(b, 0.0, Advice.of(headers), None).limits == Limits(450, 30.0)
-    assert observe(b, 0.0, Advice.of(headers), 200).limits == Limits(200, 30.0)
+    assert observe(b, 0.0, Advice.of(headers), Limits(200, 30)).limits == Limits(200, 30.0)
+    # The ceiling is a pace: 100 per 60 s configured holds the store's 450 per 30 s to 50.
+    assert observe(b, 0.0, Advice.of(headers), Limits(100, 60)).limits == Limits(50, 30.0)
+    assert observe(b, 0.0, Advice.of(headers), Limits(100, 10)).limits == Limits(300, 30.0)
     unusable = {**headers, "X-Rate-Limit-Requests-Quota": "nan"}
     assert observe(b, 0.0, Advice.of(unusable), None).limits == Limits()
 
@@ -107,8 +110,18 @@ def test_advice_says_whether_it_can_change_anything() -> None:
     limits = Limits(150, 30)
     assert not Advice(150, 30.0, 100, 5.0).changes(limits, None)
     assert Advice(450, 30.0, 100, 5.0).changes(limits, None)
-    assert not Advice(450, 30.0, 100, 5.0).changes(limits, 150)
+    assert not Advice(450, 30.0, 100, 5.0).changes(limits, Limits(150, 30))
     assert Advice(None, None, 3, 5.0).changes(limits, None)
+
+
+def test_a_429_pauses_everyone_for_the_wait_it_asks() -> None:
+    """Not only the thread that got it: the others would keep sending (FACTS §8)."""
+    t = FakeTime()
+    bucket = ProcessBucket(Limits(150, 30), clock=t.clock, sleep=t.sleep)
+    bucket.acquire(SINGLE)
+    bucket.pause(5.0)
+    assert bucket.acquire(SINGLE) == pytest.approx(5.0)
+    assert t.now == pytest.approx(1005.0)
 
 
 SLOW = {"X-Rate-Limit-Requests-Quota": "2", "X-Rate-Limit-Time-Window-Ms": "3600000"}

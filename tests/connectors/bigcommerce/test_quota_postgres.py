@@ -81,6 +81,33 @@ def test_a_used_up_window_pauses_every_bucket_of_the_store(url: str) -> None:
         b.close()
 
 
+def test_a_429_to_one_bucket_pauses_every_bucket_of_the_store(url: str) -> None:
+    from connectors.bigcommerce.quota_postgres import PostgresBucket
+
+    a, b = (PostgresBucket(url, "s", Limits(150, 30)) for _ in range(2))
+    try:
+        a.pause(8.0)  # a 429 without X-Rate-Limit-* headers, backed off 8 s
+        assert 7 < b._take(SINGLE) <= 8
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_row_written_under_a_faster_configured_quota_is_held_to_todays(url: str) -> None:
+    """The configuration lowered from 150 to 50 per 30 s, and no reply says the quota again."""
+    from connectors.bigcommerce.quota_postgres import PostgresBucket
+
+    before = PostgresBucket(url, "s", Limits(150, 30), Limits(150, 30))
+    now = PostgresBucket(url, "s", Limits(50, 30), Limits(50, 30))
+    try:
+        assert before._read_limits() == Limits(150, 30)
+        assert now._read_limits() == Limits(50, 30)
+        assert now._take(BULK) == 0 and now.limits == Limits(50, 30)
+    finally:
+        before.close()
+        now.close()
+
+
 def test_headers_past_the_cap_are_refused_and_never_written_to_the_row(url: str) -> None:
     from connectors.bigcommerce.quota_postgres import PostgresBucket
 
