@@ -181,11 +181,11 @@ class Advice:
         return (self.limits(limits, ceiling) != limits
                 or (self.left is not None and self.left < limits.capacity))
 
-    def refusal(self, current: Limits, ceiling: Limits | None, max_wait: float, source: str = ""
-                ) -> WaitTooLong | None:
+    def refusal(self, current: Limits, max_wait: float, source: str = "") -> WaitTooLong | None:
         """The error for a bucket of `current` limits that these headers would make wait longer
-        than `max_wait` (by the pace of the limits they set, or by a pause), quoting them."""
-        limits = self.limits(current, ceiling)
+        than `max_wait` (by the pace of the limits they set, or by a pause), quoting them; a
+        slower configured quota is refused by the wait it makes (`Waiting.acquire`)."""
+        limits = self.limits(current, None)
         if self.sets_limits and limits.longest_pace > max_wait:
             return WaitTooLong(quote(self.headers, QUOTA, WINDOW_MS), limits.longest_pace,
                                max_wait, source)
@@ -207,12 +207,11 @@ def observe(bucket: Bucket, now: float, advice: Advice, ceiling: Limits | None) 
 
 
 def capped(limits: Limits, ceiling: Limits | None) -> Limits:
-    """`limits` (the store's window) at most as fast as a configured quota, whatever its window:
-    100 per 60 s configured and 150 per 30 s said by the store give 50 per 30 s."""
-    if ceiling is None:
+    """The slower of `limits` and a configured quota, whatever their windows: 100 per 60 s
+    configured and 150 per 30 s said by the store give 100 per 60 s."""
+    if ceiling is None or limits.requests * ceiling.window <= ceiling.requests * limits.window:
         return limits
-    most = max(1, int(ceiling.requests * limits.window / ceiling.window + _EPSILON))
-    return limits if limits.requests <= most else Limits(most, limits.window)
+    return ceiling
 
 
 def paused(bucket: Bucket, now: float, seconds: float) -> Bucket:
@@ -294,7 +293,7 @@ class ProcessBucket(Waiting):
     def observe(self, headers: Mapping[str, str], source: str = "") -> None:
         advice = Advice.of(headers)
         with self._lock:
-            refused = advice.refusal(self.bucket.limits, self._ceiling, self.max_wait, source)
+            refused = advice.refusal(self.bucket.limits, self.max_wait, source)
             if refused is not None:
                 self.refuse(refused)
             elif advice.changes(self.bucket.limits, self._ceiling):

@@ -191,7 +191,7 @@ class PostgresBucket(Waiting):
 
     def observe(self, headers: Mapping[str, str], source: str = "") -> None:
         advice = Advice.of(headers)
-        refused = advice.refusal(self._limits, self._ceiling, self.max_wait, source)
+        refused = advice.refusal(self._limits, self.max_wait, source)
         if refused is not None:  # not written: the other processes keep their pace
             self.refuse(refused)
             return

@@ -41,6 +41,7 @@ from connectors.bigcommerce.policy import (
 )
 from connectors.bigcommerce.quota import QuotaBucket
 from connectors.bigcommerce.sessions import Sessions
+from engine.errors import DatabaseError
 
 log = logging.getLogger("rulesync.store")
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})
@@ -195,7 +196,11 @@ class Transport:
                 raise RateLimitError(method, template, status, body, str(e),
                                      secret=self._token) from None
             if self.quota is not None:  # everyone waits, not only this thread (FACTS §8)
-                self.quota.pause(delay)
+                try:
+                    self.quota.pause(delay)
+                except DatabaseError as e:  # the 429 is still retried, by this thread at least
+                    log.warning("%s %s: HTTP 429: could not pause the shared quota: %s",
+                                method, template, e)
             error = RetriableApiError(method, template, status, body, secret=self._token)
             raise _Transient(error, delay, "HTTP 429 (rate limited)", self._policy.max_retries)
         if status >= 500:

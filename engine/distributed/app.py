@@ -61,7 +61,6 @@ def reachable(app: Celery, found: Settings) -> None:
         raise RulesyncError(f"cannot reach the broker {shown(found.url)}: {e}") from None
 
 
-
 def queue_of(settings: Settings, name: str) -> str:
     return settings.feed_queue if name in FEED_TASKS else settings.orders_queue
 

@@ -47,16 +47,19 @@ class Relay(threading.Thread):
         app = make_app(self.settings)
         state: SqlState | None = None
         trouble, pruned = "", -PRUNE_S
+        broker = f"the broker {shown(self.settings.url)}"
         try:  # a wrong URL said at start, not at the first delivery; the deliveries wait
             reachable(app, self.settings)
         except RulesyncError as e:
             log.warning("%s: deliveries wait in the inbox until it answers", e)
-            trouble = f"the broker {shown(self.settings.url)}"
+            trouble = broker
         try:
             while not self.stop.is_set():
                 self.wake.wait(IDLE_S)
                 self.wake.clear()
                 try:
+                    if trouble == broker:  # back only once it answers, deliveries or not
+                        reachable(app, self.settings)
                     if state is None:  # (again) after the database was unreachable
                         found = open_state(self.config.state, self.stores[0].store_name)
                         assert isinstance(found, SqlState)
@@ -70,8 +73,7 @@ class Relay(threading.Thread):
                         log.info("deliveries go to the workers again")
                     trouble = ""
                 except Exception as e:  # noqa: BLE001 - kombu raises many kinds
-                    where = "the inbox" if isinstance(e, DatabaseError) else \
-                        f"the broker {shown(self.settings.url)}"
+                    where = "the inbox" if isinstance(e, DatabaseError) else broker
                     _closed(state)  # whatever failed, a new connection next time
                     state = None
                     if trouble != where:

@@ -90,10 +90,11 @@ class LockedSync(Sync):
             super().refresh(order_id, summary, shipments_changed=shipments_changed)
 
     def retry(self, order_id: int, direction: str, summary: Summary) -> None:
-        """Only if still due as read under the order's lock: two copies of a retry running at
-        once (beat queues one every retry_seconds, a run retries the due ones too) count one
-        attempt, not two."""
-        with self._order(order_id):
+        """Only if still due as read under the order's lock (the lock travels with that read):
+        two copies of a retry running at once (beat queues one every retry_seconds, a run
+        retries the due ones too) count one attempt, not two. So `retry_now`, which retries
+        whatever the backoff says, is for the single-process sync only."""
+        with self._order(order_id, lead=True):
             if any(e["direction"] == direction
                    for e in self.retries.entries(order_id, due_by=self.clock())):
                 super().retry(order_id, direction, summary)

@@ -3,6 +3,7 @@ sandbox stores: webhooks (duplicated, reordered, some sent while no worker runs)
 state one `apply` gives; beat's catch-up poll syncs a change no webhook announced."""
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -68,13 +69,16 @@ def test_serve_queue_says_at_start_that_its_broker_refuses_and_keeps_the_deliver
         cluster: Cluster) -> None:
     url = urlsplit(cluster.broker)
     wrong = url._replace(netloc=f"{url.username}:not-{url.password}@{url.hostname}:{url.port}")
-    served = Served(cluster, RULESYNC_BROKER_URL=wrong.geturl())
+    served = Served(cluster, RULESYNC_BROKER_URL=wrong.geturl(), RULESYNC_LOG_LEVEL="INFO")
     said = wait_for("the warning", lambda: [line for line in served.lines
                                             if "cannot reach the broker" in line], timeout=30)
     assert "deliveries wait in the inbox until it answers" in said[0], said
     assert f"not-{url.password}" not in "".join(served.lines)
     order_id = int(cluster.sandboxes["eu"].store.create_order(order_body(11))["id"])
     assert served.post(hook(cluster, "eu", order_id, 11, 7)) == 200
+    assert waiting(cluster) == 1
+    time.sleep(4)  # the relay's passes since, each of which finds the broker still refusing
+    assert not [line for line in served.lines if "go to the workers again" in line], served.lines
     assert waiting(cluster) == 1
 
 

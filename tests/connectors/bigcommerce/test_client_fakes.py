@@ -79,7 +79,7 @@ def make_client(handler: Handler, **kwargs: Any) -> tuple[BigCommerceClient, Fak
     adapter = FakeAdapter(handler)
     session = requests.Session()
     session.mount("https://", adapter)
-    sleeps = Sleeps()
+    sleeps = kwargs.pop("sleeps", Sleeps())
     clock = kwargs.pop("clock", lambda: 1000.0)
     client = BigCommerceClient("abc123", TOKEN, sleep=sleeps, clock=clock, rng=random.Random(7),
                                session=session, **kwargs)

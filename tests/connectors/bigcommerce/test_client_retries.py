@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from test_client_fakes import TOKEN, Call, Reply, make_client, scripted
+from test_client_fakes import TOKEN, Call, Reply, Sleeps, make_client, scripted
 
 from connectors.bigcommerce.errors import RetriableApiError
 from connectors.bigcommerce.policy import RatePacer, RetryPolicy
@@ -51,20 +51,26 @@ def test_429_falls_back_to_retry_after_then_backoff() -> None:
 
 
 def test_a_429_without_headers_pauses_the_stores_bucket_for_everyone() -> None:
-    """The bucket every thread (and, in PostgreSQL, every process) takes from is paused for the
-    backoff: the request retried waits for it there, as any other would."""
-    from connectors.bigcommerce.quota import Limits, ProcessBucket
+    """While the thread that got it backs off, any other request of the store (another
+    thread's; in PostgreSQL, another process's) waits in the bucket as long."""
+    from connectors.bigcommerce.quota import SINGLE, Limits, ProcessBucket
 
-    now, waits = [1000.0], []
+    now, others = [1000.0], []
 
-    def wait(seconds: float) -> None:
-        waits.append(seconds)
+    class Backoff(Sleeps):
+        def __call__(self, seconds: float) -> None:
+            others.append(bucket._take(SINGLE))  # another thread asks for a token now
+            super().__call__(seconds)
+            now[0] += seconds
+
+    def wait(seconds: float) -> None:  # the bucket's own waits (its pace after the pause)
         now[0] += seconds
 
     bucket = ProcessBucket(Limits(150, 30), clock=lambda: now[0], sleep=wait)
-    client, _, sleeps = make_client(scripted(Reply(429), TIME), policy=FAST, quota=bucket)
+    client, _, sleeps = make_client(scripted(Reply(429), TIME), policy=FAST, quota=bucket,
+                                    clock=lambda: now[0], sleeps=Backoff())
     assert client.server_time() == 1
-    assert sleeps[0] > 0 and waits[0] == pytest.approx(sleeps[0])  # then the refill's pace
+    assert len(sleeps) == 1 and others == [pytest.approx(sleeps[0])]
 
 
 def test_repeated_429_backs_off_further() -> None:

@@ -87,9 +87,11 @@ def test_the_stores_headers_set_the_limits_under_a_configured_ceiling() -> None:
     b = Bucket.full(Limits(), 0.0)
     assert observe(b, 0.0, Advice.of(headers), None).limits == Limits(450, 30.0)
     assert observe(b, 0.0, Advice.of(headers), Limits(200, 30)).limits == Limits(200, 30.0)
-    # The ceiling is a pace: 100 per 60 s configured holds the store's 450 per 30 s to 50.
-    assert observe(b, 0.0, Advice.of(headers), Limits(100, 60)).limits == Limits(50, 30.0)
-    assert observe(b, 0.0, Advice.of(headers), Limits(100, 10)).limits == Limits(300, 30.0)
+    # The ceiling is a pace, whatever the windows: the slower of the two is kept, whole.
+    assert observe(b, 0.0, Advice.of(headers), Limits(100, 60)).limits == Limits(100, 60.0)
+    assert observe(b, 0.0, Advice.of(headers), Limits(1000, 10)).limits == Limits(450, 30.0)
+    small = observe(b, 0.0, Advice.of(headers), Limits(10, 120))  # slow, but no refusal
+    assert small.limits == Limits(10, 120) and Advice.of(headers).refusal(small.limits, 30) is None
     unusable = {**headers, "X-Rate-Limit-Requests-Quota": "nan"}
     assert observe(b, 0.0, Advice.of(unusable), None).limits == Limits()
 
