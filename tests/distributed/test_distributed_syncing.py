@@ -317,16 +317,21 @@ def test_a_retry_that_another_copy_made_meanwhile_is_not_made_again(
     assert sync.retries.entries(order_id) == [entry]
 
 
+def _delivered(sync: LockedSync, sb: Sandbox) -> tuple[Any, int, list[int]]:
+    """A worker's session, the store's one order, and the inbox ids of a delivery about it."""
+    (order_id,) = sb.store.order_ids({})
+    inbox = sync.state.inbox()
+    assert inbox.add(f"h{order_id}", order_id, "store/order/updated", "{}", iso(time.time()))
+    return SimpleNamespace(sync=sync), order_id, [row["id"] for row in inbox.pending()]
+
+
 def test_a_webhooks_order_that_fails_to_sync_waits_in_the_retry_set_and_its_delivery_is_done(
         world: tuple[LockedSync, Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:
     """As `serve` without --queue: any failure of one order but a refused token or the state
     itself puts the order in the retry set, so that its delivery is not queued again and again."""
     sync, sb = world
-    (order_id,) = sb.store.order_ids({})
-    session: Any = SimpleNamespace(sync=sync)
+    session, order_id, ids = _delivered(sync, sb)
     inbox = sync.state.inbox()
-    assert inbox.add("h1", order_id, "store/order/updated", "{}", iso(time.time()))
-    ids = [row["id"] for row in inbox.pending()]
 
     def broken(*args: Any) -> None:
         raise KeyError("status_id")  # a bug, or a record no one foresaw
@@ -349,11 +354,8 @@ def test_a_webhook_task_whose_deliveries_are_done_already_reads_nothing(
     """The relay queues a delivery again when it is not done 10 minutes on (a message lost); behind
     a long backlog both copies run, and the second costs no request of the store's quota."""
     sync, sb = world
-    (order_id,) = sb.store.order_ids({})
-    session: Any = SimpleNamespace(sync=sync)
+    session, order_id, ids = _delivered(sync, sb)
     inbox = sync.state.inbox()
-    assert inbox.add("h3", order_id, "store/order/updated", "{}", iso(time.time()))
-    ids = [row["id"] for row in inbox.pending()]
     tasks.sync_order(session, order_id, ids, False, False)
     assert inbox.undone(ids) == []
     calls = sb.app.api_calls()
@@ -364,15 +366,12 @@ def test_a_webhook_task_whose_deliveries_are_done_already_reads_nothing(
 def test_a_refused_token_keeps_a_webhooks_delivery_waiting(
         world: tuple[LockedSync, Sandbox]) -> None:
     sync, sb = world
-    (order_id,) = sb.store.order_ids({})
-    inbox = sync.state.inbox()
-    assert inbox.add("h2", order_id, "store/order/updated", "{}", iso(time.time()))
-    ids = [row["id"] for row in inbox.pending()]
+    session, order_id, ids = _delivered(sync, sb)
     sb.app.token = "rotated"  # the store no longer accepts rulesync's token
     with pytest.raises(StoreError) as refused:
-        tasks.sync_order(SimpleNamespace(sync=sync), order_id, ids, False, False)  # type: ignore[arg-type]
+        tasks.sync_order(session, order_id, ids, False, False)
     assert refused.value.status == 401
-    assert inbox.depth() == 1 and sync.retries.entries(order_id) == []
+    assert sync.state.inbox().depth() == 1 and sync.retries.entries(order_id) == []
 
 
 def test_a_run_of_a_store_this_worker_does_not_know_fails_with_the_reason(
