@@ -96,20 +96,20 @@ def rate_limited_delay(
 ) -> float:
     """Seconds to wait after a 429 (FACTS §8); raises `WaitTooLong` past `policy.max_wait`.
 
-    Time-Reset-Ms first, then X-Retry-After (seconds); a 429 without a usable one means the
-    platform is under load, so back off. A repeated 429 adds backoff on top of the advertised
-    wait, never beyond `max_wait`.
+    The longer of Time-Reset-Ms and X-Retry-After (seconds) when the store says either (a
+    reset of 0 beside a Retry-After of 1 s waits the second); a 429 without a usable one means
+    the platform is under load, so back off. A repeated 429 adds backoff on top of the
+    advertised wait, never beyond `max_wait`.
     """
-    for name, scale in ((RESET_MS, 0.001), (RETRY_AFTER, 1.0)):
-        value = header_number(headers, name)
-        if value is None:
-            continue
-        wait = value * scale
-        if wait > policy.max_wait:
-            raise WaitTooLong(quote(headers, name), wait, policy.max_wait)
-        extra = policy.backoff(attempt - 1, rng) if attempt > 0 else 0.0
-        return min(wait + extra, policy.max_wait)
-    return min(policy.backoff(attempt, rng), policy.max_wait)
+    said = [(value * scale, name) for name, scale in ((RESET_MS, 0.001), (RETRY_AFTER, 1.0))
+            if (value := header_number(headers, name)) is not None]
+    if not said:
+        return min(policy.backoff(attempt, rng), policy.max_wait)
+    wait, name = max(said)
+    if wait > policy.max_wait:
+        raise WaitTooLong(quote(headers, name), wait, policy.max_wait)
+    extra = policy.backoff(attempt - 1, rng) if attempt > 0 else 0.0
+    return min(wait + extra, policy.max_wait)
 
 
 class RatePacer:

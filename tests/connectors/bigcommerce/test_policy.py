@@ -43,6 +43,12 @@ def test_429_with_an_unusable_reset_falls_back_to_retry_after(value: str) -> Non
     assert 0.5 <= fallback <= 1.0  # neither usable: the platform-load backoff
 
 
+def test_429_waits_the_longer_of_the_reset_and_retry_after() -> None:
+    policy, rng = RetryPolicy(), random.Random(1)
+    assert rate_limited_delay({RESET_MS: "0", RETRY_AFTER: "1"}, 0, policy, rng) == 1.0
+    assert rate_limited_delay({RESET_MS: "2500", RETRY_AFTER: "1"}, 0, policy, rng) == 2.5
+
+
 @pytest.mark.parametrize("headers,quoted", [
     ({RESET_MS: "1e12"}, f"{RESET_MS}: 1e12"),
     ({RESET_MS: "30001"}, f"{RESET_MS}: 30001"),
