@@ -92,7 +92,9 @@ def serve(ctx: click.Context, host: str, port: int, hook_path: str, poll_seconds
     if relay is not None:
         from engine.distributed.status import queued_health, workers_alive
 
-        app.queued(relay.wake.set, workers_alive, queued_health)
+        by_name = {s.store_name: s for s in config.each_store()}
+        app.queued(relay.wake.set, workers_alive,
+                   lambda state: queued_health(state, by_name.get(state.store)))
     server = create_server(app, host=host, port=port,
                            threads=threads, path=hook_path, secret=secret, header=SECRET_HEADER)
     session.open_state(config.state).close()  # create the tables before threads race to

@@ -15,6 +15,7 @@ from engine.cli.sync import load_config, state_option
 from engine.config import Config
 from engine.connect.session import open_state
 from engine.distributed.settings import Settings, settings, shown
+from engine.distributed.status import HEARTBEAT_KEY
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -82,20 +83,25 @@ def schedule(config: Config, found: Settings) -> dict[str, Any]:
 
 
 def _heartbeat(config: Config, node: str, stop: threading.Event) -> None:
-    """The worker says it is alive in the state, for `status` and /healthz."""
+    """The worker says it is alive in the state, for `status` and /healthz; once it stops, it
+    takes its row out. Rows of workers killed a day ago or more go when a worker starts."""
     state = None
     while not stop.is_set():
         try:
-            state = state or open_state(config.state)
+            if state is None:
+                state = open_state(config.state)
+                state.db.write("DELETE FROM sync_meta WHERE key LIKE ? AND "  # type: ignore[attr-defined]
+                               "CAST(value AS DOUBLE PRECISION) < ?",
+                               (f"{HEARTBEAT_KEY}%", time.time() - 86400))
             state.db.write("INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT (key) "  # type: ignore[attr-defined]
                            "DO UPDATE SET value = excluded.value",
-                           (f"workers:{node}", str(time.time())))
+                           (f"{HEARTBEAT_KEY}{node}", str(time.time())))
         except Exception as e:  # noqa: BLE001 - the database may be away for a while
             log.warning("worker heartbeat: %s", e)
             state = None
         stop.wait(HEARTBEAT_S)
     if state is not None:
-        state.db.write("DELETE FROM sync_meta WHERE key = ?", (f"workers:{node}",))  # type: ignore[attr-defined]
+        state.db.write("DELETE FROM sync_meta WHERE key = ?", (f"{HEARTBEAT_KEY}{node}",))  # type: ignore[attr-defined]
         state.close()
 
 
@@ -143,7 +149,8 @@ def worker(ctx: click.Context, state_path: str | None, concurrency: int,
     names = [found.orders_queue if q == "orders" else found.feed_queue
              for q in (queues or QUEUES)]
     stop = threading.Event()
-    threading.Thread(target=_heartbeat, args=(config, node, stop), daemon=True).start()
+    heart = threading.Thread(target=_heartbeat, args=(config, node, stop), daemon=True)
+    heart.start()
     click.echo(f"rulesync worker {node}: {concurrency} thread(s) on {', '.join(names)} at "
                f"{shown(found.url)}{' with beat' if beat else ''}", err=True)
     _wake_often()
@@ -162,6 +169,7 @@ def worker(ctx: click.Context, state_path: str | None, concurrency: int,
         stop.set()
         if clock is not None:
             clock.stop()
+        heart.join(timeout=10)  # its row deleted: a worker stopped is not counted alive
     raise SystemExit(runner.exitcode or 0)
 
 

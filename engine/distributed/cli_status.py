@@ -67,5 +67,6 @@ def status(ctx: click.Context, state_path: str | None, store_name: str | None, a
 def _quota(found: dict[str, Any] | None) -> str:
     if not found:
         return "-"
-    left = f"{found['tokens_left']:g} of {found['requests']} per {found['window_seconds']:g} s"
+    left = (f"{found['tokens_left']:g} of {found['tokens_at_most']} tokens "
+            f"({found['requests']} per {found['window_seconds']:g} s)")
     return left + (" (paused)" if found["paused"] else "")

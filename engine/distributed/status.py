@@ -55,13 +55,16 @@ def store_status(state: SyncState) -> dict[str, Any]:
             "dead_deliveries": inbox.dead()}
 
 
-def queued_health(state: SyncState) -> dict[str, Any]:
+def queued_health(state: SyncState, config: Any = None) -> dict[str, Any]:
     """What serve --queue's /healthz adds for a store: the change-feed slices waiting, the
-    stage of the run in progress, the last run's error."""
+    stage of the run in progress, the age of the oldest pending work (deliveries or the run),
+    the last run's error and, given the store's configuration, its shared API quota."""
     found = store_status(state)
     return {"slices_waiting": found["slices_waiting"],
+            "oldest_pending_seconds": found["oldest_pending_seconds"],
             "run": found["run"]["stage"] if found["run"] else None,
-            "last_run_error": redact(found["last_run_error"]) if found["last_run_error"] else None}
+            "last_run_error": redact(found["last_run_error"]) if found["last_run_error"] else None,
+            **({"quota": quota_use(config)} if config is not None else {})}
 
 
 def broker_queues(url: str, names: list[str]) -> dict[str, Any]:
@@ -107,7 +110,8 @@ def quota_use(config: Any) -> dict[str, Any] | None:
     try:
         if not conn.has_table(TABLE):
             return None
-        row = conn.one(f"SELECT requests, window_s, tokens, paused_until, "
+        row = conn.one(f"SELECT requests, window_s, tokens, "  # on the database's clock
+                       f"paused_until > extract(epoch FROM clock_timestamp()), "
                        f"extract(epoch FROM clock_timestamp()) - stamp FROM {TABLE} "
                        f"WHERE store = ?", (store_key(config),))
     finally:
@@ -115,6 +119,11 @@ def quota_use(config: Any) -> dict[str, Any] | None:
     if row is None:
         return None
     requests, window, tokens, paused, age = row
-    return {"requests": int(requests), "window_seconds": float(window),
-            "tokens_left": round(float(tokens), 1), "last_take_seconds_ago": round(float(age), 1),
-            "paused": float(paused) > time.time()}
+    from connectors.bigcommerce.quota import Bucket, Limits
+
+    # As the bucket is now: refilled since its last take, up to what it holds at most.
+    limits = Limits(int(requests), float(window))
+    now = Bucket(limits, float(tokens), 0.0).at(max(0.0, float(age)))
+    return {"requests": limits.requests, "window_seconds": limits.window,
+            "tokens_left": round(now.tokens, 1), "tokens_at_most": limits.capacity,
+            "last_take_seconds_ago": round(float(age), 1), "paused": bool(paused)}

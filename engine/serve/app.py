@@ -48,13 +48,14 @@ def public(health: dict[str, Any]) -> dict[str, Any]:
 
 def health_status(alive: bool, health: dict[str, Any]) -> str:
     """failed: the state cannot be used (deleted, a full disk: `state_error`). stalled: no
-    worker heartbeat. degraded: orders wait in the retry set, the worker's last turn failed (the
-    store refused the token or was unavailable) or deliveries wait too long."""
+    worker heartbeat. degraded: orders wait in the retry set, the worker's last turn (with
+    --queue: the last run) failed (the store refused the token or was unavailable) or
+    deliveries wait too long."""
     if health.get("state_error"):
         return "failed"
     if not alive:
         return "stalled"
-    if health["failing_orders"] or health["worker_error"] or (
+    if health["failing_orders"] or health["worker_error"] or health.get("last_run_error") or (
             health["queue_age_seconds"] > QUEUE_AGE_LIMIT):
         return "degraded"
     return "ok"

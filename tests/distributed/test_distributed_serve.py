@@ -55,7 +55,9 @@ def test_webhooks_through_the_queue_end_as_one_apply(cluster: Cluster) -> None:
     health = served.health()
     assert health["status"] == "ok", health
     assert health["stores"]["eu"]["workers"] == 1
-    assert (health["stores"]["eu"]["slices_waiting"], health["stores"]["eu"]["run"]) == (0, None)
+    eu = health["stores"]["eu"]
+    assert (eu["slices_waiting"], eu["run"], eu["oldest_pending_seconds"]) == (0, None, 0)
+    assert eu["quota"]["requests"] == 1_000_000  # the store's shared bucket, as status shows it
     with databases.fresh_schema() as elsewhere:
         single = cluster.run("apply", "--json", RULESYNC_DATABASE_URL=elsewhere)
         assert single.returncode == 0, single.stderr

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import uuid
@@ -46,6 +47,8 @@ def test_status_shows_workers_queues_and_each_stores_work(cluster: Cluster) -> N
     us = after["stores"]["us"]
     assert us["last_sync"] and (us["queue_depth"], us["retry_set"], us["run"]) == (0, 0, None)
     assert us["quota"]["requests"] == 1_000_000  # the shared bucket, as the headers say it
+    # As it is now, not as the last request left it: at that rate, refilled at once.
+    assert us["quota"]["tokens_left"] == us["quota"]["tokens_at_most"] == 20, us["quota"]
     queues = after["broker"]["queues"]
     assert queues[f"{cluster.prefix}.orders"]["consumers"] == 1
     assert queues[f"{cluster.prefix}.feed"]["messages"] == 0
@@ -54,6 +57,10 @@ def test_status_shows_workers_queues_and_each_stores_work(cluster: Cluster) -> N
                            "inspect", "ping", "-d", node, "--timeout", "10"],
                           capture_output=True, text=True, timeout=60, cwd=cluster.folder)
     assert ping.returncode == 0 and "pong" in ping.stdout, ping.stdout + ping.stderr
+    worker = cluster.workers[-1]
+    worker.send_signal(signal.SIGTERM)  # a clean stop takes the worker out at once
+    assert worker.wait(timeout=60) == 0
+    assert status(cluster)["workers"] == []
 
 
 def test_status_without_the_broker_says_so_and_exits_1(cluster: Cluster) -> None:

@@ -189,6 +189,9 @@ def test_health_status_from_its_counts() -> None:
     assert health_status(False, calm) == "stalled"
     assert health_status(True, {**calm, "failing_orders": 2}) == "degraded"
     assert health_status(True, {**calm, "worker_error": "t: HTTP 401"}) == "degraded"
+    queued = {**calm, "last_run_error": None}  # serve --queue: the workers' last run
+    assert health_status(True, queued) == "ok"
+    assert health_status(True, {**queued, "last_run_error": "HTTP 401"}) == "degraded"
     assert health_status(True, {**calm, "queue_age_seconds": QUEUE_AGE_LIMIT}) == "ok"
     assert health_status(True, {**calm, "queue_age_seconds": QUEUE_AGE_LIMIT + 1}) == "degraded"
     assert health_status(False, {**calm, "state_error": "cannot use s.sqlite: ..."}) == "failed"
