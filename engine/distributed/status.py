@@ -28,15 +28,19 @@ def _age(iso: str | None, now: float) -> int:
 
 
 def store_status(state: SyncState) -> dict[str, Any]:
-    """One store: its webhook deliveries not yet done, the run in progress (its slices not yet
-    done), the age of the oldest of all that, the last successful sync, the retry set."""
+    """One store: its webhook deliveries not yet done, the run in progress (its listing, or its
+    slices not yet done), the age of the oldest of all that, the last successful sync, the
+    retry set."""
+    from engine.distributed import runs as stages
     from engine.distributed.runs import Runs
 
     db, now = state.db, time.time()  # type: ignore[attr-defined]
     runs = Runs(state)  # type: ignore[arg-type]
     inbox = state.inbox()
     run = runs.in_progress()
-    slices = len(runs.undone(str(run["id"]))) if run else 0
+    # A run being listed waits for its listing task, one piece of work: its slices are not cut.
+    slices = (1 if run["stage"] == stages.LISTING else len(runs.undone(str(run["id"])))) \
+        if run else 0
     oldest = [a for a in (inbox.oldest_age(), _age(run["started_at"], now) if run else 0) if a]
     retries = state.retries().counts(now)
     last_error = db.one("SELECT error FROM dist_runs WHERE store = ? AND error <> '' AND "

@@ -57,6 +57,18 @@ def test_a_run_failed_while_its_last_slice_is_marked_done_stays_failed_and_keeps
     assert b.get_meta("inbound_cursor") == "C0"  # the next run reads the window again
 
 
+def test_a_run_being_listed_is_work_waiting_and_its_slices_once_cut(
+        two: tuple[SqlState, SqlState]) -> None:
+    from engine.distributed.status import store_status
+
+    a, _ = two
+    runs = Runs(a)
+    run_id, _ = runs.open()
+    assert (store_status(a)["slices_waiting"], store_status(a)["queue_depth"]) == (1, 1)
+    runs.listed(run_id, "C0", PLAN, Summary())
+    assert (store_status(a)["slices_waiting"], store_status(a)["queue_depth"]) == (2, 2)
+
+
 def test_the_last_slice_moves_the_cursor_and_the_run_on(two: tuple[SqlState, SqlState]) -> None:
     a, _ = two
     runs = Runs(a)
