@@ -26,20 +26,14 @@ class StoreSide:
 NO_SHIPMENT_STATUSES = TERMINAL_STATUSES | HOLD_STATUSES | {10}
 
 
-def _live_status(side: StoreSide, order_id: int, live: int | None = None) -> int:
-    """The store order's status now (`live`, or read), which must be the one the inbound sync
-    last saw."""
-    live = int(side.client.get_order(order_id)["status_id"]) if live is None else live
-    seen = _seen_status(side, order_id)
-    if seen not in (None, live):
-        raise StaleOrder(f"order {order_id} is {status_label(live)} in the store, last synced "
-                         f"as {status_label(seen)}")
-    return live
-
-
-def _seen_status(side: StoreSide, order_id: int) -> int | None:
+def _live_status(side: StoreSide, order_id: int) -> int:
+    """The store order's status now, which must be the one the inbound sync last saw."""
+    live = int(side.client.get_order(order_id)["status_id"])
     seen = side.state.store_order(order_id)
-    return None if seen is None or seen["status_id"] is None else int(seen["status_id"])
+    if seen is not None and seen["status_id"] is not None and seen["status_id"] != live:
+        raise StaleOrder(f"order {order_id} is {status_label(live)} in the store, last synced "
+                         f"as {status_label(seen['status_id'])}")
+    return live
 
 
 def _remember_shipped(side: StoreSide, order_id: int) -> None:
@@ -54,13 +48,7 @@ def _remember_shipped(side: StoreSide, order_id: int) -> None:
 
 def set_store_status(side: StoreSide, call: ActionCall) -> Outcome:
     target = int(call.params["status_id"])
-    live = int(side.client.get_order(call.order_id)["status_id"])
-    if call.attempts > 1 and live == target and _seen_status(side, call.order_id) != live:
-        # An earlier attempt set it, then died before writing down what it wrote: its own
-        # write, not the merchant's change (which the inbound rules would act on).
-        side.state.remember_store_order(call.order_id, status_id=target)
-        return DONE
-    current = _live_status(side, call.order_id, live)
+    current = _live_status(side, call.order_id)
     if current == target:
         return NOOP
     why = downgrade(current, target)

@@ -276,34 +276,6 @@ def test_killed_after_the_shipment_post_the_rerun_reconciles_instead_of_posting(
 
 
 @BOTH
-def test_killed_between_a_status_write_and_its_record_the_rerun_takes_it_as_its_own(
-        world: World) -> None:
-    """The store took the status PUT and the process died before it wrote down what it wrote
-    (here emulated: killed once the attempt is counted, the PUT's effect then made in the
-    store). Read back as the merchant's change, Awaiting Shipment would mark paid an order
-    that nobody paid."""
-    oid = world.create(order_body(7))
-    world.tick()
-    world.apply(PUSH)
-    world.orders("pack", str(oid))
-    world.tick()
-    # points: 1 the push's decision recorded, 2 its attempt counted -> killed
-    assert world.run("apply", "--state", str(world.state), "--set", PUSH,
-                     **{CRASH_ENV: "2"}).returncode == KILLED
-    world.sb.store.update_order(oid, {"status_id": 9})  # what the PUT did
-    world.tick()
-    summary = world.apply(PUSH)
-    assert summary["errors"] == 0, summary
-    ledger = world.ledger_dump()[oid]
-    assert ledger["state"]["packed"] and not ledger["state"]["paid"], ledger
-    assert ledger["history"] == [("imported", "store"), ("packed", "user")], ledger["history"]
-    assert world.store_order(oid)["status_id"] == 9
-    world.tick()
-    assert counts(world.apply(PUSH)) == NOTHING_DONE
-    assert world.plan(PUSH)["actions"] == []
-
-
-@BOTH
 def test_two_identical_ledger_shipments_survive_a_crash_before_the_second_post(
         world: World) -> None:
     """Two boxes with the same tracking number and the same items are two shipments. A run
