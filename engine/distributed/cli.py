@@ -15,7 +15,7 @@ from engine.cli.sync import load_config, state_option
 from engine.config import Config
 from engine.connect.session import open_state
 from engine.distributed.settings import Settings, settings, shown
-from engine.distributed.status import HEARTBEAT_KEY
+from engine.distributed.status import HEARTBEAT_KEY, heartbeats
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -90,9 +90,9 @@ def _heartbeat(config: Config, node: str, stop: threading.Event) -> None:
         try:
             if state is None:
                 state = open_state(config.state)
-                state.db.write("DELETE FROM sync_meta WHERE key LIKE ? AND "  # type: ignore[attr-defined]
-                               "CAST(value AS DOUBLE PRECISION) < ?",
-                               (f"{HEARTBEAT_KEY}%", time.time() - 86400))
+                state.db.executemany("DELETE FROM sync_meta WHERE key = ?",  # type: ignore[attr-defined]
+                                     [(f"{HEARTBEAT_KEY}{node}",) for node, age
+                                      in heartbeats(state).items() if age > 86400])
             state.db.write("INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT (key) "  # type: ignore[attr-defined]
                            "DO UPDATE SET value = excluded.value",
                            (f"{HEARTBEAT_KEY}{node}", str(time.time())))

@@ -13,12 +13,17 @@ HEARTBEAT_KEY = "workers:"  # sync_meta keys workers:NODE = the epoch a worker l
 ALIVE_S = 60.0
 
 
-def workers_alive(state: SyncState, within: float = ALIVE_S) -> list[str]:
-    """The node names of the workers that said they were alive within the last `within` s."""
+def heartbeats(state: SyncState) -> dict[str, float]:
+    """Each worker's node name and the seconds since it last said it was alive."""
     rows = state.db.rows("SELECT key, value FROM sync_meta WHERE key LIKE ?",  # type: ignore[attr-defined]
                          (f"{HEARTBEAT_KEY}%",))
     now = time.time()
-    return sorted(k.removeprefix(HEARTBEAT_KEY) for k, v in rows if now - float(v) < within)
+    return {k.removeprefix(HEARTBEAT_KEY): now - float(v) for k, v in rows}
+
+
+def workers_alive(state: SyncState, within: float = ALIVE_S) -> list[str]:
+    """The node names of the workers that said they were alive within the last `within` s."""
+    return sorted(node for node, age in heartbeats(state).items() if age < within)
 
 
 def _age(iso: str | None, now: float) -> int:
@@ -38,8 +43,8 @@ def store_status(state: SyncState) -> dict[str, Any]:
     runs = Runs(state)  # type: ignore[arg-type]
     inbox = state.inbox()
     run = runs.in_progress()
-    # A run being listed waits for its listing task, one piece of work: its slices are not cut.
-    slices = (1 if run["stage"] == stages.LISTING else len(runs.undone(str(run["id"])))) \
+    # A run being listed (its slices not cut yet) or finished (its last push) waits for one task.
+    slices = (len(runs.undone(str(run["id"]))) if run["stage"] == stages.SLICES else 1) \
         if run else 0
     oldest = [a for a in (inbox.oldest_age(), _age(run["started_at"], now) if run else 0) if a]
     retries = state.retries().counts(now)
@@ -68,7 +73,17 @@ def queued_health(state: SyncState, config: Any = None) -> dict[str, Any]:
             "oldest_pending_seconds": found["oldest_pending_seconds"],
             "run": found["run"]["stage"] if found["run"] else None,
             "last_run_error": redact(found["last_run_error"]) if found["last_run_error"] else None,
-            **({"quota": quota_use(config)} if config is not None else {})}
+            **({"quota": _quota_or_error(config)} if config is not None else {})}
+
+
+def _quota_or_error(config: Any) -> dict[str, Any] | None:
+    """The quota, or why it cannot be read: its database down is not the state's failure."""
+    from engine.errors import DatabaseError
+
+    try:
+        return quota_use(config)
+    except DatabaseError as e:
+        return {"error": str(e)}
 
 
 def broker_queues(url: str, names: list[str]) -> dict[str, Any]:

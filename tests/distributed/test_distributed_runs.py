@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,6 +68,22 @@ def test_a_run_being_listed_is_work_waiting_and_its_slices_once_cut(
     assert (store_status(a)["slices_waiting"], store_status(a)["queue_depth"]) == (1, 1)
     runs.listed(run_id, "C0", PLAN, Summary())
     assert (store_status(a)["slices_waiting"], store_status(a)["queue_depth"]) == (2, 2)
+    runs.slice_done(run_id, 0, Summary())
+    assert runs.slice_done(run_id, 1, Summary()) == FINISHING
+    assert store_status(a)["slices_waiting"] == 1  # its last push
+
+
+def test_a_quota_database_out_of_reach_is_said_in_the_health_not_taken_for_the_states(
+        two: tuple[SqlState, SqlState], tmp_path: Path) -> None:
+    from engine import config as configuration
+    from engine.distributed.status import queued_health
+
+    path = tmp_path / "rulesync.yaml"
+    path.write_text("version: 1\nstore:\n  quota: {backend: postgresql, url: "
+                    "'postgresql://nobody@127.0.0.1:9/x?connect_timeout=2'}\n")
+    config = configuration.load(path, environ={"RULESYNC_DATABASE_URL": two[0].where})
+    health = queued_health(two[0], config)
+    assert "cannot" in health["quota"]["error"] and health["slices_waiting"] == 0
 
 
 def test_the_last_slice_moves_the_cursor_and_the_run_on(two: tuple[SqlState, SqlState]) -> None:

@@ -5,6 +5,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.storage.state import SqlState
 from tests.support.acceptance_world import order_body
 from tests.support.distributed_world import Cluster, wait_for
 
@@ -39,8 +41,16 @@ def test_status_shows_workers_queues_and_each_stores_work(cluster: Cluster) -> N
     for sb in cluster.sandboxes.values():
         sb.store.create_order(order_body(11))
     node = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    state = SqlState(cluster.state, "eu")
+    try:  # a worker killed two days ago: its row goes when a worker starts
+        state.db.write("INSERT INTO sync_meta (key, value) VALUES (?, ?)",
+                       ("workers:killed@old", str(time.time() - 2 * 86400)))
+    finally:
+        state.close()
     cluster.start_worker("--name", node)
     wait_for("the worker's heartbeat", lambda: status(cluster)["workers"] == [node])
+    assert cluster.query("SELECT key FROM sync_meta WHERE key LIKE 'workers:%'") == [
+        (f"workers:{node}",)]
     cluster.apply_queue()
     after = status(cluster, "--store", "us")
     assert list(after["stores"]) == ["us"]
