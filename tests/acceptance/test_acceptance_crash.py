@@ -276,6 +276,32 @@ def test_killed_after_the_shipment_post_the_rerun_reconciles_instead_of_posting(
 
 
 @BOTH
+def test_killed_after_linking_a_shipment_the_rerun_remembers_the_status_it_caused(
+        world: World) -> None:
+    """Killed after the store shipment was linked to the ledger's, before the status it caused
+    (Shipped) was remembered (here emulated: the push set back to pending, the status as
+    before): the rerun finds it linked and remembers the status, so reading Shipped back is
+    no change the merchant made."""
+    oid = world.create(order_body(9))
+    world.tick()
+    world.apply(PUSH)
+    world.orders("ship", str(oid), "--tracking", "1ZLINK", "--carrier", "ups")
+    world.tick()
+    world.apply(PUSH)
+    assert world.store_order(oid)["status_id"] == 2
+    decided = world.query("SELECT count(*) FROM sync_decisions WHERE order_id = ?", (oid,))
+    world.execute("UPDATE sync_store_orders SET status_id = 9 WHERE order_id = ?", (oid,))
+    world.execute("UPDATE sync_outbox SET status = 'pending' WHERE order_id = ? AND "
+                  "action = 'create_store_shipment'", (oid,))
+    world.tick()
+    assert world.apply(PUSH)["errors"] == 0
+    assert world.query("SELECT count(*) FROM sync_decisions WHERE order_id = ?",
+                       (oid,)) == decided
+    assert len(world.store_shipments(oid)) == 1
+    assert world.plan(PUSH)["actions"] == []
+
+
+@BOTH
 def test_two_identical_ledger_shipments_survive_a_crash_before_the_second_post(
         world: World) -> None:
     """Two boxes with the same tracking number and the same items are two shipments. A run
