@@ -6,6 +6,7 @@ import os
 import socket
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +99,9 @@ def _heartbeat(config: Config, node: str, stop: threading.Event) -> None:
                            (f"{HEARTBEAT_KEY}{node}", str(time.time())))
         except Exception as e:  # noqa: BLE001 - the database may be away for a while
             log.warning("worker heartbeat: %s", e)
+            if state is not None:
+                with suppress(Exception):  # its connection may be gone already
+                    state.close()
             state = None
         stop.wait(HEARTBEAT_S)
     if state is not None:
