@@ -102,7 +102,7 @@ def create_store_shipment(side: StoreSide, call: ActionCall) -> Outcome:
     source = str(call.event["shipment"]["id"])
     mine = next((s for s in order.shipments if s.id == source), None)
     if mine is not None and mine.store_id:  # linked by an earlier attempt that then died
-        _remember_shipped(side, call.order_id)  # (perhaps before this)
+        _remember_shipped(side, call.order_id)  # which that attempt may not have done
         return Outcome("done", f"store shipment {mine.store_id}")
     # A store shipment already linked to another ledger shipment is that one's, not ours, even
     # when address, tracking number and items are the same.

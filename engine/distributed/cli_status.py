@@ -39,7 +39,7 @@ def status(ctx: click.Context, state_path: str | None, store_name: str | None, a
                                                                found.feed_queue])},
                 "workers": workers_alive(state),
                 "stores": {s.store_name: {**store_status(state.for_store(s.store_name)),
-                                          "quota": quota_use(s)} for s in stores}}
+                                          "quota": quota_use(s, state)} for s in stores}}
     finally:
         state.close()
     queues = view["broker"]["queues"]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.connect.ports import SyncState
+from engine.errors import DatabaseError
 from engine.secrets import redact
 
 HEARTBEAT_KEY = "workers:"  # sync_meta keys workers:NODE = the epoch a worker last said alive
@@ -73,15 +74,13 @@ def queued_health(state: SyncState, config: Any = None) -> dict[str, Any]:
             "oldest_pending_seconds": found["oldest_pending_seconds"],
             "run": found["run"]["stage"] if found["run"] else None,
             "last_run_error": redact(found["last_run_error"]) if found["last_run_error"] else None,
-            **({"quota": _quota_or_error(config)} if config is not None else {})}
+            **({"quota": _quota_or_error(config, state)} if config is not None else {})}
 
 
-def _quota_or_error(config: Any) -> dict[str, Any] | None:
+def _quota_or_error(config: Any, state: SyncState) -> dict[str, Any] | None:
     """The quota, or why it cannot be read: its database down is not the state's failure."""
-    from engine.errors import DatabaseError
-
     try:
-        return quota_use(config)
+        return quota_use(config, state)
     except DatabaseError as e:
         return {"error": str(e)}
 
@@ -112,9 +111,11 @@ def broker_queues(url: str, names: list[str]) -> dict[str, Any]:
         return {"error": str(e)}
 
 
-def quota_use(config: Any) -> dict[str, Any] | None:
-    """The store's shared API quota as its bucket last left it (connectors/bigcommerce/
-    quota_postgres.py): None when the bucket is in each process's memory, or never used."""
+def quota_use(config: Any, state: SyncState | None = None) -> dict[str, Any] | None:
+    """The store's shared API quota as its bucket is now (connectors/bigcommerce/
+    quota_postgres.py): None when the bucket is in each process's memory, or never used. Read
+    through `state`'s connection when the bucket lives in the state's database (the default),
+    so that /healthz opens no connection per store."""
     try:
         from connectors.bigcommerce.quota_postgres import TABLE
         from connectors.bigcommerce.quota_setup import POSTGRESQL, backend_of, store_key
@@ -125,7 +126,8 @@ def quota_use(config: Any) -> dict[str, Any] | None:
         return None
     from engine.storage import db as databases
 
-    conn = databases.connect(url, "status")
+    shared = state is not None and url == str(config.state)
+    conn = state.db if shared else databases.connect(url, "status")  # type: ignore[union-attr]
     try:
         if not conn.has_table(TABLE):
             return None
@@ -134,7 +136,8 @@ def quota_use(config: Any) -> dict[str, Any] | None:
                        f"extract(epoch FROM clock_timestamp()) - stamp FROM {TABLE} "
                        f"WHERE store = ?", (store_key(config),))
     finally:
-        conn.close()
+        if not shared:
+            conn.close()
     if row is None:
         return None
     requests, window, tokens, paused, age = row
