@@ -27,9 +27,13 @@ NO_SHIPMENT_STATUSES = TERMINAL_STATUSES | HOLD_STATUSES | {10}
 
 
 def _live_status(side: StoreSide, order_id: int) -> int:
-    """The store order's status now, which must be the one the inbound sync last saw."""
+    """The store order's status now, which must be the one the inbound sync last saw, or the
+    one a status write of rulesync's was setting when its process died (`writing_status`)."""
     live = int(side.client.get_order(order_id)["status_id"])
     seen = side.state.store_order(order_id)
+    if seen is not None and seen.get("writing_status") == live:
+        side.state.remember_store_order(order_id, status_id=live, writing_status=None)
+        return live
     if seen is not None and seen["status_id"] is not None and seen["status_id"] != live:
         raise StaleOrder(f"order {order_id} is {status_label(live)} in the store, last synced "
                          f"as {status_label(seen['status_id'])}")
@@ -54,9 +58,13 @@ def set_store_status(side: StoreSide, call: ActionCall) -> Outcome:
     why = downgrade(current, target)
     if why and not call.params.get("allow_downgrade"):
         return Outcome("conflict", f"not sent: {why}")
+    # Marked durably before it is sent: a process killed after the store took the write, before
+    # it remembered it, leaves the mark, and the status read back that matches it is known as
+    # rulesync's own write, not a change the merchant made (engine/sync/run.py `store_change`).
+    side.state.remember_store_order(call.order_id, writing_status=target)
     side.client.update_order_status(call.order_id, target)
     # Remember what we wrote, so that reading it back from the store is no change (no ping-pong).
-    side.state.remember_store_order(call.order_id, status_id=target)
+    side.state.remember_store_order(call.order_id, status_id=target, writing_status=None)
     return DONE
 
 

@@ -57,6 +57,10 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (  # version 5: the outbox's next sequence number along an index, not by reading it all
         """CREATE INDEX sync_outbox_seq ON sync_outbox (seq)""",
     ),
+    (  # version 6: the status a store write is about to set, marked before it is sent
+        # (connectors/bigcommerce/actions.py `set_store_status`)
+        """ALTER TABLE sync_store_orders ADD COLUMN writing_status INTEGER""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 PREPARE = ("CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",)

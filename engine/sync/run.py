@@ -23,6 +23,18 @@ from engine.sync.summary import HELD, PUSH, Summary
 LEDGER_BATCH = 500  # ledger history entries read at a time
 
 
+def own_write(last_seen: dict[str, Any] | None, order: Mapping[str, Any] | None
+              ) -> dict[str, Any] | None:
+    """What the sync last saw of an order, with the status a store write of rulesync's was
+    setting (`writing_status`, marked just before the write) when the store now has it: the
+    process was killed after the store took the write, before it remembered it, and reading
+    it back is no change. Once the order is read, the mark goes, whatever the store said."""
+    marked = None if last_seen is None else last_seen.get("writing_status")
+    if last_seen is None or marked is None or order is None or order["status_id"] != marked:
+        return last_seen
+    return {**last_seen, "status_id": marked}
+
+
 class Sync(Retrying):
     """One run: pending actions finished, due retries, the store's changes in, the ledger's
     changes out (engine/sync/actions.py decides and acts; engine/sync/retrying.py retries)."""
@@ -87,7 +99,7 @@ class Sync(Retrying):
         current = self._current(change, last_seen)
         if current is None:
             return
-        change = current
+        change, last_seen = current, own_write(last_seen, current.order)
         summary.read.add(oid)
         if change.order is None:  # an unknown status or a broken record: reported, not guessed
             message = change.error.message if change.error else "unreadable order"
@@ -116,7 +128,7 @@ class Sync(Retrying):
             self.state.remember_store_order(
                 oid, deferred=True, status_id=change.order["status_id"],
                 items_shipped=change.order["items_shipped"],
-                date_modified=change.order["date_modified"])
+                date_modified=change.order["date_modified"], writing_status=None)
             self._succeeded(oid, INBOUND, summary)
 
     def _current(self, change: OrderChange, last_seen: Mapping[str, Any] | None

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from connectors.ledger import Ledger, LedgerError
+from engine import config as configuration
+from engine.connect.session import open_sync
+from engine.sync.summary import Summary
 from tests.support import databases
-from tests.support.acceptance_world import NOTHING_DONE, World, counts, order_body
+from tests.support.acceptance_world import NOTHING_DONE, RULESYNC, World, counts, order_body
 
 # The 250-order trials run on SQLite only: on PostgreSQL the conformance kit's crash run
 # (tests/acceptance/test_conformance.py) kills `apply` at its crash points through the same
@@ -299,6 +303,79 @@ def test_killed_after_linking_a_shipment_the_rerun_remembers_the_status_it_cause
                        (oid,)) == decided
     assert len(world.store_shipments(oid)) == 1
     assert world.plan(PUSH)["actions"] == []
+
+
+@BOTH
+@pytest.mark.parametrize("first", ["apply", "webhook"])
+def test_killed_after_the_store_took_a_status_write_the_rerun_knows_it_as_its_own(
+        world: World, monkeypatch: pytest.MonkeyPatch, first: str) -> None:
+    """`apply` killed by the store's answer to a status PUT: the store took the write, the
+    process never heard so. What runs next must read that status back as rulesync's own write,
+    not as the merchant's change (here Awaiting Shipment, which inbound would take as paid):
+    `apply`, which first runs the push again, or the order's webhook, which reads it first."""
+    oid = world.create(order_body(7))  # Awaiting Payment
+    world.tick()
+    world.apply(PUSH)
+    world.orders("pack", str(oid))
+    world.tick()
+    app, handle = world.sb.app, world.sb.app.handle
+    running: list[subprocess.Popen[str]] = []
+
+    def killing_on_put(method: str, path: str, *rest: Any) -> Any:
+        outcome = handle(method, path, *rest)
+        if method == "PUT" and path == f"/v2/orders/{oid}":
+            running[0].kill()  # the write is applied; its answer finds no one
+            running[0].wait()
+        return outcome
+
+    monkeypatch.setattr(app, "handle", killing_on_put)
+    running.append(subprocess.Popen(
+        [RULESYNC, "apply", "--state", str(world.state), "--set", PUSH], cwd=world.dir,
+        env=world.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True))
+    assert running[0].wait(timeout=120) == KILLED
+    monkeypatch.undo()
+    assert world.store_order(oid)["status_id"] == 9
+    inbound = ("SELECT event_id FROM sync_decisions WHERE order_id = ? AND "
+               "direction = 'inbound' ORDER BY id")
+    before = world.query(inbound, (oid,))
+    if first == "webhook":  # as `serve` syncs an order from its webhook (engine/serve/worker.py)
+        settings = world.dir / "push.yaml"
+        settings.write_text("version: 1\nsettings: {push_order_info: true}\n")
+        with open_sync(configuration.load(settings, state=world.state,
+                                          environ=world.env())) as sync:
+            sync.refresh(oid, Summary())
+        assert world.query(inbound, (oid,)) == before
+    for _ in range(2):
+        summary = world.apply(PUSH)
+        assert summary["errors"] == 0 and summary["conflicts"] == 0, summary["problems"]
+        world.tick()
+    assert world.query(inbound, (oid,)) == before  # no decision on a change nobody made
+    state = world.ledger_get(oid)["state"]
+    assert state["packed"] and not state["paid"], state
+    assert world.store_order(oid)["status_id"] == 9
+    assert world.plan(PUSH)["actions"] == []
+    assert world.query("SELECT status FROM sync_outbox WHERE order_id = ? AND "
+                       "action = 'set_store_status'", (oid,)) in ([("done",)], [("noop",)])
+
+
+@BOTH
+def test_a_status_write_marked_but_never_sent_hides_no_other_change(world: World) -> None:
+    """A mark left by a write that never reached the store (killed before it was sent) takes
+    only that status for rulesync's: the merchant's change to another one is decided as usual,
+    and the mark goes with that sync."""
+    oid = world.create(order_body(11))  # Awaiting Fulfillment
+    world.tick()
+    world.apply(PUSH)
+    world.execute("UPDATE sync_store_orders SET writing_status = 9 WHERE order_id = ?", (oid,))
+    world.sb.store.update_order(oid, {"status_id": 5})  # Cancelled, by the merchant
+    world.tick()
+    summary = world.apply(PUSH)
+    assert summary["errors"] == 0, summary["problems"]
+    assert world.query("SELECT event_id FROM sync_decisions WHERE order_id = ? AND "
+                       "event_id LIKE ?", (oid, "%:status:11->5@%")) != []
+    assert world.query("SELECT writing_status FROM sync_store_orders WHERE order_id = ?",
+                       (oid,)) == [(None,)]
+    assert world.ledger_get(oid)["state"]["void"]
 
 
 @BOTH

@@ -77,7 +77,7 @@ def test_a_version_1_state_file_is_migrated_and_keeps_its_data(tmp_path: Path) -
     conn.commit()
     conn.close()
     state = SqlState(path)
-    assert state.get_meta("schema_version") == str(SCHEMA_VERSION) == "5"
+    assert state.get_meta("schema_version") == str(SCHEMA_VERSION) == "6"
     assert state.get_meta("outbound_seq") == "42"
     RetrySet(state).failed(1, "inbound", "x", "t", T)
     state.close()

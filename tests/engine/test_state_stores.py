@@ -117,7 +117,8 @@ def test_a_version_2_state_becomes_the_default_stores_and_keeps_every_row(locati
         assert state.get_meta("schema_version") == str(SCHEMA_VERSION)
         assert state.get_meta("inbound_cursor") == "kept"
         assert state.store_order(101) == {"store": "default", "order_id": 101, "status_id": 11,
-                                          "items_shipped": 2, "date_modified": "d"}
+                                          "items_shipped": 2, "date_modified": "d",
+                                          "writing_status": None}
         assert state.action("k")["status"] == "pending"  # type: ignore[index]
         assert [d["event_id"] for d in state.decisions(101)] == ["e-1"]
         assert [e["reason"] for e in RetrySet(state).entries()] == ["why"]
