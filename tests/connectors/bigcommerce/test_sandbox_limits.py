@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import struct
+import time
+from urllib.parse import urlsplit
+
 import pytest
 import requests
 
@@ -102,3 +107,20 @@ def test_latency(latency_ms: int) -> None:
         api = SandboxApi(sb)
         assert api.get("/v2/time").elapsed.total_seconds() >= latency_ms / 1000
         api.close()
+
+
+def test_a_client_gone_before_its_answer_is_no_error(capfd: pytest.CaptureFixture[str]) -> None:
+    """A caller killed while it waited (the crash tests' kind) leaves a dead socket: the
+    store writes nothing about it to stderr, and goes on answering others."""
+    with Sandbox(latency_ms=200) as sb:
+        where = urlsplit(sb.base_url)
+        for _ in range(3):
+            with socket.create_connection((where.hostname, where.port)) as gone:
+                gone.sendall(b"GET /stores/sandbox/v2/time HTTP/1.1\r\nHost: x\r\n"
+                             b"X-Auth-Token: sandbox-token\r\n\r\n")
+                gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            time.sleep(0.4)  # its answer is written to the reset connection
+        api = SandboxApi(sb)
+        assert api.get("/v2/time").status_code == 200
+        api.close()
+    assert "Traceback" not in capfd.readouterr().err
