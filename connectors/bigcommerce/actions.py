@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.bigcommerce.client import BigCommerceClient
+from connectors.bigcommerce.errors import FatalApiError, RateLimitError, StoreReplyError
 from connectors.bigcommerce.shipments import same_shipment
 from connectors.ledger.records import LedgerOrder
 from engine.connect.ports import Oms, SyncState
@@ -61,8 +62,13 @@ def set_store_status(side: StoreSide, call: ActionCall) -> Outcome:
     # Marked durably before it is sent: a process killed after the store took the write, before
     # it remembered it, leaves the mark, and the status read back that matches it is known as
     # rulesync's own write, not a change the merchant made (engine/sync/run.py `store_change`).
-    side.state.remember_store_order(call.order_id, writing_status=target)
-    side.client.update_order_status(call.order_id, target)
+    side.state.remember_store_order(call.order_id, durable=True, writing_status=target)
+    try:
+        side.client.update_order_status(call.order_id, target)
+    except (FatalApiError, RateLimitError) as e:
+        if not isinstance(e, StoreReplyError):  # refused, or never sent: the store has no write
+            side.state.remember_store_order(call.order_id, writing_status=None)
+        raise
     # Remember what we wrote, so that reading it back from the store is no change (no ping-pong).
     side.state.remember_store_order(call.order_id, status_id=target, writing_status=None)
     return DONE

@@ -125,17 +125,24 @@ class SqlState(RecentRows):
                 found[int(row["order_id"])] = row
         return found
 
-    def remember_store_order(self, order_id: int, *, deferred: bool = False, **fields: Any
-                             ) -> None:
+    def remember_store_order(self, order_id: int, *, deferred: bool = False,
+                             durable: bool = False, **fields: Any) -> None:
         """What rulesync last saw (or itself wrote) of a store order; read back, it is no change.
         ``deferred``: with the next statement (Database.defer), for what the sync read, which a
-        rerun reads again; never for what rulesync wrote, which a rerun would read as a change."""
+        rerun reads again; never for what rulesync wrote, which a rerun would read as a change.
+        ``durable``: on disk first, for a mark a store write that follows relies on."""
         cols = ", ".join(fields)
         updates = ", ".join(f"{k} = excluded.{k}" for k in fields)
-        (self.db.defer if deferred else self.db.write)(
-            f"INSERT INTO sync_store_orders (store, order_id, {cols}) VALUES "
-            f"(?, ?{', ?' * len(fields)}) ON CONFLICT (store, order_id) DO UPDATE SET {updates}",
-            (self.store, order_id, *fields.values()))
+        sql = (f"INSERT INTO sync_store_orders (store, order_id, {cols}) VALUES "
+               f"(?, ?{', ?' * len(fields)}) ON CONFLICT (store, order_id) DO UPDATE SET {updates}")
+        params = (self.store, order_id, *fields.values())
+        if deferred:
+            self.db.defer(sql, params)
+        elif durable:
+            with self.db.transaction(durable=True) as db:
+                db.execute(sql, params)
+        else:
+            self.db.write(sql, params)
 
     def known_items_shipped(self, order_id: int) -> int | None:
         row = self.store_order(order_id)

@@ -28,11 +28,21 @@ def own_write(last_seen: dict[str, Any] | None, order: Mapping[str, Any] | None
     """What the sync last saw of an order, with the status a store write of rulesync's was
     setting (`writing_status`, marked just before the write) when the store now has it: the
     process was killed after the store took the write, before it remembered it, and reading
-    it back is no change. Once the order is read, the mark goes, whatever the store said."""
+    it back is no change. When the mark goes: `mark_kept`."""
     marked = None if last_seen is None else last_seen.get("writing_status")
     if last_seen is None or marked is None or order is None or order["status_id"] != marked:
         return last_seen
     return {**last_seen, "status_id": marked}
+
+
+def mark_kept(last_seen: Mapping[str, Any] | None, order: Mapping[str, Any]) -> dict[str, Any]:
+    """The mark stays when the read is no newer than what was last seen: read before the write
+    (a slice's page, engine/distributed/syncing.py), it says nothing of whether the store took
+    it. Any newer read does: the store has the status it shows."""
+    if last_seen is None or last_seen.get("writing_status") is None \
+            or order["date_modified"] > last_seen["date_modified"]:
+        return {"writing_status": None}
+    return {}
 
 
 class Sync(Retrying):
@@ -99,7 +109,7 @@ class Sync(Retrying):
         current = self._current(change, last_seen)
         if current is None:
             return
-        change, last_seen = current, own_write(last_seen, current.order)
+        change, seen, last_seen = current, last_seen, own_write(last_seen, current.order)
         summary.read.add(oid)
         if change.order is None:  # an unknown status or a broken record: reported, not guessed
             message = change.error.message if change.error else "unreadable order"
@@ -128,7 +138,7 @@ class Sync(Retrying):
             self.state.remember_store_order(
                 oid, deferred=True, status_id=change.order["status_id"],
                 items_shipped=change.order["items_shipped"],
-                date_modified=change.order["date_modified"], writing_status=None)
+                date_modified=change.order["date_modified"], **mark_kept(seen, change.order))
             self._succeeded(oid, INBOUND, summary)
 
     def _current(self, change: OrderChange, last_seen: Mapping[str, Any] | None
