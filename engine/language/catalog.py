@@ -35,6 +35,18 @@ EVENT_TYPES: dict[str, tuple[str, ...]] = {
 # First-level keys of the public event and state formats (docs/formats.md); deeper keys are free.
 EVENT_FIELDS = frozenset({"id", "type", "order_id", "previous_status_id", "new_status_id",
                           "order", "shipment"})
+# Keys of the normalized order and shipment (docs/formats.md) that events carry. A store
+# connector of one's own may add others, so a rule naming an unlisted one gets a warning, not
+# an error: most often it is a typo that would fail every event it meets.
+NESTED_FIELDS: dict[str, frozenset[str]] = {
+    "order": frozenset({"id", "status_id", "status", "date_created", "date_modified",
+                        "date_shipped", "payment_status", "customer", "billing_address",
+                        "shipping_address", "shipping_address_count", "line_items", "totals",
+                        "items_total", "items_shipped", "customer_message", "staff_notes",
+                        "warnings"}),
+    "shipment": frozenset({"id", "order_id", "order_address_id", "tracking_number", "carrier",
+                           "tracking_link", "date_created", "items", "origin", "store_id"}),
+}
 STATE_FLAGS = ("imported", "billed", "paid", "packed", "closed", "void", "refunded")
 SHIPPED_VALUES = ("none", "partial", "complete")
 STATE_FIELDS = frozenset(STATE_FLAGS + ("shipped",))

@@ -17,7 +17,14 @@ from engine.language.catalog import ACTIONS, EVENT_FIELDS, EVENT_TYPES, STATE_FI
 from engine.language.interpreter import build_index
 from engine.language.model import ActionTemplate, Rule, RuleSet
 from engine.language.problems import Path, Problem, sort
-from engine.language.templates import TemplateProblem, compile_expression, compile_template, is_template
+from engine.language.templates import (
+    TemplateProblem,
+    compile_expression,
+    compile_template,
+    is_template,
+    unlisted,
+    unlisted_in,
+)
 from engine.language.yamldoc import Document, decode, read
 
 TESTS_SUFFIXES = (".tests.yaml", ".tests.yml")
@@ -84,11 +91,13 @@ def load_text(file: str, text: str, content_hash: str = "") -> Loaded:
     skip = {int(m.group(1)) for p in problems if (m := _RULE.match(p.path))}
     ruleset = _Builder(doc, skip).build(content_hash)
     problems += doc.problems
-    # Whole-set checks only on rules that are sound one by one, so one typo is one error.
-    problems = problems or checks.problems(ruleset, doc)
+    # Whole-set checks only on rules that are sound one by one, so one typo is one error (a
+    # rule's warnings do not count).
+    if all(p.severity == "warning" for p in problems):
+        problems += checks.problems(ruleset, doc)
     warnings = [p for p in problems if p.severity == "warning"]
     errors = [p for p in problems if p.severity != "warning"]
-    return Loaded(file, None if errors else ruleset, sort(errors), warnings)
+    return Loaded(file, None if errors else ruleset, sort(errors), sort(warnings))
 
 
 _FATAL = re.compile(r"^\$(\.(direction|settings|rules|hit_policy|name)(\.|$)|$|\.rules$)")
@@ -120,8 +129,13 @@ class _Builder:
         self.direction: str = data["direction"]
         self.settings = MappingProxyType(dict(data.get("settings", {})))
 
-    def problem(self, where: Path, message: str, *, key: bool = False) -> None:
-        self.doc.problems.append(self.doc.problem(where, message, key=key))
+    def problem(self, where: Path, message: str, *, key: bool = False,
+                severity: str = "error") -> None:
+        self.doc.problems.append(self.doc.problem(where, message, key=key, severity=severity))
+
+    def unlisted(self, rid: str, why: str | None, where: Path) -> None:
+        if why is not None:
+            self.problem(where, f"rule '{rid}': {why}", severity="warning")
 
     def build(self, content_hash: str) -> RuleSet:
         rules: list[Rule] = []
@@ -162,10 +176,13 @@ class _Builder:
 
     def expression(self, rid: str, source: str, where: Path) -> Any:
         try:
-            return compile_expression(source, self.settings, self.origin(where))
+            compiled = compile_expression(source, self.settings, self.origin(where))
         except TemplateProblem as e:
             self.problem(where, f"rule '{rid}': {e}")
             return lambda **ctx: False
+        for why in unlisted_in(source, expression=True):
+            self.unlisted(rid, why, where)
+        return compiled
 
     def check_match(self, rid: str, m: conditions.Match) -> None:
         root, first = m.path.split(".")[:2]
@@ -173,6 +190,7 @@ class _Builder:
         if first not in known:
             names = ", ".join(sorted(known)) or "none declared"
             self.problem(m.where, f"rule '{rid}': unknown {root} field '{first}' (known: {names})")
+        self.unlisted(rid, unlisted(m.path.split(".")), m.where)
         values = m.value if isinstance(m.value, list) else [m.value]
         if m.path in STATUS_PATHS and m.op not in ("exists",):
             for v in values:
@@ -219,7 +237,10 @@ class _Builder:
 
     def template(self, rid: str, source: str, where: Path) -> Any:
         try:
-            return compile_template(source, self.settings, self.origin(where))
+            compiled = compile_template(source, self.settings, self.origin(where))
         except TemplateProblem as e:
             self.problem(where, f"rule '{rid}': {e}")
             return lambda **ctx: ""
+        for why in unlisted_in(source):
+            self.unlisted(rid, why, where)
+        return compiled

@@ -7,12 +7,13 @@ attributes of those that do not exist.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from difflib import get_close_matches
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
 
 from engine.language.budget import TemplateTooBig, budgeted
-from engine.language.catalog import EVENT_FIELDS, STATE_FIELDS
+from engine.language.catalog import EVENT_FIELDS, NESTED_FIELDS, STATE_FIELDS
 from engine.language.sandbox import BoundedEnvironment, check_constants
 
 ENV = BoundedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -68,6 +69,33 @@ def _check(ast: nodes.Template, settings: Iterable[str]) -> None:
                 names = ", ".join(sorted(known[node.node.name])) or "none declared"
                 raise TemplateProblem(
                     f"unknown variable '{node.node.name}.{node.attr}' (known: {names})")
+
+
+def unlisted(path: list[str]) -> str | None:
+    """Why `event.order.X` or `event.shipment.X` (`path` split at its dots) may be a typo: X
+    is no key of the normalized order or shipment (catalog.NESTED_FIELDS); None when it is."""
+    if len(path) < 3 or path[0] != "event" or path[1] not in NESTED_FIELDS:
+        return None
+    known = NESTED_FIELDS[path[1]]
+    if path[2] in known:
+        return None
+    close = get_close_matches(path[2], known, n=1)
+    return (f"'{'.'.join(path[:3])}' is no field of the normalized {path[1]} "
+            f"(docs/formats.md){f': did you mean {close[0]!r}?' if close else ''}")
+
+
+def unlisted_in(source: str, expression: bool = False) -> list[str]:
+    """`unlisted` for every `event.order.X` and `event.shipment.X` a template (or an `expr`
+    condition) reads; for a source that already compiled."""
+    ast = ENV.parse("{{ " + source + " }}" if expression else source)
+    found = []
+    for node in ast.find_all(nodes.Getattr):
+        inner = node.node
+        if isinstance(inner, nodes.Getattr) and isinstance(inner.node, nodes.Name):
+            why = unlisted([inner.node.name, inner.attr, node.attr])
+            if why is not None:
+                found.append(why)
+    return found
 
 
 def _parse(source: str, settings: Iterable[str]) -> nodes.Template:

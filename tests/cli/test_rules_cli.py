@@ -52,6 +52,42 @@ def test_validate_the_shipped_rules(tmp_path: Path) -> None:
         "ok: 2 rule file(s) valid"]
 
 
+def test_a_misspelt_field_of_the_order_or_shipment_is_a_warning_at_its_place(
+        tmp_path: Path) -> None:
+    """`event.order.customer_mesage` would fail every event it meets: `validate` says so where
+    it is written, with the field meant; a warning (a store connector of one's own may add
+    fields), an error under --strict. Fields of the normalized formats pass silently, and the
+    whole-file checks still run."""
+    anchor = INBOUND.index("actions: [import_order]", INBOUND.index("  - id: awaiting-payment\n"))
+    note = ('actions: [import_order: {note: "{{ event.order.customer_message }} '
+            '{{ event.order.customer_mesage }}"}]')
+    text = INBOUND[:anchor] + note + INBOUND[anchor + len("actions: [import_order]"):]
+    (tmp_path / "inbound.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "when.yaml").write_text(
+        "version: 1\nname: when\ndirection: inbound\nrules:\n  - id: boxed\n"
+        "    when: {event.type: shipment.created, event.shipment.trackng_number: X}\n"
+        "    no_update: boxed\n  - id: rest\n    no_update: the rest\n"
+        "  - id: never\n    when: {event.type: shipment.created}\n    no_update: never\n",
+        encoding="utf-8")
+    i = text.index('"{{ event.order')
+    where = f"{text.count(chr(10), 0, i) + 1}:{i - text.rfind(chr(10), 0, i)}"
+    r = run("validate", "inbound.yaml", cwd=tmp_path)
+    no_traceback(r)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (warned,) = [x for x in r.stdout.splitlines() if "warning:" in x]
+    assert warned.startswith(f"inbound.yaml:{where}: "), (warned, where)
+    assert "'event.order.customer_mesage' is no field of the normalized order" in warned
+    assert warned.endswith("did you mean 'customer_message'?"), warned
+    assert run("validate", "--strict", "inbound.yaml", cwd=tmp_path).returncode == 1
+    r = run("validate", "when.yaml", cwd=tmp_path)
+    assert r.returncode == 1, r.stdout  # the rule after a catch-all still can never fire
+    assert "rule 'never' can never fire" in r.stdout, r.stdout
+    (warned,) = [x for x in r.stdout.splitlines() if "warning:" in x]
+    assert warned.startswith("when.yaml:6:"), warned
+    assert "'event.shipment.trackng_number' is no field of the normalized shipment" in warned
+    assert warned.endswith("did you mean 'tracking_number'?"), warned
+
+
 def test_validate_from_another_directory_finds_the_packaged_rules(tmp_path: Path) -> None:
     r = run("validate", "--format", "json", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -118,7 +154,7 @@ def test_validate_a_folder_reports_all_files(tmp_path: Path,
 
 
 WIDE = ("version: 1\nname: wide\ndirection: inbound\nrules:\n  - id: wide\n    when: {"
-        + ", ".join(f"event.order.f{i}: {i}" for i in range(1500))
+        + ", ".join(f"event.order.customer.f{i}: {i}" for i in range(1500))
         + "}\n    no_update: wide\n  - id: rest\n    no_update: everything else\n")
 
 
