@@ -14,7 +14,12 @@ from engine.cli import report
 from engine.config import Config
 from engine.connect.session import check_settings
 from engine.errors import RulesyncError
-from engine.language.catalog import EVENT_TYPES, NOT_IMPORTED_STATE, SHIPPED_VALUES
+from engine.language.catalog import (
+    EVENT_TYPES,
+    NOT_IMPORTED_STATE,
+    SHIPPED_VALUES,
+    event_problems,
+)
 from engine.language.interpreter import evaluate
 from engine.language.loader import discover, load_file, load_rulesets
 from engine.language.problems import sort
@@ -180,6 +185,8 @@ def eval_cmd(ctx: click.Context, event_file: Path, state_file: Path | None,
     event = _read_json(event_file, "event")
     if not isinstance(event, dict) or "type" not in event:
         raise RulesyncError(f"{event_file}: an event is a JSON object with a 'type'")
+    if problems := event_problems(event):
+        raise RulesyncError(f"{event_file}: {'; '.join(problems)} (docs/formats.md, Events)")
     state = _state(_read_json(state_file, "state"), state_file) if state_file else None
     if config is None:  # settings from rulesync.yaml belong to its rules, not to the files given
         if store_name is not None:

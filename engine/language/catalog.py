@@ -5,7 +5,10 @@ and the names here are only shown beside them for people.
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 STATUSES: dict[int, str] = {
     0: "Incomplete",
@@ -112,3 +115,21 @@ def downgrade(current: int | None, target: int) -> str:
         return f"it would move the store order back from {status_label(current)} to " \
                f"{status_label(target)}"
     return ""
+
+
+def event_problems(event: Mapping[str, Any]) -> list[str]:
+    """What makes a hand-written event (`rulesync eval`) unlike any the sync makes
+    (docs/formats.md): an order id that is no integer, a status id outside 0-14."""
+    found = []
+    if type(event.get("order_id")) is not int:
+        found.append(f"order_id must be an integer, not {json.dumps(event.get('order_id'))}")
+    for key in ("previous_status_id", "new_status_id"):
+        value = event.get(key)
+        if key in event and not (value is None and key == "previous_status_id") \
+                and (type(value) is not int or value not in STATUSES):
+            found.append(f"{key} must be a BigCommerce status id 0-14"
+                         f"{', or null' if key == 'previous_status_id' else ''}, "
+                         f"not {json.dumps(value)}")
+    if event.get("type") == STATUS_EVENT and "new_status_id" not in event:
+        found.append(f"an {STATUS_EVENT} event needs new_status_id")
+    return found

@@ -341,13 +341,29 @@ def test_eval_malformed_event_json_is_a_clear_error(tmp_path: Path, content: str
     no_traceback(r)
 
 
-@pytest.mark.parametrize("event", [[1, 2], {"type": "order.exploded"}],
-                         ids=["list", "unknown-type"])
+@pytest.mark.parametrize("event", [
+    [1, 2], {"type": "order.exploded", "order_id": 5}, {**ELEVEN, "order_id": "x"},
+    {**ELEVEN, "new_status_id": 99}, {**ELEVEN, "previous_status_id": "7"},
+    {"type": "order.status_changed", "order_id": 5}, {"type": "order.paid"}],
+    ids=["list", "unknown-type", "order-id-text", "status-99", "previous-text", "no-new-status",
+         "no-order-id"])
 def test_eval_an_event_of_the_wrong_shape_is_a_clear_error(tmp_path: Path, event: object) -> None:
     r = run("eval", str(write(tmp_path, "ev.json", event)))
     assert r.returncode == 1
-    assert r.stderr.startswith("error: ")
+    assert r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stdout == ""
     no_traceback(r)
+
+
+def test_eval_says_every_way_the_event_is_unlike_the_syncs(tmp_path: Path) -> None:
+    r = run("eval", str(write(tmp_path, "ev.json", {**ELEVEN, "order_id": "x",
+                                                     "new_status_id": 99})))
+    assert r.returncode == 1
+    assert r.stderr.strip() == (f"error: {tmp_path / 'ev.json'}: order_id must be an integer, "
+                                'not "x"; new_status_id must be a BigCommerce status id 0-14, '
+                                "not 99 (docs/formats.md, Events)"), r.stderr
+    first = run("eval", str(write(tmp_path, "first.json", {**ELEVEN, "previous_status_id": None})))
+    assert first.returncode == 0, first.stderr  # null: the first time rulesync sees the order
 
 
 def test_eval_malformed_state_json_is_a_clear_error(tmp_path: Path) -> None:
