@@ -2,6 +2,7 @@
 connectors and state backends (engine/connect/registry.py), failing before any change if it can't."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -18,6 +19,8 @@ from engine.storage import db  # the state's location: a path or a URL, and how 
 from engine.sync.progress import Progress
 from engine.sync.run import Sync
 from engine.sync.summary import Summary, mark_pending
+
+KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
 
 
 def rulesets_by_direction(config: Config) -> dict[str, RuleSet]:
@@ -48,8 +51,9 @@ def check_settings(rulesets: Mapping[str, RuleSet] | list[RuleSet],
             raise ConfigError(f"{where}unknown setting '{name}' "
                               f"(known: {', '.join(sorted(defaults))})")
         if type(value) is not type(defaults[name]):
-            raise ConfigError(f"{where}setting '{name}' must be {type(defaults[name]).__name__} "
-                              f"like its default {defaults[name]!r}, not {value!r}")
+            kind = KINDS.get(type(defaults[name]), type(defaults[name]).__name__)
+            raise ConfigError(f"{where}setting '{name}' must be {kind} like its default "
+                              f"{json.dumps(defaults[name])}, not {json.dumps(value)}")
     return settings
 
 

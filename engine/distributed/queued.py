@@ -63,10 +63,14 @@ def apply_queued(config: Config, stores: tuple[Config, ...], timeout: float | No
                                     "the workers")
             if not warned and elapsed > 10 and not workers_alive(state):
                 log.warning("no rulesync worker has been seen in the last %.0f s: start one "
-                            "(`rulesync worker`); waiting", ALIVE_S)
+                            "(`rulesync worker`); waiting (--timeout to give up)", ALIVE_S)
                 warned = True
             time.sleep(POLL_S)
         return [_outcome(w) for w in waits]
+    except KeyboardInterrupt:
+        log.warning("stopped waiting: the queued sync goes on in the workers "
+                    "(`rulesync status` shows it)")
+        raise
     finally:
         state.close()
 

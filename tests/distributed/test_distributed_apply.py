@@ -3,6 +3,9 @@ PostgreSQL: the same end state and summary as the single-process `apply`."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -11,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support import databases
-from tests.support.acceptance_world import order_body
+from tests.support.acceptance_world import RULESYNC, order_body
 from tests.support.distributed_world import Cluster
 
 NAMES = ("eu", "us", "au")
@@ -102,3 +105,32 @@ def test_a_store_whose_token_is_refused_fails_alone(cluster: Cluster) -> None:
         1, 0, 1)
     status = cluster.run("status", "--store", "us")
     assert "store us: last run failed: " in status.stdout, status.stdout
+
+
+def test_without_a_worker_apply_queue_gives_up_when_told_and_the_run_waits_for_one(
+        cluster: Cluster) -> None:
+    """`--timeout` ends the wait with exit 1; Ctrl-C ends it too; either way the run stays
+    queued, and the first worker started finishes it (a later `apply --queue` joins it)."""
+    for sb in cluster.sandboxes.values():
+        sb.store.create_order(order_body(11))
+    r = cluster.run("apply", "--queue", "--timeout", "2")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "error: the queued sync did not finish in 2 s" in r.stderr, r.stderr
+    assert "it goes on in the workers" in r.stderr, r.stderr
+    waiting = subprocess.Popen([RULESYNC, "apply", "--queue"], cwd=cluster.folder,
+                               env=cluster.env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    waiting.send_signal(signal.SIGINT)
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 130, out + err
+    assert "stopped waiting: the queued sync goes on in the workers" in err, err
+    assert "Traceback" not in err
+    status = json.loads(cluster.run("status", "--json").stdout)
+    assert all(s["run"] is not None for s in status["stores"].values()), status
+    cluster.start_worker()
+    summary = cluster.apply_queue("--timeout", "120")  # after the waiting run, one of its own
+    assert summary["failed"] == [], summary
+    for name in NAMES:
+        assert len(cluster.ledger(name)) == 1
+        assert cluster.plan(name)["actions"] == []

@@ -31,7 +31,7 @@ def test_a_set_flag_is_named_as_the_origin_even_over_a_stores_own_setting(tmp_pa
     config = _load(tmp_path, STORES, settings={"auto_close": 1})
     for store in config.stores:
         assert store.settings["auto_close"] == 1 and store.origins["auto_close"] == "--set"
-        with pytest.raises(ConfigError, match=r"^--set: setting 'auto_close' must be bool"):
+        with pytest.raises(ConfigError, match=r"^--set: setting 'auto_close' must be true or false"):
             check_settings(rulesets_by_direction(store), store.settings, store.origins)
     eu = _load(tmp_path, STORES).stores[0]  # without --set, the store's own line
     assert eu.origins["auto_close"].endswith("rulesync.yaml:6:28")
