@@ -12,6 +12,8 @@ import click
 
 from . import Sandbox
 
+DEFAULT_TOKEN = "sandbox-token"
+
 
 @click.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -23,7 +25,7 @@ from . import Sandbox
 @click.option(
     "--token",
     envvar="BIGCOMMERCE_ACCESS_TOKEN",
-    default="sandbox-token",
+    default=DEFAULT_TOKEN,
     show_default="$BIGCOMMERCE_ACCESS_TOKEN or sandbox-token",
     help="The X-Auth-Token the sandbox accepts.",
 )
@@ -96,6 +98,8 @@ def sandbox(
         click.echo(f"  export BIGCOMMERCE_STORE_HASH={store_hash}")
         if os.environ.get("BIGCOMMERCE_ACCESS_TOKEN") == token:
             click.echo("  BIGCOMMERCE_ACCESS_TOKEN is set in this shell; the sandbox accepts it.")
+        elif token == DEFAULT_TOKEN:  # the well-known default guards nothing: said as it is
+            click.echo(f"  export BIGCOMMERCE_ACCESS_TOKEN={DEFAULT_TOKEN}")
         else:
             click.echo("  export BIGCOMMERCE_ACCESS_TOKEN=...  (the --token value; not shown)")
         click.echo("Press Ctrl-C to stop.", nl=True)
