@@ -50,7 +50,7 @@ def status(ctx: click.Context, state_path: str | None, store_name: str | None, a
             f"unreachable: {queues['error']}" if "error" in queues else "; ".join(
                 f"{name} {q['messages']} message(s), {q['consumers']} consumer(s)"
                 for name, q in queues.items())))
-        click.echo(f"workers: {len(view['workers'])} alive" +
+        click.echo(f"workers alive, by their heartbeats in the state: {len(view['workers'])}" +
                    (f" ({', '.join(view['workers'])})" if view["workers"] else
                     " (start `rulesync worker`)"))
         click.echo(table(("store", "waiting", "oldest", "last sync", "retry set", "run",
