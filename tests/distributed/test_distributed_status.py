@@ -37,7 +37,8 @@ def test_status_shows_workers_queues_and_each_stores_work(cluster: Cluster) -> N
     assert before["workers"] == [] and set(before["stores"]) == set(NAMES)
     assert before["stores"]["eu"]["last_sync"] is None
     text = cluster.run("status")
-    assert "workers alive, by their heartbeats in the state: 0 (start `rulesync worker`)" in text.stdout, text.stdout
+    assert "workers alive, by their heartbeats in the state: 0 (start `rulesync worker`)" \
+        in text.stdout, text.stdout
     for sb in cluster.sandboxes.values():
         sb.store.create_order(order_body(11))
     node = f"test-{uuid.uuid4().hex[:8]}@localhost"
