@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.language import schema
-from engine.language.catalog import NOT_IMPORTED_STATE
+from engine.language.catalog import NOT_IMPORTED_STATE, event_problems
 from engine.language.interpreter import evaluate
 from engine.language.loader import TESTS_SUFFIXES, InvalidRules, load_file
 from engine.language.model import Decision, RuleSet
@@ -114,9 +114,13 @@ def _load(file: Path) -> tuple[RuleSet, list[tuple[int, dict[str, Any]]]]:
     problems = problems or doc.problems \
         or [p for p in [schema.check_version(doc, "a test file")] if p] \
         or schema.problems(doc, "tests")
+    data: dict[str, Any] = doc.data  # type: ignore[assignment]
+    # An event unlike any the sync makes (a status id 99) would test nothing real.
+    problems = problems or [doc.problem(("cases", i, "event"), why)
+                            for i, case in enumerate(data["cases"])
+                            for why in event_problems(case["event"])]
     if problems:
         raise InvalidRules(problems)
-    data: dict[str, Any] = doc.data  # type: ignore[assignment]
     loaded = load_file(file.parent / data["rules"])
     if loaded.problems or not loaded.ruleset:
         raise NotRunnable(f"{file} tests {loaded.file}, which is invalid: "

@@ -257,6 +257,17 @@ def test_test_command_with_an_invalid_rule_file_is_a_clear_error(suite: Path) ->
     no_traceback(r)
 
 
+def test_a_case_whose_event_the_sync_could_never_make_is_an_error_at_its_place(
+        suite: Path) -> None:
+    (suite / "inbound.tests.yaml").write_text(
+        TESTS.replace("new_status_id: 11}", "new_status_id: 99}"), encoding="utf-8")
+    r = run("test", str(suite))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"{suite / 'inbound.tests.yaml'}:9:12: $.cases[1].event: new_status_id must be a " \
+           "BigCommerce status id 0-14, not 99" in r.stdout + r.stderr, r.stdout + r.stderr
+    no_traceback(r)
+
+
 # ---------------------------------------------------------------------------------------------
 # eval
 
