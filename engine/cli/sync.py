@@ -25,9 +25,19 @@ from engine.sync.summary import Summary
 log = logging.getLogger("rulesync.apply")
 
 
-# Order ids as the ledger can hold them (SQLite's 64-bit integers): a larger one is a usage error,
-# not an overflow when the query is made.
-ORDER_ID = click.IntRange(1, MAX_ID)
+class OrderId(click.IntRange):
+    """Order ids as the ledger can hold them (SQLite's 64-bit integers): anything else, a larger
+    one too, is a usage error, not an overflow when the query is made."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            self.fail(f"{value!r} is not an order id (a whole number from 1 to {MAX_ID})",
+                      param, ctx)
+
+
+ORDER_ID = OrderId(1, MAX_ID)
 
 
 def order_id_argument(f: Any) -> Any:

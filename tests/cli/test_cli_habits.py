@@ -278,15 +278,22 @@ def test_eval_state_is_the_sqlite_state_and_the_json_input_is_order_state(tmp_pa
     assert run("eval", "ev.json", "--order-state", "st.json", cwd=tmp_path).returncode == 0
 
 
-@pytest.mark.parametrize("args", [
+COMMANDS = [
     ("explain", "ID"), ("orders", "show", "ID"), ("orders", "pay", "ID"),
     ("orders", "ship", "ID", "--carrier", "ups", "--no-tracking"), ("failures", "retry", "ID"),
     ("failures", "forget", "ID"), ("orders", "list", "--limit", "ID"),
-], ids=lambda a: " ".join(a[:2]))
+]
+
+
+@pytest.mark.parametrize(("args", "value"), [
+    (args, value) for args in COMMANDS for value in (str(2**63), "abc", "0")
+    if not (value == "0" and "--limit" in args)],  # a limit of 0 is one
+    ids=lambda a: " ".join(a[:2]) if isinstance(a, tuple) else a)
 def test_a_number_too_large_for_the_ledger_is_a_usage_error(tmp_path: Path,
-                                                           args: tuple[str, ...]) -> None:
+                                                           args: tuple[str, ...],
+                                                           value: str) -> None:
     """SQLite holds 64-bit integers: a larger order id (or limit) is refused as the input it is,
-    not met as an internal error when the query is made."""
+    not met as an internal error when the query is made; so is one that is no order id."""
     from connectors.ledger import Ledger
     from engine.storage.state import SqlState
 
@@ -294,8 +301,11 @@ def test_a_number_too_large_for_the_ledger_is_a_usage_error(tmp_path: Path,
     SqlState(state).close()
     Ledger(state).close()
     raw = state.read_bytes()
-    big = str(2**63)
-    r = run(*(big if a == "ID" else a for a in args), "--state", str(state))
+    r = run(*(value if a == "ID" else a for a in args), "--state", str(state))
     assert r.returncode == 2, r.stderr
-    assert f"{big} is not in the range" in r.stderr and "internal error" not in r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+    if "--limit" not in args:
+        assert f"'{value}' is not an order id (a whole number from 1 to " in r.stderr, r.stderr
+    else:
+        assert f"{value!r} is not" in r.stderr or f"{value} is not" in r.stderr, r.stderr
     assert state.read_bytes() == raw
