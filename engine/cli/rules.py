@@ -186,7 +186,8 @@ def eval_cmd(ctx: click.Context, event_file: Path, state_file: Path | None,
     if not isinstance(event, dict) or "type" not in event:
         raise RulesyncError(f"{event_file}: an event is a JSON object with a 'type'")
     if problems := event_problems(event):
-        raise RulesyncError(f"{event_file}: {'; '.join(problems)} (docs/formats.md, Events)")
+        raise RulesyncError(f"{event_file}: {'; '.join(why for _, why in problems)} "
+                            "(docs/formats.md, Events)")
     state = _state(_read_json(state_file, "state"), state_file) if state_file else None
     if config is None:  # settings from rulesync.yaml belong to its rules, not to the files given
         if store_name is not None:

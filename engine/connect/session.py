@@ -53,7 +53,8 @@ def check_settings(rulesets: Mapping[str, RuleSet] | list[RuleSet],
         if type(value) is not type(defaults[name]):
             kind = KINDS.get(type(defaults[name]), type(defaults[name]).__name__)
             raise ConfigError(f"{where}setting '{name}' must be {kind} like its default "
-                              f"{json.dumps(defaults[name])}, not {json.dumps(value)}")
+                              f"{json.dumps(defaults[name])}, "
+                              f"not {json.dumps(value, default=str)}")
     return settings
 
 

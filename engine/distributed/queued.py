@@ -47,6 +47,7 @@ def apply_queued(config: Config, stores: tuple[Config, ...], timeout: float | No
     stall = Stall(float(os.environ.get(STALL_ENV) or 60.0), waiting(found))
     state = open_state(config.state, stores[0].store_name)
     assert isinstance(state, SqlState)
+    waits: list[Waiting] = []
     try:
         waits = [Waiting(s.store_name, Runs(state.for_store(s.store_name))) for s in stores]
         started, warned = time.monotonic(), False
@@ -68,8 +69,11 @@ def apply_queued(config: Config, stores: tuple[Config, ...], timeout: float | No
             time.sleep(POLL_S)
         return [_outcome(w) for w in waits]
     except KeyboardInterrupt:
-        log.warning("stopped waiting: the queued sync goes on in the workers "
-                    "(`rulesync status` shows it)")
+        if any(w.run_id for w in waits):
+            log.warning("stopped waiting: the queued sync goes on in the workers "
+                        "(`rulesync status` shows it)")
+        else:  # still waiting for another's run to end: nothing of this one was queued
+            log.warning("stopped waiting: nothing was queued")
         raise
     finally:
         state.close()

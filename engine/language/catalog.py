@@ -117,19 +117,24 @@ def downgrade(current: int | None, target: int) -> str:
     return ""
 
 
-def event_problems(event: Mapping[str, Any]) -> list[str]:
-    """What makes a hand-written event (`rulesync eval`) unlike any the sync makes
-    (docs/formats.md): an order id that is no integer, a status id outside 0-14."""
+def event_problems(event: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What makes a hand-written event (`rulesync eval`, a test case) unlike any the sync makes
+    (docs/formats.md), as (key, why): an order id that is no integer, a status id outside 0-14,
+    a status change without its new status."""
     found = []
+
+    def shown(value: Any) -> str:
+        return json.dumps(value, default=str)  # YAML may give a date
+
     if type(event.get("order_id")) is not int:
-        found.append(f"order_id must be an integer, not {json.dumps(event.get('order_id'))}")
+        found.append(("order_id", f"order_id must be an integer, not {shown(event.get('order_id'))}"))
     for key in ("previous_status_id", "new_status_id"):
         value = event.get(key)
         if key in event and not (value is None and key == "previous_status_id") \
                 and (type(value) is not int or value not in STATUSES):
-            found.append(f"{key} must be a BigCommerce status id 0-14"
-                         f"{', or null' if key == 'previous_status_id' else ''}, "
-                         f"not {json.dumps(value)}")
+            found.append((key, f"{key} must be a BigCommerce status id 0-14"
+                               f"{', or null' if key == 'previous_status_id' else ''}, "
+                               f"not {shown(value)}"))
     if event.get("type") == STATUS_EVENT and "new_status_id" not in event:
-        found.append(f"an {STATUS_EVENT} event needs new_status_id")
+        found.append(("new_status_id", f"an {STATUS_EVENT} event needs new_status_id"))
     return found

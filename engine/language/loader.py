@@ -23,7 +23,6 @@ from engine.language.templates import (
     compile_template,
     is_template,
     unlisted,
-    unlisted_in,
 )
 from engine.language.yamldoc import Document, decode, read
 
@@ -175,12 +174,13 @@ class _Builder:
         return "{}:{}:{}".format(self.doc.file, *self.doc.where(where))
 
     def expression(self, rid: str, source: str, where: Path) -> Any:
+        notes: list[str] = []
         try:
-            compiled = compile_expression(source, self.settings, self.origin(where))
+            compiled = compile_expression(source, self.settings, self.origin(where), notes)
         except TemplateProblem as e:
             self.problem(where, f"rule '{rid}': {e}")
             return lambda **ctx: False
-        for why in unlisted_in(source, expression=True):
+        for why in notes:
             self.unlisted(rid, why, where)
         return compiled
 
@@ -236,11 +236,12 @@ class _Builder:
                               f":{rid}:{name}", where)
 
     def template(self, rid: str, source: str, where: Path) -> Any:
+        notes: list[str] = []
         try:
-            compiled = compile_template(source, self.settings, self.origin(where))
+            compiled = compile_template(source, self.settings, self.origin(where), notes)
         except TemplateProblem as e:
             self.problem(where, f"rule '{rid}': {e}")
             return lambda **ctx: ""
-        for why in unlisted_in(source):
+        for why in notes:
             self.unlisted(rid, why, where)
         return compiled

@@ -84,21 +84,26 @@ def unlisted(path: list[str]) -> str | None:
             f"(docs/formats.md){f': did you mean {close[0]!r}?' if close else ''}")
 
 
-def unlisted_in(source: str, expression: bool = False) -> list[str]:
-    """`unlisted` for every `event.order.X` and `event.shipment.X` a template (or an `expr`
-    condition) reads; for a source that already compiled."""
-    ast = ENV.parse("{{ " + source + " }}" if expression else source)
+def _unlisted_in(ast: nodes.Template) -> list[str]:
+    """`unlisted` for every `event.order.X` and `event.shipment.X` a template reads, once each.
+    A dict's own method (`event.order.get('coupon', '')`) is no field; a field named like one
+    (`event.shipment.items`) is that method in a template, so it is said how to read it."""
     found = []
     for node in ast.find_all(nodes.Getattr):
         inner = node.node
         if isinstance(inner, nodes.Getattr) and isinstance(inner.node, nodes.Name):
-            why = unlisted([inner.node.name, inner.attr, node.attr])
-            if why is not None:
+            path = [inner.node.name, inner.attr, node.attr]
+            if path[0] == "event" and path[1] in NESTED_FIELDS and hasattr(dict, path[2]):
+                if path[2] in NESTED_FIELDS[path[1]]:
+                    found.append(f"'{'.'.join(path)}' is the dict's method {path[2]}() in a "
+                                 f"template: write event.{path[1]}['{path[2]}'] for the field")
+            elif (why := unlisted(path)) is not None:
                 found.append(why)
-    return found
+    return list(dict.fromkeys(found))
 
 
-def _parse(source: str, settings: Iterable[str]) -> nodes.Template:
+def _parse(source: str, settings: Iterable[str], notes: list[str] | None) -> nodes.Template:
+    """The checked AST of `source`; what may be a typo (`_unlisted_in`) goes to `notes`."""
     try:
         ast = ENV.parse(source)
     except TemplateSyntaxError as e:
@@ -106,6 +111,8 @@ def _parse(source: str, settings: Iterable[str]) -> nodes.Template:
     except Exception as e:  # noqa: BLE001 - e.g. nesting too deep or a 5000-digit number
         raise TemplateProblem(f"template cannot be read: {_reason(e)}") from None
     _check(ast, settings)
+    if notes is not None:
+        notes.extend(_unlisted_in(ast))
     try:
         check_constants(ast, ENV)
     except TemplateTooBig as e:
@@ -117,21 +124,21 @@ def _reason(e: Exception) -> str:
     return "nested too deeply" if isinstance(e, RecursionError) else f"{type(e).__name__}: {e}"
 
 
-def compile_template(source: str, settings: Iterable[str], origin: str = ""
-                     ) -> Callable[..., str]:
+def compile_template(source: str, settings: Iterable[str], origin: str = "",
+                     notes: list[str] | None = None) -> Callable[..., str]:
     """A parameter value template: renders to a string, within the sandbox's budget; `origin`
-    (`file:line:col`) names it when it fails."""
-    _parse(source, settings)
+    (`file:line:col`) names it when it fails; warnings go to `notes`."""
+    _parse(source, settings, notes)
     try:
         return _run(ENV.from_string(source).render, origin)
     except Exception as e:  # noqa: BLE001 - the compiler may still refuse what parsed
         raise TemplateProblem(f"template cannot be compiled: {_reason(e)}") from None
 
 
-def compile_expression(source: str, settings: Iterable[str], origin: str = ""
-                       ) -> Callable[..., Any]:
+def compile_expression(source: str, settings: Iterable[str], origin: str = "",
+                       notes: list[str] | None = None) -> Callable[..., Any]:
     """An `expr` condition: a Jinja2 expression evaluated to a value, within the budget."""
-    _parse("{{ " + source + " }}", settings)
+    _parse("{{ " + source + " }}", settings, notes)
     try:
         return _run(ENV.compile_expression(source, undefined_to_none=False), origin)
     except TemplateSyntaxError as e:

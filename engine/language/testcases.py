@@ -116,9 +116,9 @@ def _load(file: Path) -> tuple[RuleSet, list[tuple[int, dict[str, Any]]]]:
         or schema.problems(doc, "tests")
     data: dict[str, Any] = doc.data  # type: ignore[assignment]
     # An event unlike any the sync makes (a status id 99) would test nothing real.
-    problems = problems or [doc.problem(("cases", i, "event"), why)
-                            for i, case in enumerate(data["cases"])
-                            for why in event_problems(case["event"])]
+    problems = problems or [
+        doc.problem(("cases", i, "event", *([key] if key in case["event"] else [])), why)
+        for i, case in enumerate(data["cases"]) for key, why in event_problems(case["event"])]
     if problems:
         raise InvalidRules(problems)
     loaded = load_file(file.parent / data["rules"])

@@ -79,6 +79,23 @@ def test_a_misspelt_field_of_the_order_or_shipment_is_a_warning_at_its_place(
     assert "'event.order.customer_mesage' is no field of the normalized order" in warned
     assert warned.endswith("did you mean 'customer_message'?"), warned
     assert run("validate", "--strict", "inbound.yaml", cwd=tmp_path).returncode == 1
+    # A dict's own method is no typo; a field named like one is read as the method in a
+    # template, which is said; one place read twice is said once.
+    methods = ('actions: [import_order: {note: "{{ event.order.get(\'coupon\', \'\') }} '
+               '{{ event.order.keys()|list|length }} {{ event.order.customer_mesage }} '
+               '{{ event.order.customer_mesage }}"}]')
+    (tmp_path / "inbound.yaml").write_text(
+        INBOUND[:anchor] + methods + INBOUND[anchor + len("actions: [import_order]"):],
+        encoding="utf-8")
+    r = run("validate", "inbound.yaml", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.count("warning:") == 1, r.stdout
+    assert "'event.order.customer_mesage' is no field" in r.stdout
+    (tmp_path / "inbound.yaml").write_text(INBOUND.replace(
+        "actions: [import_order]", 'actions: [import_order: {note: "{{ event.shipment.items }}"}]',
+        1), encoding="utf-8")
+    r = run("validate", "inbound.yaml", cwd=tmp_path)
+    assert "'event.shipment.items' is the dict's method items() in a template: write " \
+           "event.shipment['items'] for the field" in r.stdout, r.stdout
     r = run("validate", "when.yaml", cwd=tmp_path)
     assert r.returncode == 1, r.stdout  # the rule after a catch-all still can never fire
     assert "rule 'never' can never fire" in r.stdout, r.stdout
@@ -259,12 +276,23 @@ def test_test_command_with_an_invalid_rule_file_is_a_clear_error(suite: Path) ->
 
 def test_a_case_whose_event_the_sync_could_never_make_is_an_error_at_its_place(
         suite: Path) -> None:
-    (suite / "inbound.tests.yaml").write_text(
-        TESTS.replace("new_status_id: 11}", "new_status_id: 99}"), encoding="utf-8")
+    text = TESTS.replace("new_status_id: 11}", "new_status_id: 99}")
+    (suite / "inbound.tests.yaml").write_text(text, encoding="utf-8")
+    at = text.index("99}")  # the value is where it is said
+    where = f"{text.count(chr(10), 0, at) + 1}:{at - text.rfind(chr(10), 0, at)}"
     r = run("test", str(suite))
     assert r.returncode == 1, r.stdout + r.stderr
-    assert f"{suite / 'inbound.tests.yaml'}:9:12: $.cases[1].event: new_status_id must be a " \
-           "BigCommerce status id 0-14, not 99" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert f"{suite / 'inbound.tests.yaml'}:{where}: $.cases[1].event.new_status_id: " \
+           "new_status_id must be a BigCommerce status id 0-14, not 99" in r.stdout + r.stderr, \
+        r.stdout + r.stderr
+    no_traceback(r)
+    (suite / "inbound.tests.yaml").write_text(  # YAML reads a date: said, not a crash
+        TESTS.replace("order_id: 1,\n            previous_status_id: 7",
+                      "order_id: 2026-11-27,\n            previous_status_id: 7"),
+        encoding="utf-8")
+    r = run("test", str(suite))
+    assert r.returncode == 1 and 'order_id must be an integer, not "2026-11-27"' in \
+        r.stdout + r.stderr, r.stdout + r.stderr
     no_traceback(r)
 
 
@@ -335,6 +363,17 @@ def test_eval_unknown_setting_is_a_clear_error(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert r.stderr.strip().startswith("error: --set: unknown setting 'auto_clse' (known: ")
     assert "auto_close" in r.stderr
+    no_traceback(r)
+
+
+@pytest.mark.parametrize(("value", "shown"), [("maybe", '"maybe"'), ("3", "3"),
+                                              ("2026-01-01", '"2026-01-01"')])
+def test_eval_a_setting_of_the_wrong_type_is_said_in_the_files_words(
+        tmp_path: Path, value: str, shown: str) -> None:
+    r = run("eval", str(write(tmp_path, "ev.json", ELEVEN)), "--set", f"auto_close={value}")
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip() == ("error: --set: setting 'auto_close' must be true or false like "
+                                f"its default false, not {shown}"), r.stderr
     no_traceback(r)
 
 
