@@ -72,8 +72,9 @@ def apply_queued(config: Config, stores: tuple[Config, ...], timeout: float | No
         if any(w.run_id for w in waits):
             log.warning("stopped waiting: the queued sync goes on in the workers "
                         "(`rulesync status` shows it)")
-        else:  # still waiting for another's run to end: nothing of this one was queued
-            log.warning("stopped waiting: nothing was queued")
+        else:  # still waiting for the run in progress to end: this apply queued nothing
+            log.warning("stopped waiting: the sync in progress goes on in the workers; this "
+                        "apply queued nothing (`rulesync status` shows it)")
         raise
     finally:
         state.close()

@@ -134,6 +134,9 @@ def test_serve_queue_takes_webhooks_again_after_its_database_connections_were_dr
 
     assert post(1) == 200
     with psycopg.connect(databases.server_url(), autocommit=True) as admin:
+        wait_for("the HTTP thread's and the relay's connections", lambda: admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            (tag,)).fetchone() >= (2,), timeout=30)
         cut = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                             "WHERE application_name = %s", (tag,)).fetchone()
     assert cut is not None and cut[0] >= 2  # the HTTP thread's and the relay's at least
