@@ -94,7 +94,9 @@ class Limits:
 
     @property
     def capacity(self) -> int:
-        return max(1, min(self.requests // 10, 20))
+        # At least 2 from 10 requests a window: room for a reserve, so that single-order work
+        # still goes first on a small quota (below 10, the pace a token of it costs matters more).
+        return max(1 if self.requests < 10 else 2, min(self.requests // 10, 20))
 
     @property
     def reserve(self) -> int:

@@ -37,6 +37,7 @@ class FakeTime:
 
 
 @pytest.mark.parametrize("requests,window", [(150, 30.0), (450, 30.0), (20, 2.0), (2, 1.0),
+                                              (9, 30.0), (10, 30.0), (19, 30.0),
                                               (10_000, 30.0)])
 def test_no_stretched_window_lets_out_more_than_the_quota(requests: int, window: float) -> None:
     limits = Limits(requests, window)
@@ -68,8 +69,11 @@ def test_bulk_leaves_the_reserve_to_single_order_work() -> None:
     assert wait == pytest.approx(1 / limits.rate)
 
 
-def test_single_order_work_goes_first_while_both_wait() -> None:
-    limits = Limits(150, 30)
+@pytest.mark.parametrize("requests", [150, 10])
+def test_single_order_work_goes_first_while_both_wait(requests: int) -> None:
+    """On a small quota too (from 10 a window, a capacity of 2 leaves one token in reserve)."""
+    limits = Limits(requests, 30)
+    assert limits.reserve >= 1
     b = Bucket(limits, 0.0, 0.0)
     _, single = take(b, 0.0, SINGLE)
     _, bulk = take(b, 0.0, BULK)
