@@ -189,6 +189,13 @@ class Decisions:
         except StaleOrder:
             # The merchant changed the order since inbound read it: sync that in first, so our
             # write does not hide it (e.g. paid in the store while it was packed in the ledger).
+            # Unless reading it in failed and waits for its retry: that waits for its backoff
+            # (the push with it), not retried by every run that finds the push still pending.
+            waiting = {e["direction"] for e in self.retries.entries(call.order_id)}
+            due = {e["direction"] for e in self.retries.entries(call.order_id,
+                                                                due_by=self.clock())}
+            if INBOUND in waiting - due:
+                raise
             self.refresh(call.order_id, summary)
             return self.store.execute(call, self.ledger, self.state)
 

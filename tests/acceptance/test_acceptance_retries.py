@@ -258,6 +258,33 @@ def test_a_conflict_is_shown_not_retried(world: World) -> None:
     assert failures(world) == [] and summary["retries"] == {"waiting": 0, "due": 0}
 
 
+def test_a_push_left_behind_an_order_that_waits_does_not_retry_it_before_it_is_due(
+        world: World) -> None:
+    """Both sides shipped the order (the ledger user all of it, the merchant one unit in the
+    store): the store's shipment cannot be recorded (nothing left to ship), so the order waits
+    for an inbound retry, and the ledger's shipment push, finding the store changed, is left
+    for later. Runs before the retry is due must not retry the order through that push: the
+    attempt count and the backoff stand."""
+    oid = world.create(order_body(11))
+    world.tick()
+    world.apply(PUSH)
+    world.orders("ship", str(oid), "--tracking", "LEDGER-1", "--carrier", "ups")
+    world.ship_in_store(oid, {"MUG-1": 1}, "STORE-1", "fedex")
+    world.tick()
+    world.apply(PUSH, expect_rc=1)
+    (first,) = [e for e in failures(world) if e["direction"] == "inbound"]
+    assert first["order_id"] == oid and first["attempts"] == 1, first
+    for _ in range(3):
+        world.apply(PUSH, expect_rc=None)
+    (later,) = [e for e in failures(world) if e["direction"] == "inbound"]
+    assert (later["attempts"], later["next_attempt_at"]) == (1, first["next_attempt_at"]), later
+    age(world, FIRST_WAIT)
+    world.apply(PUSH, expect_rc=None)  # due now: retried once
+    (due,) = [e for e in failures(world) if e["direction"] == "inbound"]
+    assert due["attempts"] == 2, due
+    assert len(world.store_shipments(oid)) == 1  # nothing pushed over the merchant's shipment
+
+
 def test_a_rule_that_failed_is_decided_again_once_the_rule_file_is_fixed(world: World) -> None:
     rules = world.dir / "myrules"
     shutil.copytree(shipped.BIGCOMMERCE, rules)
