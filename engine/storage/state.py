@@ -153,16 +153,20 @@ class SqlState(RecentRows):
         """The decision and its actions, written together before any action runs; returns the
         actions' outbox rows as they now are, in the same order.
 
-        A decision that ended in an error is replaced when its event is decided again, and a
-        failed action decided again is pending again with the event as read now: that is how a
-        retry re-runs the work. Its attempt count is kept, so a store shipment is looked for
-        before it is posted again. The first action's attempt, if an OMS write, is counted here
-        when its row comes back pending from this write; the row then says so (`counted`)."""
+        A decision that ended in an error is replaced when its event is decided again, as is
+        one without actions when the event, decided again on a state that changed since (a
+        store shipment first read before its order was in the OMS), now has actions: the log
+        keeps the decision that made the change. A failed action decided again is pending
+        again with the event as read now: that is how a retry re-runs the work. Its attempt
+        count is kept, so a store shipment is looked for before it is posted again. The first
+        action's attempt, if an OMS write, is counted here when its row comes back pending
+        from this write; the row then says so (`counted`)."""
         row = {**row, "store": self.store}
         decision = (f"INSERT INTO sync_decisions ({', '.join(row)}) VALUES "
                     f"({', '.join('?' * len(row))}) ON CONFLICT (store, direction, event_id) "
                     f"DO UPDATE SET {', '.join(f'{k} = excluded.{k}' for k in row)} "
-                    "WHERE sync_decisions.outcome LIKE 'error%'")
+                    "WHERE sync_decisions.outcome LIKE 'error%' OR (sync_decisions.actions = '[]' "
+                    "AND excluded.actions <> '[]')")
         if not actions:  # most decisions: made again by a rerun, so written with the next statement
             self.db.defer(decision, list(row.values()))
             return []

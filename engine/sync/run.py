@@ -118,8 +118,11 @@ class Sync(Retrying):
         order = self._ledger_order(oid)
         recorded = order.shipments if order else ()
         moved = last_seen is not None and last_seen["date_modified"] != change.order["date_modified"]
+        # Also when the store counts more units shipped than the ledger recorded: shipments made
+        # before the ledger had the order (first read, it decided nothing) are taken in now.
         shipments_changed = shipments_changed or moved and (
-            change.order["status_id"] in (2, 3) or any(s.store_id for s in recorded))
+            change.order["status_id"] in (2, 3) or any(s.store_id for s in recorded)
+            or change.order["items_shipped"] > sum(i.quantity for s in recorded for i in s.items))
         try:
             shipments = self._shipments(change, shipments_changed)
             events = store_events(change.order, shipments, last_seen, recorded)
