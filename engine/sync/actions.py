@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from engine.connect.ports import LedgerOrder, Oms, RetrySet, Store, SyncState
-from engine.errors import ActionFailed, EvaluationError, StaleOrder
+from engine.errors import ActionFailed, EvaluationError, StaleOrder, StoreError
 from engine.language.catalog import INBOUND, OUTBOUND
 from engine.language.effects import ActionCall, Outcome
 from engine.language.interpreter import evaluate, event_id
@@ -23,6 +23,13 @@ from engine.sync.summary import HELD, PUSH, Summary, action_view, counter, decis
 
 CRASH_ENV = "RULESYNC_TEST_CRASH_AT"  # test-only: SIGKILL this process at the Nth crash point
 T = TypeVar("T")
+
+
+def raise_if_unauthorized(error: Exception) -> None:
+    """A refused token fails every order alike: it stops the run instead of filling the
+    retry set, whether it refused a read or a push."""
+    if isinstance(error, StoreError) and error.status == 401:
+        raise error
 
 
 class SeenRows:
@@ -164,6 +171,7 @@ class Decisions:
         try:
             outcome = self._effect(call, row["direction"], summary)
         except ActionFailed as e:
+            raise_if_unauthorized(e)  # the push stays pending: the next run sends it
             outcome = Outcome("failed", str(e))
         except StaleOrder as e:  # changed again meanwhile: the next run retries
             summary.problems.append(f"{e}; {call.action} is left for the next run")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from engine.connect.ports import OrderChange
 from engine.errors import OrderNotFound, StoreError
 from engine.language.catalog import INBOUND, OUTBOUND
-from engine.sync.actions import Decisions
+from engine.sync.actions import Decisions, raise_if_unauthorized
 from engine.sync.progress import RETRIES
 from engine.sync.summary import Summary
 
@@ -73,10 +73,3 @@ class Retrying(Decisions):
                 self.retry(order_id, entry["direction"], summary)
             summary.retries = self.retries.counts(self.clock())
         return summary
-
-
-def raise_if_unauthorized(error: Exception) -> None:
-    """A refused token fails every order alike: it stops the run instead of filling the
-    retry set."""
-    if isinstance(error, StoreError) and error.status == 401:
-        raise error

@@ -245,6 +245,29 @@ def test_a_refused_status_write_is_retried_until_the_store_takes_it(
     assert world.store_order(oid)["status_id"] == 11 and failures(world) == []
 
 
+def test_a_token_refused_on_a_push_stops_the_run_and_the_next_one_sends_it(
+        world: World, store: MisbehavingStore) -> None:
+    """A 401 fails every order alike, on a push as on a read: the run stops with the token's
+    message, the retry set stays empty, and the push, still pending, goes once the token works."""
+    oids = [world.create(order_body(7)) for _ in range(3)]
+    world.tick()
+    world.apply()
+    for oid in oids:
+        world.orders("pay", str(oid))
+    store.refuse("PUT", f"/v2/orders/{oids[0]}", 401)
+    r = world.run("apply", "--json", "--state", str(world.state), "--set", PUSH)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "401 from the store: check BIGCOMMERCE_ACCESS_TOKEN" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert failures(world) == []
+    assert world.store_order(oids[0])["status_id"] == 7
+    store.heal()
+    summary = world.apply(PUSH)
+    assert summary["errors"] == 0, summary["problems"]
+    assert [world.store_order(oid)["status_id"] for oid in oids] == [11, 11, 11]
+    assert world.plan(PUSH)["actions"] == []
+
+
 def test_a_conflict_is_shown_not_retried(world: World) -> None:
     oid = world.create(order_body(9))
     world.tick()
