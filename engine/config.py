@@ -165,7 +165,9 @@ def load(path: Path | None = None, *, state: str | Path | None = None,
                                                  if env.get(name)}})
     stores = []
     for i, entry in enumerate(data["stores"]):
-        rules = _rules(entry["rules"], base, path, doc, ("stores", i, "rules")) \
+        # A store's own rule path that is gone fails that store when its rules are read (as
+        # a broken file there does), not every store's commands.
+        rules = _rules(entry["rules"], base, path, doc, ("stores", i, "rules"), check=False) \
             if "rules" in entry else config.rules
         own = {name: "{}:{}:{}".format(path, *doc.where(("stores", i, "settings", name)))
                for name in entry.get("settings", {})}
@@ -217,10 +219,10 @@ def _with_store(config: Config, store: Mapping[str, Any]) -> Config:
 
 
 def _rules(given: list[str], base: Path, path: Path | None, doc: Document,
-           at: tuple[str | int, ...]) -> tuple[Path, ...]:
+           at: tuple[str | int, ...], check: bool = True) -> tuple[Path, ...]:
     rule_paths = tuple(base / p for p in given) or (shipped.BIGCOMMERCE,)
     for i, p in enumerate(rule_paths):
-        if not p.exists():
+        if check and not p.exists():
             where = "{}:{}:{}: ".format(path, *doc.where((*at, i))) if path else ""
             raise ConfigError(f"{where}rule path {p} does not exist")
     return rule_paths

@@ -105,6 +105,9 @@ _RULE = re.compile(r"^\$\.rules\[(\d+)\]")
 
 def load_rulesets(paths: Iterable[str | FsPath]) -> list[RuleSet]:
     """Every rule set under `paths`, or InvalidRules listing every problem of every file."""
+    gone = [str(p) for p in paths if not FsPath(p).exists()]
+    if gone:
+        raise RulesyncError(f"rule path {gone[0]} does not exist")
     files = discover(paths)
     if not files:
         raise RulesyncError("no rule files found in " + ", ".join(map(str, paths)))

@@ -172,6 +172,18 @@ def test_a_stores_broken_rules_fail_only_that_store(stores: Stores) -> None:
     assert not stores.sandboxes["us"].api_calls()  # its rules are checked before its store is read
 
 
+def test_a_stores_rule_folder_gone_fails_only_that_store(stores: Stores) -> None:
+    ids = _fill(stores)
+    own_rules(stores, "us", "import_order, mark_paid")
+    shutil.rmtree(stores.folder / "rules" / "us")
+    r = stores.run("apply")
+    only_us_failed(stores, ids, r, "")
+    assert "store us: rule path rules/us does not exist" in r.stderr, r.stderr
+    planned = stores.run("plan", "--store", "eu", "--json")  # the others' commands go on
+    assert planned.returncode == 0 and json.loads(planned.stdout)["stores"]["eu"]["actions"] == [], \
+        planned.stderr
+
+
 def test_a_store_with_rules_of_its_own_syncs_by_them(stores: Stores) -> None:
     """eu's own rules import 11 Awaiting Fulfillment without marking it paid; the other stores
     keep the top-level (shipped) rules."""
