@@ -105,6 +105,14 @@ class Decisions:
             yield item
             self.progress.step(n)
 
+    def tally(self, summary: Summary) -> Summary:
+        """The summary with the retry set's counts and the ledger changes held, as a run ends."""
+        held = self.state.held_changes()
+        summary.retries = self.retries.counts(self.clock())
+        summary.held.update(on=self.push_on, new=summary.counts[HELD], changes=len(held),
+                            orders=len({order_id for _, order_id in held}))
+        return summary
+
     @property
     def push_on(self) -> bool:
         defaults = self.rulesets[OUTBOUND].settings

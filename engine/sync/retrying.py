@@ -71,5 +71,4 @@ class Retrying(Decisions):
         with self.state.exclusive():
             for entry in self.retries.entries(order_id):
                 self.retry(order_id, entry["direction"], summary)
-            summary.retries = self.retries.counts(self.clock())
-        return summary
+            return self.tally(summary)

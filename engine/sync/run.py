@@ -18,7 +18,7 @@ from engine.sync.actions import SeenRows
 from engine.sync.events import ledger_event, present_events, store_events
 from engine.sync.progress import HELD_ORDERS, LEDGER_CHANGES, STORE_ORDERS, Progress
 from engine.sync.retrying import Retrying, raise_if_unauthorized
-from engine.sync.summary import HELD, PUSH, Summary
+from engine.sync.summary import PUSH, Summary
 
 LEDGER_BATCH = 500  # ledger history entries read at a time
 
@@ -64,11 +64,7 @@ class Sync(Retrying):
                 self._both_directions(summary, push_current)
             finally:
                 self._waiting = None
-            held = self.state.held_changes()
-            summary.retries = self.retries.counts(self.clock())
-        summary.held.update(on=self.push_on, new=summary.counts[HELD], changes=len(held),
-                            orders=len({order_id for _, order_id in held}))
-        return summary
+            return self.tally(summary)
 
     def _both_directions(self, summary: Summary, push_current: bool) -> None:
         self.finish_pending(summary)

@@ -358,11 +358,14 @@ def test_failures_list_retry_and_forget(world: World, store: MisbehavingStore) -
     answer = json.loads(r.stdout)
     assert answer["succeeded"] is False and answer["failures"][0]["attempts"] == 2
     store.heal()
-    r = world.run("failures", "retry", str(first), "--json", "--state", str(world.state))
+    r = world.run("failures", "retry", str(first), "--json", "--state", str(world.state),
+                  "--set", PUSH)
     assert r.returncode == 0, r.stderr
     answer = json.loads(r.stdout)
     assert answer["succeeded"] is True and answer["failures"] == []
     assert answer["summary"]["imported"] == 1
+    assert answer["summary"]["held"]["on"] is True  # as apply with the same settings says
+    assert answer["summary"]["held"] == world.apply(PUSH)["held"]
     assert world.ledger_get(first)["state"]["paid"] is True
     text = world.run("failures", "retry", str(second), "--state", str(world.state))
     assert text.returncode == 0 and "no longer in the retry set" in text.stdout, text.stdout
