@@ -33,7 +33,7 @@ PATHS = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type
 def configured(ctx: click.Context, sets: tuple[str, ...] = ()) -> tuple[Config, str]:
     """The configuration, and a phrase naming where its rules come from."""
     config = configuration.load(ctx.obj.get("config"), settings=parse_settings(sets))
-    if config.rules != (shipped.BIGCOMMERCE,):
+    if any(store.rules != (shipped.BIGCOMMERCE,) for store in config.each_store()):
         return config, f"the rules {config.file} configures"
     return config, "the shipped rules" + (f": {config.file} names none" if config.file else
                                           ": no rulesync.yaml here")

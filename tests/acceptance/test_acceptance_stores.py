@@ -198,6 +198,11 @@ def test_a_store_with_rules_of_its_own_syncs_by_them(stores: Stores) -> None:
                                stores.run("explain", str(first), "--store", name).stdout)
               for name in ("eu", "us")}
     assert len(hashes["eu"]) == len(hashes["us"]) == 1 and hashes["eu"] != hashes["us"], hashes
+    validated = stores.run("validate", state_flag=False)  # eu's own rules and the shipped ones
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    checked = validated.stdout.splitlines()[0]
+    assert checked.startswith("checked ") and "rules/eu/inbound.yaml" in checked, checked
+    assert checked.endswith("(the rules rulesync.yaml configures)"), checked
 
 
 def test_the_state_named_by_rulesync_database_url(stores: Stores) -> None:
