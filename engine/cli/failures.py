@@ -12,12 +12,12 @@ import click
 
 from engine.cli import report_sync
 from engine.cli.rules import set_option
-from engine.cli.sync import load_config, load_store, order_id_argument, state_option, store_option
+from engine.cli.sync import load_config, order_id_argument, state_option, store_option
 from engine.config import Config
 from engine.connect import session
 from engine.connect.ports import DEFAULT_STORE, RetrySet
 from engine.connect.session import open_sync
-from engine.errors import RulesyncError
+from engine.errors import ConfigError, RulesyncError
 
 COLUMNS = ("order", "direction", "attempts", "first failed", "last failed", "next attempt",
            "reason")
@@ -36,9 +36,27 @@ def _retry_set(config: Config) -> Iterator[RetrySet | None]:
         state.close()
 
 
-def _entries(config: Config, order_id: int) -> list[dict[str, Any]]:
+def _waiting(config: Config, order_id: int) -> list[dict[str, Any]]:
     with _retry_set(config) as retries:
-        found = retries.entries(order_id) if retries else []
+        return retries.entries(order_id) if retries else []
+
+
+def _holding(config: Config, store_name: str | None, order_id: int) -> Config:
+    """The store a command about one order of the retry set works on: --store, the only store
+    configured, or else the one store whose retry set holds the order."""
+    stores = config.select(store_name)
+    holding = [s for s in stores if _waiting(s, order_id)] if len(stores) > 1 else stores
+    if len(holding) > 1:
+        raise ConfigError(f"order {order_id} waits in the retry set of {len(holding)} stores: "
+                          f"say which with --store ({', '.join(s.store_name for s in holding)})")
+    if not holding:
+        raise RulesyncError(f"order {order_id} is not in the retry set of any of the "
+                            f"{len(stores)} stores (see `rulesync failures list`)")
+    return holding[0]
+
+
+def _entries(config: Config, order_id: int) -> list[dict[str, Any]]:
+    found = _waiting(config, order_id)
     if not found:
         raise RulesyncError(f"order {order_id} is not in the retry set of {session.shown(config.state)} "
                             "(see `rulesync failures list`)")
@@ -94,7 +112,7 @@ def list_failures(ctx: click.Context, state_path: str | None, store_name: str | 
 def retry(ctx: click.Context, order_id: int, state_path: str | None, store_name: str | None,
           sets: tuple[str, ...], as_json: bool) -> None:
     """Retry ORDER now, whatever its backoff says. Exit 1 when it fails again."""
-    config = load_config(ctx, state_path, sets).only(store_name)
+    config = _holding(load_config(ctx, state_path, sets), store_name, order_id)
     _entries(config, order_id)
     with open_sync(config) as sync:
         summary = sync.retry_now(order_id)
@@ -118,7 +136,7 @@ def retry(ctx: click.Context, order_id: int, state_path: str | None, store_name:
 def forget(ctx: click.Context, order_id: int, state_path: str | None, store_name: str | None,
            as_json: bool) -> None:
     """Stop retrying ORDER. A later change of the order in the store is still synced."""
-    config = load_store(ctx, state_path, store_name)
+    config = _holding(load_config(ctx, state_path), store_name, order_id)
     entries = _entries(config, order_id)
     with _retry_set(config) as retries:
         assert retries is not None

@@ -241,3 +241,37 @@ def test_one_stores_lock_does_not_hold_up_another_store(stores: Stores) -> None:
         assert set(stores.ledger("us")) == set(ids["us"][:2])
     finally:
         held.close()
+
+
+def test_failures_retry_and_forget_find_the_one_store_an_order_waits_in(stores: Stores) -> None:
+    """Order ids repeat across stores; the retry set names the store. Without --store, retry and
+    forget take the one store whose retry set holds the order, and say so when none or several
+    do."""
+    ids = _fill(stores)
+    assert stores.run("apply").returncode == 0
+    shared = ids["us"][0]
+    assert shared in ids["eu"]  # the same id in two stores
+    state = SqlState(stores.state)
+    try:
+        state.for_store("us").retries().failed(shared, "inbound", "a failure", "t", 0.0)
+    finally:
+        state.close()
+    retried = stores.run("failures", "retry", str(shared), "--json")
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert json.loads(retried.stdout)["succeeded"] is True
+    missing = stores.run("failures", "forget", str(shared))
+    assert missing.returncode == 1
+    assert f"order {shared} is not in the retry set of any of the 3 stores" in missing.stderr
+    state = SqlState(stores.state)
+    try:
+        for name in ("eu", "au"):
+            state.for_store(name).retries().failed(shared, "inbound", "a failure", "t", 0.0)
+    finally:
+        state.close()
+    both = stores.run("failures", "forget", str(shared))
+    assert both.returncode == 1
+    assert "waits in the retry set of 2 stores: say which with --store (eu, au)" in both.stderr
+    one = stores.run("failures", "forget", str(shared), "--store", "au", "--json")
+    assert one.returncode == 0, one.stderr
+    assert stores.run("failures", "forget", str(shared), "--json").returncode == 0  # eu's, alone
+    assert json.loads(stores.run("failures", "list", "--json").stdout)["failures"] == []
