@@ -63,7 +63,10 @@ class BigCommerceClient:
         token_name: str = "BIGCOMMERCE_ACCESS_TOKEN",
         quota: QuotaBucket | None = None,
         concurrency: int = 1,
+        entry: str = "",
     ) -> None:
+        """`entry`: where a store of several is configured (`stores[eu]`), for messages that
+        name a field to check; without it they name the environment variable or `store.`."""
         if not store_hash or not token:
             raise ConfigError("BigCommerce needs a store hash and an access token")
         secrets.add_secret(token)  # kept out of every message, log line and state row
@@ -82,7 +85,9 @@ class BigCommerceClient:
         self._sessions = Sessions.for_client(token, session)
         self.concurrency = 1 if session else max(1, concurrency)
         base = f"{self.api_url}/stores/{store_hash}"
-        names = StoreNames(origin(self.api_url), store_hash, token_name)
+        names = StoreNames(origin(self.api_url), store_hash, token_name) if not entry else \
+            StoreNames(origin(self.api_url), store_hash, token_name, f"{entry}.store_hash",
+                       f"{entry}.api_url")
         self._http = Transport(base, self._sessions, token, timeout, self.policy, sleep, clock,
                                self._rng, names, quota)
 

@@ -27,6 +27,7 @@ class StoreNames:
     store_hash: str
     token_name: str = "BIGCOMMERCE_ACCESS_TOKEN"
     store_hash_name: str = "BIGCOMMERCE_STORE_HASH / store.store_hash"
+    url_name: str = "BIGCOMMERCE_API_URL / store.api_url"
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:

@@ -20,7 +20,7 @@ from connectors.bigcommerce.policy import RetryPolicy
 from connectors.bigcommerce.quota import SINGLE, work
 from connectors.bigcommerce.quota_setup import DEFAULT_CONCURRENCY, bucket_for
 from engine.config import Config
-from engine.connect.ports import KnownShipped, Oms, Plugin, Store, SyncState
+from engine.connect.ports import DEFAULT_STORE, KnownShipped, Oms, Plugin, Store, SyncState
 from engine.language.effects import ActionCall, Outcome
 
 Known = Callable[[int], "int | None"]
@@ -117,7 +117,8 @@ def client_for(config: Config, kind: type[BigCommerceClient] = BigCommerceClient
     return kind(config.store_hash, config.token(), config.api_url, timeout=timeout,
                 policy=policy, token_name=config.token_env,
                 quota=bucket_for(config, read_only=kind is PlanClient),
-                concurrency=config.concurrency or DEFAULT_CONCURRENCY)
+                concurrency=config.concurrency or DEFAULT_CONCURRENCY,
+                entry="" if config.store_name == DEFAULT_STORE else f"stores[{config.store_name}]")
 
 
 def open_store(config: Config, *, read_only: bool = False) -> BigCommerceStore:

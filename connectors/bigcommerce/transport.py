@@ -215,7 +215,7 @@ class Transport:
         kind = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if kind and "json" not in kind:  # a web page, not the API: no retry will change that
             raise StoreReplyError(method, template, reason=f"unexpected reply: {kind}, not JSON "
-                                  "(is BIGCOMMERCE_API_URL / store.api_url the API address?)",
+                                  f"(is {self._names.url_name} the API address?)",
                                   secret=self._token)
         try:
             return resp.json()
