@@ -92,11 +92,7 @@ def push(session: Session, run_id: str) -> int:
         ending = Summary()
         sync.retry_due(ending, INBOUND)
         sync.outbound(ending)
-        held = sync.state.held_changes()
-        ending.retries = sync.retries.counts(sync.clock())
-        ending.held.update(on=sync.push_on, changes=len(held),
-                           orders=len({order_id for _, order_id in held}))
-        session.runs.finish(run_id, logged(ending))
+        session.runs.finish(run_id, logged(sync.tally(ending)))
         log.info("store %s: run %s finished", sync.state.store, run_id[:8])
         return len(ending.actions)
 

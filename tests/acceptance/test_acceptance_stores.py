@@ -21,6 +21,7 @@ from connectors.ledger import Ledger
 from engine.storage.state import SqlState
 from tests.support import databases
 from tests.support.acceptance_world import RULESYNC, order_body
+from tests.support.web_page import web_page
 
 STATE_BACKENDS = databases.BACKENDS  # these run on SQLite and on PostgreSQL
 NAMES = ("eu", "us", "au")
@@ -280,32 +281,12 @@ def test_failures_retry_and_forget_find_the_one_store_an_order_waits_in(stores: 
 def test_a_stores_wrong_hash_or_address_names_its_own_entry(stores: Stores) -> None:
     """With several stores the fields to check are the store's entry's, not the environment
     variables of a one-store setup."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class WebPage(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-            body = b"<html><body>a shop's front page</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    page = ThreadingHTTPServer(("127.0.0.1", 0), WebPage)
-    threading.Thread(target=page.serve_forever, daemon=True).start()
-    try:
+    with web_page("<html><body>a shop's front page</body></html>") as port:
         config = stores.folder / "rulesync.yaml"
         config.write_text(config.read_text().replace("store_hash: hash-us", "store_hash: hash-typo")
                           .replace(f"api_url: {stores.sandboxes['au'].base_url}",
-                                   f"api_url: http://127.0.0.1:{page.server_port}"))
+                                   f"api_url: http://127.0.0.1:{port}"))
         r = stores.run("apply")
-    finally:
-        page.shutdown()
-        page.server_close()
     assert r.returncode == 1 and "2 of 3 store(s) failed: us, au" in r.stdout, r.stdout + r.stderr
     assert "store us: " in r.stderr and "404: no store with hash 'hash-typo' " \
            "(stores[us].store_hash)" in r.stderr, r.stderr

@@ -8,11 +8,9 @@ page refuses a visitor without credentials and a cross-site POST, whatever it ca
 """
 from __future__ import annotations
 
-import http.server
 import os
 import re
 import sqlite3
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from connectors.bigcommerce.sandbox.clock import FrozenClock
 from tests.support import browser
 from tests.support.misbehaving_store import MisbehavingStore, status_as_string
 from tests.support.serve_world import PAID, T0, Serve, order_body, sandbox, wait_for, wait_state
+from tests.support.web_page import web_page
 
 ADMIN = "admin-token-for-tests-0123456789"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -173,65 +172,44 @@ def test_without_credentials_the_page_is_refused(world: Any) -> None:
     assert broken in retry_set(serve.state)
 
 
-class _Attacker(http.server.BaseHTTPRequestHandler):
-    """Another site, with a form that posts to the status page."""
-    target = ""
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        page = (f'<form method="post" action="{self.target}"><input name="csrf" value="x">'
-                '<button id="go">Win a prize</button></form>').encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(page)))
-        self.end_headers()
-        self.wfile.write(page)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_a_cross_site_post_is_refused(world: Any) -> None:
     from selenium.webdriver.common.by import By
 
     _, _, serve, (broken, _, _) = world
     base = f"http://127.0.0.1:{serve.port}"
     forget = f"{base}/orders/{broken}/forget"
-    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type(
-        "Attacker", (_Attacker,), {"target": forget}))
-    threading.Thread(target=attacker.serve_forever, daemon=True).start()
-    try:
-        with browser.chromium() as driver:
-            sign_in(driver, base)
-            csrf = driver.find_element(By.NAME, "csrf").get_attribute("value")
-            session = driver.get_cookie("rulesync_session")["value"]
+    # Another site, with a form that posts to the status page.
+    prize = (f'<form method="post" action="{forget}"><input name="csrf" value="x">'
+             '<button id="go">Win a prize</button></form>')
+    with web_page(prize) as port, browser.chromium() as driver:
+        sign_in(driver, base)
+        csrf = driver.find_element(By.NAME, "csrf").get_attribute("value")
+        session = driver.get_cookie("rulesync_session")["value"]
 
-            # the signed-in browser on another site (localhost is not 127.0.0.1's site)
-            driver.get(f"http://localhost:{attacker.server_address[1]}/")
-            shown(driver, By.ID, "go").click()
-            wait_for("the refused cross-site post to land",
-                     lambda: driver.current_url != f"http://localhost:{attacker.server_address[1]}/")
-            assert broken in retry_set(serve.state)
+        # the signed-in browser on another site (localhost is not 127.0.0.1's site)
+        driver.get(f"http://localhost:{port}/")
+        shown(driver, By.ID, "go").click()
+        wait_for("the refused cross-site post to land",
+                 lambda: driver.current_url != f"http://localhost:{port}/")
+        assert broken in retry_set(serve.state)
 
-            # the session cookie and the right CSRF token still cannot come from another site
-            cookie, form = f"rulesync_session={session}", f"csrf={csrf}".encode()
-            for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
-                            {"Sec-Fetch-Site": "same-site"}, {"Origin": "null"}):
-                status, _, body = request(forget, data=form, Cookie=cookie, **headers)
-                assert (status, body.split(":")[0]) == (403, "refused"), headers
-            for wrong in (b"csrf=not-the-token", b""):
-                status, _, body = request(forget, data=wrong, Cookie=cookie,
-                                          Origin=base, **{"Sec-Fetch-Site": "same-origin"})
-                assert (status, body) == (403, "refused: missing or wrong CSRF token")
-            assert broken in retry_set(serve.state)
+        # the session cookie and the right CSRF token still cannot come from another site
+        cookie, form = f"rulesync_session={session}", f"csrf={csrf}".encode()
+        for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                        {"Sec-Fetch-Site": "same-site"}, {"Origin": "null"}):
+            status, _, body = request(forget, data=form, Cookie=cookie, **headers)
+            assert (status, body.split(":")[0]) == (403, "refused"), headers
+        for wrong in (b"csrf=not-the-token", b""):
+            status, _, body = request(forget, data=wrong, Cookie=cookie,
+                                      Origin=base, **{"Sec-Fetch-Site": "same-origin"})
+            assert (status, body) == (403, "refused: missing or wrong CSRF token")
+        assert broken in retry_set(serve.state)
 
-            # from the page itself, Forget works
-            driver.get(base + "/")
-            shown(driver, By.ID, f"retry-{broken}-inbound").find_element(
-                By.XPATH, ".//button[text()='Forget']").click()
-            notice = wait_for("the outcome of Forget",
-                              lambda: driver.find_elements(By.ID, "notice"))
-            assert re.match(rf"order {broken} forgotten: no longer retried", notice[0].text)
-        assert broken not in retry_set(serve.state)
-    finally:
-        attacker.shutdown()
-        attacker.server_close()
+        # from the page itself, Forget works
+        driver.get(base + "/")
+        shown(driver, By.ID, f"retry-{broken}-inbound").find_element(
+            By.XPATH, ".//button[text()='Forget']").click()
+        notice = wait_for("the outcome of Forget",
+                          lambda: driver.find_elements(By.ID, "notice"))
+        assert re.match(rf"order {broken} forgotten: no longer retried", notice[0].text)
+    assert broken not in retry_set(serve.state)
